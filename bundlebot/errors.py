@@ -1,0 +1,100 @@
+"""One error hierarchy for bundlebot, converted once at each boundary.
+
+Every error says what was expected, what came, and how to fix it. The CLI turns it into a message and an
+exit code, the HTTP API into JSON with a stable ``code`` and a status, the UI into a chat message.
+
+>>> err = ConfigError("`top_k` should be positive, got 0", hint="set retrieval.top_k to 1 or more")
+>>> str(err)
+'`top_k` should be positive, got 0 (fix: set retrieval.top_k to 1 or more)'
+>>> err.code, err.status
+('config_error', 500)
+"""
+
+from __future__ import annotations
+
+
+class BundlebotError(Exception):
+    """Base class. ``code`` is stable (API clients switch on it), ``status`` is the HTTP status."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.hint})" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class ConfigError(BundlebotError):
+    code = "config_error"
+
+
+class DataError(BundlebotError):
+    """A file or data set that cannot be read at all (row-level problems are reported, not raised)."""
+
+    code = "data_error"
+    status = 422
+
+
+class NotFoundError(BundlebotError):
+    code = "not_found"
+    status = 404
+
+
+class ModelError(BundlebotError):
+    """A model that cannot be found or loaded."""
+
+    code = "model_error"
+    status = 503
+
+
+class StoreError(BundlebotError):
+    """The vector store is unreachable or refused an operation."""
+
+    code = "store_error"
+    status = 503
+
+
+class RequestError(BundlebotError):
+    """A request that cannot be served as asked (junk, too long, malformed state)."""
+
+    code = "bad_request"
+    status = 422
+
+
+class AuthError(BundlebotError):
+    code = "unauthorized"
+    status = 401
+
+
+class ForbiddenError(BundlebotError):
+    code = "forbidden"
+    status = 403
+
+
+class RateLimitError(BundlebotError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(BundlebotError):
+    code = "payload_too_large"
+    status = 413
+
+
+class TurnTimeoutError(BundlebotError):
+    code = "turn_timeout"
+    status = 504

