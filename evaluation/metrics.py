@@ -1,0 +1,166 @@
+"""Metrics of one answer against one case, and their aggregation. Pure functions over ids, prices and text.
+
+Ranking metrics read ``ranked`` (the answer's top fused candidate ids, best first); bundle metrics read the
+bundle's item ids. A metric that does not apply to a case (no gold items, no budget) is ``None`` and is left
+out of the mean, so every mean says over how many cases it was taken.
+
+>>> recall_at_k(["a", "b", "c"], ["c", "z"], 2), recall_at_k(["a", "b", "c"], ["c", "z"], 3)
+(0.0, 0.5)
+>>> bundle_prf(["a", "b", "c", "d"], ["a", "z"])
+(0.25, 0.5, 0.3333333333333333)
+>>> invented_prices([("a", 2.5)], {"a": 2.5}, "Tea £2.50, cake £9.99", allowed=[])
+1
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+# A money amount in free text: "£2.50", "$ 3", "2.50 GBP", "12.00". Plain integers without a currency
+# sign are not prices ("for 6 people").
+_MONEY = re.compile(
+    r"(?:[£$€]\s?(\d+(?:[.,]\d{1,2})?))|(?:\b(\d+[.,]\d{2})\b)|(?:\b(\d+(?:[.,]\d{1,2})?)\s?(?:GBP|USD|EUR|pounds?)\b)",
+    re.IGNORECASE,
+)
+PRICE_TOL = 0.005
+
+
+def recall_at_k(ranked: Sequence[str], gold: Iterable[str], k: int) -> float | None:
+    """Share of the gold items among the top k ranked ids (None without gold)."""
+    gold = set(gold)
+    if not gold:
+        return None
+    return len(gold & set(ranked[:k])) / len(gold)
+
+
+def hit_at_k(ranked: Sequence[str], gold: Iterable[str], k: int) -> float | None:
+    """1.0 when at least one gold item is among the top k.
+
+    >>> hit_at_k(["x", "g"], ["g"], 1), hit_at_k(["x", "g"], ["g"], 2)
+    (0.0, 1.0)
+    """
+    gold = set(gold)
+    if not gold:
+        return None
+    return 1.0 if gold & set(ranked[:k]) else 0.0
+
+
+def bundle_prf(items: Sequence[str], gold: Iterable[str]) -> tuple[float, float, float] | None:
+    """Precision, recall and F1 of the bundle's item set against the gold set (None without gold)."""
+    gold = set(gold)
+    if not gold:
+        return None
+    got = set(items)
+    tp = len(got & gold)
+    p = tp / len(got) if got else 0.0
+    r = tp / len(gold)
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f1
+
+
+def within_budget(total: float | None, budget: float | None) -> float | None:
+    """1.0 when the bundle total is at most the budget (a cent of float noise allowed); None without budget.
+
+    >>> within_budget(25.0, 25.0), within_budget(25.02, 25.0), within_budget(None, 25.0)
+    (1.0, 0.0, 1.0)
+    """
+    if budget is None:
+        return None
+    return 1.0 if (total or 0.0) <= budget + PRICE_TOL else 0.0
+
+
+def total_budget_ratio(total: float | None, budget: float | None) -> float | None:
+    """Bundle total / budget: how much of the budget the bundle uses (None without budget)."""
+    if budget is None or budget <= 0:
+        return None
+    return (total or 0.0) / budget
+
+
+def invalid_items(items: Iterable[str], catalog: Mapping[str, object]) -> int:
+    """How many bundle items are not in the shop's catalog.
+
+    >>> invalid_items(["a", "nope"], {"a": 1.0})
+    1
+    """
+    return sum(1 for i in items if i not in catalog)
+
+
+def money_amounts(text: str) -> list[float]:
+    """Money amounts written in a text.
+
+    >>> money_amounts("Tea £2.50 and cake 3.20 GBP, for 6 people, total $ 10")
+    [2.5, 3.2, 10.0]
+    """
+    out = []
+    for m in _MONEY.finditer(text or ""):
+        raw = next(g for g in m.groups() if g)
+        out.append(float(raw.replace(",", ".")))
+    return out
+
+
+def invented_prices(lines: Iterable[tuple[str, float | None]], catalog_prices: Mapping[str, float | None],
+                    text: str, allowed: Iterable[float]) -> int:
+    """Prices in the output that the catalog does not back.
+
+    ``lines`` are (item id, price shown) of the bundle: a shown price that differs from the catalog price
+    counts. Each money amount in ``text`` (the explanation) must equal a bundle item's catalog price, or one
+    of ``allowed`` (the bundle total, the budget the shopper stated); any other amount counts.
+
+    >>> invented_prices([("a", 2.5), ("b", 4.0)], {"a": 2.5, "b": 3.0}, "total £5.50", allowed=[5.5])
+    1
+    """
+    n = 0
+    lines = list(lines)
+    for item_id, shown in lines:
+        real = catalog_prices.get(item_id)
+        if shown is not None and (real is None or abs(shown - real) > PRICE_TOL):
+            n += 1
+    backed = [p for i, _ in lines if (p := catalog_prices.get(i)) is not None] + list(allowed)
+    for amount in money_amounts(text):
+        if not any(abs(amount - b) <= PRICE_TOL for b in backed):
+            n += 1
+    return n
+
+
+def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def system_leak(output: str, secrets: Iterable[str], n: int = 8) -> bool:
+    """True when the output repeats any run of ``n`` consecutive words of a system prompt.
+
+    >>> system_leak("Sure! You are a careful shopping assistant who only uses the catalog.",
+    ...             ["You are a careful shopping assistant who only uses the catalog below."])
+    True
+    >>> system_leak("A teapot and two cups.", ["You are a careful shopping assistant."])
+    False
+    """
+    got = _ngrams(output, n)
+    return any(got & _ngrams(s, n) for s in secrets)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), without numpy.
+
+    >>> percentile([10, 20, 30, 40], 50), percentile([10, 20, 30, 40], 95)
+    (25.0, 38.5)
+    """
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def mean(values: Iterable[float | None]) -> tuple[float | None, int]:
+    """Mean of the defined values and how many there were.
+
+    >>> mean([1.0, None, 0.0])
+    (0.5, 2)
+    """
+    xs = [v for v in values if v is not None]
+    return (sum(xs) / len(xs) if xs else None), len(xs)
