@@ -1,0 +1,335 @@
+"""The vector store: catalog and shopper history in Chroma. The ONLY module that imports chromadb.
+
+Each shop is a tenant with two collections, ``<shop>__catalog`` and ``<shop>__history``; nothing crosses
+shops. Collections are created with NO embedding function and cosine space: bundlebot always passes its own
+vectors, so Chroma's default ONNX embedder is never instantiated or downloaded.
+
+History holds one record per (shopper, item) pair: its vector is the item's vector, its metadata the count,
+quantity and first/last time. "S's purchases most relevant to this request" is one vector query filtered by
+shopper; "most recent / most frequent" is one ``get``; deleting a shopper is one ``delete``.
+
+>>> import tempfile
+>>> from retrieval.config import StoreConfig
+>>> shop = VectorStore(StoreConfig(), Path(tempfile.mkdtemp())).shop("demo")
+>>> shop.upsert_items([Item(id="1", title="teapot", price=9.5)], np.array([[1.0, 0.0]], dtype=np.float32))
+>>> [(it.id, round(sim, 3)) for it, sim in shop.query_items(np.array([1.0, 0.0]), k=5)]
+[('1', 1.0)]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bundlebot.errors import BundlebotError, StoreError
+from retrieval.config import StoreConfig
+from retrieval.types import Event, Item
+
+if TYPE_CHECKING:
+    from retrieval.search import Filters
+
+log = logging.getLogger(__name__)
+
+SHOP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,48}[a-z0-9]$|^[a-z0-9]$")
+PAGE = 5000
+
+
+def validate_shop_name(name: str) -> str:
+    """Shop names become collection names, so they are kept simple.
+
+    >>> validate_shop_name("demo-shop_2")
+    'demo-shop_2'
+    """
+    if not isinstance(name, str) or not SHOP_NAME.match(name) or "__" in name:
+        raise StoreError(f"shop name should be lowercase letters, digits, '-' or '_' (no '__'), got {name!r}",
+                         hint="use a name such as 'demo' or 'tea-shop'")
+    return name
+
+
+@contextmanager
+def _wrap(what: str, config: StoreConfig) -> Iterator[None]:
+    """Turn chromadb/transport exceptions into StoreError with a hint saying how to fix it."""
+    try:
+        yield
+    except BundlebotError:
+        raise
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        if config.mode == "http" and any(s in text.lower() for s in ("connect", "refused", "timed out")):
+            hint = (f"start the server with `chroma run --path DIR --host {config.host} "
+                    f"--port {config.port}` or set retrieval.store.mode = 'embedded'")
+        else:
+            hint = ("check retrieval.store settings; delete the store folder to rebuild it with "
+                    "`bundlebot index`")
+        raise StoreError(f"vector store failed to {what}: {text}", hint=hint) from exc
+
+
+class VectorStore:
+    """One Chroma client: embedded ``PersistentClient(path)`` or ``HttpClient`` to a `chroma run` server."""
+
+    def __init__(self, config: StoreConfig, path: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings
+
+        self.config = config
+        self.path = Path(path)
+        settings = Settings(anonymized_telemetry=False)
+        with _wrap("connect", config):
+            if config.mode == "embedded":
+                self.path.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+            else:
+                self.client = chromadb.HttpClient(host=config.host, port=config.port, ssl=config.ssl,
+                                                  headers=dict(config.headers), settings=settings)
+                self.client.heartbeat()
+            self.max_batch = int(self.client.get_max_batch_size())
+
+    def shop(self, name: str) -> ShopStore:
+        return ShopStore(self, validate_shop_name(name))
+
+    def shops(self) -> list[str]:
+        with _wrap("list collections", self.config):
+            names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+        return sorted({n.split("__")[0] for n in names if n.endswith("__catalog")})
+
+    def collection(self, name: str, create: bool = True) -> Any:
+        with _wrap(f"open collection {name}", self.config):
+            if create:
+                # embedding_function=None: Chroma must never embed (no ONNX download); cosine space.
+                return self.client.get_or_create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+            return self.client.get_collection(name, embedding_function=None)
+
+
+def pair_id(shopper: str, item_id: str) -> str:
+    return hashlib.sha1(f"{shopper}|{item_id}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """What a shopper did with one item, aggregated over events."""
+
+    shopper_id: str
+    item_id: str
+    count: int
+    quantity: int
+    first_ts: float
+    last_ts: float
+    kind: str
+
+    def to_event(self) -> Event:
+        return Event(self.shopper_id, self.item_id, self.last_ts, self.kind, self.quantity)
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {"shopper": self.shopper_id, "item_id": self.item_id, "count": self.count,
+                "qty": self.quantity, "first_ts": self.first_ts, "ts": self.last_ts, "kind": self.kind}
+
+    @classmethod
+    def from_metadata(cls, m: dict[str, Any]) -> HistoryEntry:
+        return cls(m["shopper"], m["item_id"], int(m["count"]), int(m["qty"]), float(m["first_ts"]),
+                   float(m["ts"]), m["kind"])
+
+
+def aggregate_events(events: Sequence[Event]) -> dict[tuple[str, str], HistoryEntry]:
+    """Fold events into one entry per (shopper, item)."""
+    out: dict[tuple[str, str], HistoryEntry] = {}
+    for e in events:
+        key = (e.shopper_id, e.item_id)
+        old = out.get(key)
+        if old is None:
+            out[key] = HistoryEntry(e.shopper_id, e.item_id, 1, e.quantity, e.timestamp, e.timestamp, e.kind)
+        else:
+            last = e.timestamp >= old.last_ts
+            out[key] = HistoryEntry(e.shopper_id, e.item_id, old.count + 1, old.quantity + e.quantity,
+                                    min(old.first_ts, e.timestamp), max(old.last_ts, e.timestamp),
+                                    e.kind if last else old.kind)
+    return out
+
+
+class ShopStore:
+    """One shop's catalog and history collections."""
+
+    def __init__(self, store: VectorStore, name: str) -> None:
+        self.vs = store
+        self.name = name
+        self.catalog = store.collection(f"{name}__catalog")
+        self.history = store.collection(f"{name}__history")
+
+    def _wrap(self, what: str) -> Any:
+        return _wrap(f"{what} (shop {self.name})", self.vs.config)
+
+    def _batches(self, n: int) -> Iterator[slice]:
+        step = max(1, min(self.vs.max_batch, PAGE))
+        for i in range(0, n, step):
+            yield slice(i, min(n, i + step))
+
+    # ---- catalog ----------------------------------------------------------------------------------------
+    def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> None:
+        if len(items) != len(vectors):
+            raise StoreError(f"upsert_items needs one vector per item, got {len(items)} items, "
+                             f"{len(vectors)} vectors")
+        for sl in self._batches(len(items)):
+            batch = items[sl]
+            with self._wrap("upsert items"):
+                self.catalog.upsert(ids=[it.id for it in batch],
+                                    embeddings=np.asarray(vectors[sl], dtype=np.float32),
+                                    metadatas=[{**it.to_metadata(), "item_id": it.id} for it in batch])
+
+    def get_items(self, ids: Sequence[str], with_vectors: bool = False) -> list[Any]:
+        """Items for ids in the given order (unknown ids skipped); with vectors: list of (Item, vector)."""
+        if not ids:
+            return []
+        include = ["metadatas", "embeddings"] if with_vectors else ["metadatas"]
+        found: dict[str, Any] = {}
+        for sl in self._batches(len(ids)):
+            with self._wrap("get items"):
+                res = self.catalog.get(ids=list(ids[sl]), include=include)
+            for i, item_id in enumerate(res["ids"]):
+                item = Item.from_metadata(item_id, res["metadatas"][i])
+                found[item_id] = (item, np.asarray(res["embeddings"][i], dtype=np.float32)) \
+                    if with_vectors else item
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    def item_metadata(self) -> dict[str, dict[str, Any]]:
+        """Every item's stored metadata by id (what idempotent indexing compares against)."""
+        out: dict[str, dict[str, Any]] = {}
+        for page in self._pages(self.catalog, ["metadatas"]):
+            out.update(zip(page["ids"], page["metadatas"], strict=True))
+        return out
+
+    def all_item_ids(self) -> list[str]:
+        return [i for page in self._pages(self.catalog, []) for i in page["ids"]]
+
+    def _pages(self, collection: Any, include: list[str], where: dict | None = None) -> Iterator[dict]:
+        offset = 0
+        while True:
+            with self._wrap("read collection"):
+                page = collection.get(include=include, limit=PAGE, offset=offset, where=where)
+            if not page["ids"]:
+                return
+            yield page
+            offset += len(page["ids"])
+
+    def query_items(self, vector: np.ndarray, k: int,
+                    filters: Filters | None = None) -> list[tuple[Item, float]]:
+        """The k items most similar to ``vector`` that pass ``filters``, as (Item, cosine similarity)."""
+        return [(it, sim) for it, _, sim in self.query_items_with_vectors(vector, k, filters)]
+
+    def query_items_with_vectors(self, vector: np.ndarray, k: int,
+                                 filters: Filters | None = None) -> list[tuple[Item, np.ndarray, float]]:
+        where = filters.where() if filters is not None else None
+        with self._wrap("query items"):
+            n = self.catalog.count()
+            if n == 0 or k <= 0:
+                return []
+            res = self.catalog.query(query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                                     n_results=min(k, n), where=where,
+                                     include=["metadatas", "distances", "embeddings"])
+        out = []
+        for i, item_id in enumerate(res["ids"][0]):
+            item = Item.from_metadata(item_id, res["metadatas"][0][i])
+            vec = np.asarray(res["embeddings"][0][i], dtype=np.float32)
+            out.append((item, vec, 1.0 - float(res["distances"][0][i])))  # cosine distance = 1 - cos
+        return out
+
+    def delete_items(self, ids: Sequence[str]) -> None:
+        for sl in self._batches(len(ids)):
+            with self._wrap("delete items"):
+                self.catalog.delete(ids=list(ids[sl]))
+
+    def count(self) -> int:
+        with self._wrap("count items"):
+            return int(self.catalog.count())
+
+    # ---- history ----------------------------------------------------------------------------------------
+    def put_history(self, entries: Sequence[HistoryEntry], vectors: np.ndarray) -> None:
+        """Write aggregated entries as they are (idempotent: what bulk indexing uses)."""
+        for sl in self._batches(len(entries)):
+            batch = entries[sl]
+            with self._wrap("write history"):
+                self.history.upsert(ids=[pair_id(e.shopper_id, e.item_id) for e in batch],
+                                    embeddings=np.asarray(vectors[sl], dtype=np.float32),
+                                    metadatas=[e.to_metadata() for e in batch])
+
+    def add_events(self, events: Sequence[Event], vectors: np.ndarray) -> None:
+        """Add live events (vector = the item's vector), merging into existing (shopper, item) entries."""
+        vec_by_pair = {(e.shopper_id, e.item_id): v for e, v in zip(events, vectors, strict=True)}
+        new = aggregate_events(events)
+        ids = [pair_id(*key) for key in new]
+        with self._wrap("read history"):
+            old = self.history.get(ids=ids, include=["metadatas"])
+        old_by_key = {(m["shopper"], m["item_id"]): HistoryEntry.from_metadata(m) for m in old["metadatas"]}
+        merged = []
+        for key, e in new.items():
+            o = old_by_key.get(key)
+            merged.append(e if o is None else HistoryEntry(
+                e.shopper_id, e.item_id, o.count + e.count, o.quantity + e.quantity,
+                min(o.first_ts, e.first_ts), max(o.last_ts, e.last_ts),
+                e.kind if e.last_ts >= o.last_ts else o.kind))
+        self.put_history(merged, np.stack([vec_by_pair[(m.shopper_id, m.item_id)] for m in merged]))
+
+    def history_metadata(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for page in self._pages(self.history, ["metadatas"]):
+            out.update(zip(page["ids"], page["metadatas"], strict=True))
+        return out
+
+    def history_ids(self) -> list[str]:
+        return [i for page in self._pages(self.history, []) for i in page["ids"]]
+
+    def delete_history(self, ids: Sequence[str]) -> None:
+        for sl in self._batches(len(ids)):
+            with self._wrap("delete history"):
+                self.history.delete(ids=list(ids[sl]))
+
+    def history_query(self, shopper: str, vector: np.ndarray, k: int) -> list[tuple[HistoryEntry, float]]:
+        """The shopper's k history entries most similar to ``vector``: one query filtered by shopper."""
+        with self._wrap("query history"):
+            res = self.history.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
+                                     where={"shopper": str(shopper)}, include=["metadatas", "distances"])
+        return [(HistoryEntry.from_metadata(m), 1.0 - float(d))
+                for m, d in zip(res["metadatas"][0], res["distances"][0], strict=True)]
+
+    def shopper_history(self, shopper: str) -> list[HistoryEntry]:
+        """Every entry of one shopper (one ``get``), most recent first."""
+        with self._wrap("read history"):
+            res = self.history.get(where={"shopper": str(shopper)}, include=["metadatas"])
+        entries = [HistoryEntry.from_metadata(m) for m in res["metadatas"]]
+        return sorted(entries, key=lambda e: (-e.last_ts, e.item_id))
+
+    def recent_items(self, shopper: str, n: int) -> list[HistoryEntry]:
+        return self.shopper_history(shopper)[:n]
+
+    def frequent_items(self, shopper: str, n: int) -> list[HistoryEntry]:
+        entries = self.shopper_history(shopper)
+        return sorted(entries, key=lambda e: (-e.count, -e.quantity, -e.last_ts, e.item_id))[:n]
+
+    def delete_shopper(self, shopper: str) -> None:
+        """Forget everything about one shopper: one call."""
+        with self._wrap("delete shopper"):
+            self.history.delete(where={"shopper": str(shopper)})
+
+    def history_count(self) -> int:
+        with self._wrap("count history"):
+            return int(self.history.count())
+
+    # ---- shop metadata (currency, counts) lives in the catalog collection's metadata ---------------------
+    def meta(self) -> dict[str, Any]:
+        with self._wrap("read shop metadata"):
+            col = self.vs.collection(f"{self.name}__catalog")
+        raw = (col.metadata or {}).get("bundlebot")
+        return json.loads(raw) if raw else {}
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        merged = {**self.meta(), **values}
+        with self._wrap("write shop metadata"):
+            self.catalog.modify(metadata={"bundlebot": json.dumps(merged, sort_keys=True)})
