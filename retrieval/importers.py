@@ -185,8 +185,9 @@ def _baskets_from_lines(lines: pd.DataFrame, meta: pd.DataFrame) -> list[Basket]
     items = lines["item"].to_numpy()
     qty = lines["qty"].to_numpy()
     bounds = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    shopper = meta["shopper"].to_dict()
-    stamps = meta["ts"].to_dict()
+    keys = meta.index.tolist()  # plain dicts: Series.to_dict over Arrow strings is ~10x slower
+    shopper = dict(zip(keys, meta["shopper"].tolist(), strict=True))
+    stamps = dict(zip(keys, meta["ts"].tolist(), strict=True))
     for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(ids)], strict=True):
         bid = ids[start]
         baskets.append(Basket(id=str(bid), item_ids=tuple(items[start:stop].tolist()),
