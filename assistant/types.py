@@ -35,6 +35,8 @@ class Constraints:
     """What to search for, with the constraint phrases removed."""
     uncertain: list[str] = field(default_factory=list)
     """Fields the rules were unsure about (the model may be asked)."""
+    similar_ok: bool = False
+    """Near-duplicates are wanted ('6 mugs'): assembly then allows substitutes of each other."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +78,11 @@ class BundleResult:
     unmet: list[str] = field(default_factory=list)
     """Names of the constraints that could not be met: 'budget', 'size', 'exclude', 'must_have', 'nothing'."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    explanation_source: str = "deterministic"
+    """'model' (generated and passed the grounding check), 'fallback' (generated, failed the check or ran out
+    of time, replaced by the deterministic one; then ``grounded`` is False), 'deterministic' (no model asked)."""
+    problems: list[str] = field(default_factory=list)
+    """What the grounding check found in the model's explanation (empty when it passed)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,0 +1,217 @@
+"""Bundle assembly under whole-bundle constraints.
+
+Hard constraints (never broken, whatever comes in): total <= budget, no excluded / out-of-stock / rejected
+item, no item twice, prices known when a budget is set. Soft ones (met when possible, reported in ``unmet``
+otherwise): size, must-haves, no near-duplicate substitutes, category diversity, complementarity.
+
+Greedy over the fused ranking, with a budget reserve: an item is taken only if the cheapest possible fill of
+the remaining slots still fits, so one expensive first pick cannot starve the rest of the bundle.
+
+>>> from retrieval.types import Item, ScoredItem
+>>> cands = [ScoredItem(Item("t", "WHITE TEAPOT", price=12.0), 0.9), ScoredItem(Item("t2", "RED TEAPOT",
+...          price=9.0), 0.8), ScoredItem(Item("c", "CAKE STAND", price=8.0), 0.7),
+...          ScoredItem(Item("k", "SCENTED CANDLE", price=3.0), 0.6)]
+>>> a = assemble(cands, Constraints(budget=20.0, exclude=["candles"]), size=3)
+>>> [s.item.id for s in a.items], a.total, a.unmet
+(['t', 'c'], 20.0, ['size'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from assistant.text import content_stems, jaccard, matches_term
+from assistant.types import Constraints
+from retrieval.types import Item, ScoredItem
+
+# Words that describe a variant, not a kind of product: "TEAPOT RED RETROSPOT" is a teapot.
+VARIANT_WORDS = frozenset(
+    "red blue pink green white black ivory cream gold silver yellow orange purple grey gray brown natural "
+    "retrospot polkadot spotty spot dot vintage regency rose floral flower design assorted colour colours "
+    "style new classic heart hearts paisley gingham stripe stripes tin tiny jumbo single double".split())
+PREFER_BONUS = 0.5
+DIVERSITY_PENALTY = 0.15
+EPS = 1e-9
+
+Rescore = Callable[[list[ScoredItem], list[Item]], list[ScoredItem]]
+
+
+@dataclass
+class Assembly:
+    items: list[ScoredItem]
+    total: float | None
+    unmet: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def excluded_by(item: Item, terms: Sequence[str]) -> str | None:
+    """The first exclusion term the item matches (title, description, category), or None."""
+    text = " ".join([item.title, item.description, " ".join(item.category)])
+    return next((t for t in terms if matches_term(text, t)), None)
+
+
+def head_noun(title: str) -> str | None:
+    """The kind of product: the last content word that is not a colour/pattern. 'TEAPOT RED RETROSPOT' -> teapot."""
+    words = [w for w in _ordered_stems(title) if w not in VARIANT_WORDS and w.isalpha() and len(w) > 2]
+    return words[-1] if words else None
+
+
+def _ordered_stems(title: str) -> list[str]:
+    from assistant.text import STOPWORDS, stem, tokens
+
+    return [stem(t) for t in tokens(title) if t not in STOPWORDS]
+
+
+def is_substitute(a: Item, b: Item) -> bool:
+    """Near-duplicates: mostly the same words once colours/patterns are set aside ('TEAPOT RED RETROSPOT' and
+    'TEAPOT BLUE POLKADOT': four teapots are not a bundle). The reranker's embedding signal
+    (evidence ``substitute_of``) is used on top of this, in ``assemble``."""
+    sa, sb = content_stems(a.title) - VARIANT_WORDS, content_stems(b.title) - VARIANT_WORDS
+    return jaccard(sa, sb) >= 0.5 or (bool(sa) and sa == sb)
+
+
+def hard_ok(item: Item, c: Constraints, rejected: set[str]) -> bool:
+    """The hard per-item constraints: in stock, not rejected, not excluded, a sane price (known if budgeted)."""
+    if not item.in_stock or item.id in rejected or excluded_by(item, c.exclude):
+        return False
+    if item.price is None:
+        return c.budget is None
+    return math.isfinite(item.price) and item.price >= 0
+
+
+def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
+             pinned: Sequence[ScoredItem] = (), rejected: Sequence[str] = (), prefer: Sequence[str] = (),
+             slot_max_price: float | None = None, rescore: Rescore | None = None) -> Assembly:
+    """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``."""
+    rej, notes = set(rejected), []
+    chosen: list[ScoredItem] = []
+    for p in pinned:
+        if hard_ok(p.item, c, rej) and p.item.id not in {s.item.id for s in chosen} and _fits(chosen, p.item, c):
+            chosen.append(p)
+        else:
+            notes.append(f"'{p.item.title}' no longer fits, so it was dropped")
+    pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
+    unmet = _must_haves(chosen, pool, c, size)
+    while len(chosen) < size and pool:
+        pick = _next(chosen, pool, c, size)
+        if pick is None:
+            break
+        chosen.append(pick)
+        pool = [s for s in pool if s.item.id != pick.item.id]
+        if rescore is not None and len(chosen) < size and pool:
+            pool = _rescored(pool, chosen, rescore, set(prefer))
+    total = _total(chosen)
+    if len(chosen) < size:
+        unmet.append("size")
+    if not chosen:
+        unmet = ["nothing"]
+    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes))
+
+
+def _pool(candidates: Sequence[ScoredItem], c: Constraints, rej: set[str], taken: set[str],
+          slot_max_price: float | None, prefer: set[str]) -> list[ScoredItem]:
+    seen, out = set(taken), []
+    for s in candidates:
+        it = s.item
+        if it.id in seen or not hard_ok(it, c, rej):
+            continue
+        if slot_max_price is not None and (it.price is None or it.price >= slot_max_price):
+            continue
+        seen.add(it.id)
+        out.append(ScoredItem(it, s.score + (PREFER_BONUS if it.id in prefer else 0.0), s.breakdown, s.evidence))
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def _rescored(pool: list[ScoredItem], chosen: list[ScoredItem], rescore: Rescore,
+              prefer: set[str]) -> list[ScoredItem]:
+    by_id = {s.item.id: s for s in pool}
+    fresh = [s for s in rescore(pool, [s.item for s in chosen]) if s.item.id in by_id]
+    # rescoring only re-orders the same candidates; the hard filtering above stays valid
+    out = [ScoredItem(by_id[s.item.id].item, s.score + (PREFER_BONUS if s.item.id in prefer else 0.0),
+                      s.breakdown, s.evidence) for s in fresh]
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def _fits(chosen: list[ScoredItem], item: Item, c: Constraints, reserve: float = 0.0) -> bool:
+    if c.budget is None:
+        return True
+    if item.price is None:
+        return False
+    return sum(s.item.price or 0.0 for s in chosen) + item.price + reserve <= c.budget + EPS
+
+
+def _reserve(pool: list[ScoredItem], skip: str, slots: int) -> float:
+    prices = sorted(s.item.price for s in pool if s.item.id != skip and s.item.price is not None)
+    return sum(prices[:max(slots, 0)])
+
+
+def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int) -> list[str]:
+    unmet = []
+    for term in c.must_have:
+        if any(matches_term(s.item.title, term) for s in chosen):
+            continue
+        if len(chosen) >= size:
+            unmet.append("must_have")
+            continue
+        hit = next((s for s in pool if matches_term(" ".join([s.item.title, s.item.description]), term)
+                    and _fits(chosen, s.item, c)), None)
+        if hit is None:
+            unmet.append("must_have")
+            continue
+        chosen.append(hit)
+        pool.remove(hit)
+    return list(dict.fromkeys(unmet))
+
+
+def _next(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int) -> ScoredItem | None:
+    """The best remaining candidate that keeps the bundle feasible; None when nothing fits any more."""
+    slots = size - len(chosen) - 1
+    best, best_score, fallback = None, -math.inf, None
+    for s in pool:
+        if not c.similar_ok and (s.evidence.get("substitute_of") in {o.item.id for o in chosen}
+                                 or any(is_substitute(s.item, o.item) for o in chosen)):
+            continue
+        if not _fits(chosen, s.item, c):
+            continue
+        fallback = fallback or s
+        if not _fits(chosen, s.item, c, _reserve(pool, s.item.id, slots)):
+            continue
+        cats = [o.item.category[-1] for o in chosen if o.item.category]
+        score = s.score - DIVERSITY_PENALTY * (cats.count(s.item.category[-1]) if s.item.category else 0)
+        if score > best_score:
+            best, best_score = s, score
+    return best or fallback
+
+
+def _total(chosen: list[ScoredItem]) -> float | None:
+    prices = [s.item.price for s in chosen]
+    if not prices or any(p is None for p in prices):
+        return None if prices else 0.0
+    return round(sum(p for p in prices if p is not None), 2)
+
+
+def _money(x: float, c: Constraints) -> str:
+    sym = {"GBP": "£", "USD": "$", "EUR": "€"}.get(c.currency or "", "")
+    return f"{sym}{x:.2f}" if sym else f"{x:.2f}"
+
+
+def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[str], notes: list[str]) -> str:
+    parts = list(notes)
+    limits = []
+    if c.budget is not None:
+        limits.append(f"within {_money(c.budget, c)}")
+    if c.exclude:
+        limits.append("without " + ", ".join(c.exclude))
+    where = (" " + " and ".join(limits)) if limits else ""
+    if "nothing" in unmet:
+        return " ".join(parts + [f"Nothing in the catalog fits{where}; try a higher budget or fewer limits."])
+    if "size" in unmet:
+        parts.append(f"Only {len(chosen)} of the {size} items asked for fit{where}.")
+    if "must_have" in unmet:
+        missing = [t for t in c.must_have if not any(matches_term(s.item.title, t) for s in chosen)]
+        parts.append(f"Could not include {', '.join(missing)}{where}.")
+    return " ".join(parts)

@@ -1,0 +1,137 @@
+"""Understanding a follow-up message as an edit of the current bundle.
+
+Targets are resolved against the current bundle: ordinals ("the second one", "#2", "the last one") or item
+names ("the candle" -> the bundle line whose title matches "candle").
+
+>>> titles = {"a": "WHITE TEAPOT", "b": "SCENTED CANDLE", "c": "CAKE STAND"}
+>>> e = parse_edit("swap the second one for something cheaper", ["a", "b", "c"], titles)
+>>> e.kind, e.targets, e.cheaper
+('replace', ['b'], True)
+>>> parse_edit("remove the candle", ["a", "b", "c"], titles).targets
+['b']
+>>> parse_edit("a picnic for four", ["a", "b", "c"], titles).kind
+'new'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.parse import clean_message, parse_request
+from assistant.text import STOPWORDS, content_stems, matches_term, tokens
+from assistant.types import Constraints
+
+ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+            "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
+            "ninth": 8, "9th": 8, "tenth": 9, "10th": 9, "last": -1}
+_ORD_RE = re.compile(r"\b(?P<o>" + "|".join(ORDINALS) + r")\b(?:\s+(?:one|item|thing|product))?"
+                     r"|(?:#|\bnumber\s+|\bitem\s+|\bno\.?\s*)(?P<n>\d{1,2})\b", re.I)
+_RESTART_RE = re.compile(r"^\s*(?:let'?s\s+)?(?:start (?:over|again|afresh)|reset|restart|new bundle|clear"
+                         r"(?: it| all| everything)?|forget (?:it|that|everything)|scrap (?:it|that|this))\b", re.I)
+_REMOVE_RE = re.compile(r"\b(?:remove|drop|delete|take out|take away|get rid of|lose|ditch|skip|cut|"
+                        r"i don'?t (?:want|like|need))\b\s*(?P<t>.*)", re.I)
+_REPLACE_RE = re.compile(r"\b(?:swap|replace|change|switch|exchange|substitute|instead of)\b\s*(?P<t>.*?)"
+                         r"(?:\s+(?:for|with|to|by|into)\s+(?P<w>.*))?$", re.I)
+_CHEAPER_RE = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget)\b", re.I)
+_ADD_RE = re.compile(r"^\s*(?:(?:can|could) you\s+|please\s+)?(?:add|also|plus|throw in|include|and)\s+"
+                     r"(?:in\s+)?(?:(?:a|an|some|one more|another|the)\s+)?(?P<t>[^,.!?]*)", re.I)
+_MORE_LIKE_RE = re.compile(r"\b(?:more like|similar to|something like|like the|others like)\s+(?P<t>.*)", re.I)
+_KEEP_RE = re.compile(r"\b(?:keep|i like|i love|pin|hold on to)\s+(?P<t>.*)", re.I)
+_SIZE_EDIT_RE = re.compile(r"\b(?:one|1) (?:more|extra)\b|\banother (?:one|item|thing)\b", re.I)
+
+
+@dataclass
+class Edit:
+    """What a follow-up message asks for. ``kind`` is one of: new, restart, remove, replace, add,
+    constraints, more_like, keep, noop (an edit whose target is not in the bundle: nothing changes)."""
+
+    kind: str
+    targets: list[str] = field(default_factory=list)
+    """Ids of the bundle items the edit is about."""
+    query: str = ""
+    """What to search for (the replacement, the addition, or the new request)."""
+    cheaper: bool = False
+    constraints: Constraints = field(default_factory=Constraints)
+    """Constraints stated in the message itself (budget, size, exclusions...)."""
+
+
+def parse_edit(text: str, bundle: list[str], titles: dict[str, str]) -> Edit:
+    """Parse ``text`` as an edit of ``bundle`` (ids, in display order; ``titles`` maps id -> title)."""
+    text = clean_message(text)
+    stated = parse_request(text)
+    if not bundle:
+        return Edit("new", query=stated.query, constraints=stated)
+    m = _RESTART_RE.search(text)
+    if m:  # "start over: a picnic for four" restarts with a new request
+        rest = text[m.end():].strip(" ,.;:!-")
+        fresh = parse_request(rest) if re.search(r"[A-Za-z]{3}", rest) else Constraints()
+        return Edit("restart", query=fresh.query, constraints=fresh)
+    for kind, rx in (("keep", _KEEP_RE), ("more_like", _MORE_LIKE_RE), ("replace", _REPLACE_RE),
+                     ("remove", _REMOVE_RE)):
+        m = rx.search(text)
+        if not m:
+            continue
+        targets = resolve_targets(m.group("t"), bundle, titles)
+        if not targets and kind in ("replace", "remove") and _concrete(m.group("t")):
+            return Edit("noop", query=_strip_articles(m.group("t")), constraints=stated)
+        if targets:
+            with_ = (m.groupdict().get("w") or "") if kind == "replace" else ""
+            query = "" if re.fullmatch(r"\s*(?:something|anything|one|another)?\b.*?(?:cheaper|else|"
+                                       r"different)?\s*", with_ or "", re.I) and not _concrete(with_) else with_
+            return Edit(kind, targets=targets, query=_strip_articles(query), cheaper=bool(_CHEAPER_RE.search(text)),
+                        constraints=stated)
+    m = re.search(r"\bcheaper\s+(?P<t>.+)", text, re.I)
+    if m:
+        targets = resolve_targets(m.group("t"), bundle, titles)
+        if targets:
+            return Edit("replace", targets=targets, cheaper=True, constraints=stated)
+    m = _ADD_RE.search(text)
+    if m and (_concrete(m.group("t")) or _SIZE_EDIT_RE.search(text)):
+        what = stated.must_have[0] if stated.must_have else _strip_articles(
+            re.sub(r"\b(?:please|too|as well|thanks)\b", "", m.group("t"), flags=re.I))
+        what = what if _concrete(what) else ""
+        return Edit("add", query=what, constraints=stated)
+    if _SIZE_EDIT_RE.search(text):
+        return Edit("add", constraints=stated)
+    if _only_constraints(stated) or _CHEAPER_RE.search(text):
+        return Edit("constraints", cheaper=bool(_CHEAPER_RE.search(text)) and stated.budget is None,
+                    constraints=stated)
+    return Edit("new", query=stated.query, constraints=stated)
+
+
+def resolve_targets(phrase: str, bundle: list[str], titles: dict[str, str]) -> list[str]:
+    """Bundle ids a phrase points at: ordinals first, then the best title match; [] when nothing fits."""
+    out: list[str] = []
+    for m in _ORD_RE.finditer(phrase):
+        idx = ORDINALS[m.group("o").lower()] if m.group("o") else int(m.group("n")) - 1
+        if -len(bundle) <= idx < len(bundle) and bundle[idx] not in out:
+            out.append(bundle[idx])
+    if out:
+        return out
+    if re.search(r"\b(?:all|everything|the lot)\b", phrase, re.I):
+        return list(bundle)
+    words = [t for t in tokens(phrase) if t not in STOPWORDS and t not in ("cheaper", "something", "else")
+             and len(t) > 2]
+    best, best_hits = [], 0
+    for item_id in bundle:
+        hits = sum(matches_term(titles.get(item_id, ""), w) for w in words)
+        if hits > best_hits:
+            best, best_hits = [item_id], hits
+        elif hits == best_hits and hits:
+            best.append(item_id)
+    return best
+
+
+def _concrete(phrase: str) -> bool:
+    return bool(content_stems(phrase) - {"cheaper", "else", "different", "more", "less", "expensive", "another"})
+
+
+def _strip_articles(phrase: str) -> str:
+    return re.sub(r"^(?:a|an|the|some|another)\s+", "", phrase.strip(" .,!?"), flags=re.I)
+
+
+def _only_constraints(c: Constraints) -> bool:
+    """The message only states constraints (budget, size, exclusions), no new thing to look for."""
+    has = c.budget is not None or c.size is not None or bool(c.exclude) or c.people is not None
+    return has and not _concrete(c.query.replace("make it", "").replace("make", ""))

@@ -1,0 +1,182 @@
+"""Explanations: per-item reasons from the score breakdown, the model's explanation prompt, the grounding check,
+and the deterministic fallback.
+
+The check is deliberately strict: an explanation that names an item outside the bundle, states a number that
+is not a catalog fact, or promises anything (discounts, free shipping) is replaced by the deterministic one.
+
+>>> from retrieval.types import Item, ScoredItem
+>>> s = ScoredItem(Item("k", "CAKE STAND", price=8.0), 1.0, {"relevance": 0.2, "complement": 0.4},
+...                {"complement_of": "t", "complement_association": 0.3})
+>>> item_reason(s, "tea party", {"t": "WHITE TEAPOT"}.get)
+'often bought together with the WHITE TEAPOT'
+>>> facts = Facts(titles=["CAKE STAND"], prices=[8.0], total=8.0, budget=10.0, currency="GBP")
+>>> check_explanation("The cake stand costs £8.00, well under £10.", facts)
+[]
+>>> check_explanation("The cake stand is 20% off with free shipping!", facts)
+['a promise or discount: 20%', 'a promise or discount: free shipping', 'a number not in the catalog facts: 20']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.fusion import history_text, money
+from assistant.text import STOPWORDS, WORD_NUMBERS, content_stems, stem, tokens
+from assistant.types import Constraints
+from retrieval.types import Event, Item, ScoredItem
+
+_PROMISE_RE = re.compile(
+    r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\bfree (?:shipping|delivery|postage|gift|returns?)\b|\bdiscount\w*|"
+    r"\bon sale\b|\bsale\b|\bcoupon|\bpromo\w*|\bvoucher|\bcashback\b|\bbogo\b|\bbuy one,? get\b|"
+    r"\bwarrant(?:y|ies)\b|\bguarantee\w*|\blimited[- ]time\b|\bclearance\b|\bsave (?:£|\$|€|\d)|\brefund\w*|"
+    r"\bnext[- ]day\b|\bsame[- ]day\b|\boff (?:the )?(?:price|total)\b", re.I)
+_NUMBER_RE = re.compile(r"(?<![\w.])[£$€]?\s?(\d+(?:[.,]\d+)?)")
+_CAPS_RUN_RE = re.compile(r"\b[A-Z][A-Z'&-]{2,}(?:\s+[A-Z0-9][A-Z0-9'&,-]*){1,}")
+_COUNT_RE = re.compile(r"\b(" + "|".join(w for w in WORD_NUMBERS if " " not in w and w not in ("a", "an",
+                       "single", "few", "several", "couple", "dozen")) + r")\s+(?:\w+\s+)?(?:items|things|gifts|"
+                       r"pieces|products|picks)\b", re.I)
+
+
+@dataclass
+class Facts:
+    """Everything the explanation may state: the bundle's titles and prices, totals, and allowed context."""
+
+    titles: list[str]
+    prices: list[float | None]
+    total: float | None
+    budget: float | None = None
+    currency: str | None = None
+    context: list[str] = field(default_factory=list)
+    """Other text the prompt showed (history titles and dates, the request): may be mentioned."""
+    others: list[str] = field(default_factory=list)
+    """Titles of catalog items NOT in the bundle (the other candidates): must not be mentioned."""
+    numbers: list[float] = field(default_factory=list)
+    """Further allowed numbers (people, budget minimum, size)."""
+
+
+def item_reason(s: ScoredItem, query: str, title_of: Callable[[str], str | None]) -> str:
+    """One line from the biggest evidenced term of the breakdown."""
+    bd, ev = s.breakdown, s.evidence
+    options: list[tuple[float, str]] = []
+    if ev.get("history_title") and ev.get("history_similarity", 0) >= 0.5:
+        when = _month(ev.get("history_ts"))
+        options.append((bd.get("affinity", 0.0), f"pairs with the {ev['history_title']} you bought"
+                                                 + (f" in {when}" if when else "")))
+    if ev.get("complement_of"):
+        other = title_of(str(ev["complement_of"])) or ""
+        if other:
+            options.append((bd.get("complement", 0.0) + 0.01, f"often bought together with the {other}"))
+    if "llm" in bd:
+        options.append((bd["llm"] * 0.5, f"the assistant's top pick for {query}" if query else
+                        "the assistant's top pick"))
+    if bd.get("popularity", 0.0) > bd.get("relevance", 0.0):
+        options.append((bd["popularity"], "a popular choice in this shop"))
+    options.append((bd.get("relevance", 0.0), f"matches '{query}'" if query else "a good match"))
+    return max(options, key=lambda o: o[0])[1]
+
+
+def _month(ts: Any) -> str:
+    try:
+        return dt.datetime.fromtimestamp(float(ts), dt.UTC).strftime("%B %Y") if ts else ""
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+
+
+def items_text(lines: Sequence[Any]) -> str:
+    """The chosen items for the explain prompt: '- TITLE — £2.95 — category' per line."""
+    return "\n".join("- " + " — ".join(filter(None, [ln.title, money(ln.price, ln.currency), ln.category]))
+                     for ln in lines)
+
+
+def explain_messages(request: str, lines: Sequence[Any], total: float | None, c: Constraints,
+                     history: Sequence[tuple[Item, Event]] = ()) -> list[dict[str, str]]:
+    """The 'explain' prompt with only the chosen items, their catalog facts and the relevant history."""
+    from assistant.prompting import render
+
+    currency = lines[0].currency if lines else c.currency
+    reasons = "\n".join(f"- {ln.title}: {ln.reason}" for ln in lines)
+    return render("explain", request=request, bundle=items_text(lines), total=money(total, currency),
+                  history=history_text(history), reasons=reasons)
+
+
+def deterministic_explanation(lines: Sequence[Any], total: float | None, c: Constraints, query: str,
+                              message: str = "") -> str:
+    """A plain explanation built only from catalog facts and the per-item reasons."""
+    if not lines:
+        return message or "Nothing in the catalog fits this request."
+    currency = lines[0].currency or c.currency
+    what = f" for {query}" if query else ""
+    head = f"Here {'is' if len(lines) == 1 else 'are'} {len(lines)} item{'s' * (len(lines) != 1)}{what}"
+    if total is not None:
+        head += f", {money(total, currency)} in total"
+        if c.budget is not None:
+            head += f" (budget {money(c.budget, currency)})"
+    parts = [head + ":"]
+    parts += [f"{ln.title} ({money(ln.price, ln.currency)}): {ln.reason}." for ln in lines]
+    if message:
+        parts.append(message)
+    return " ".join(parts)
+
+
+def check_explanation(text: str, facts: Facts) -> list[str]:
+    """Problems found in a generated explanation ([] = grounded)."""
+    problems: list[str] = []
+    if len(text.strip()) < 15 or not re.search(r"[A-Za-z]{3}", text):
+        return ["empty or too short"]
+    problems += [f"a promise or discount: {m.group(0).strip()}" for m in _PROMISE_RE.finditer(text)]
+    problems += [f"a number not in the catalog facts: {n}" for n in _bad_numbers(text, facts)]
+    problems += [f"names something not in the bundle: {name}" for name in _foreign_names(text, facts)]
+    for m in _COUNT_RE.finditer(text):
+        if WORD_NUMBERS[m.group(1).lower()] != len(facts.titles):
+            problems.append(f"a wrong count: {m.group(0)}")
+    return problems
+
+
+def _allowed_numbers(facts: Facts) -> set[float]:
+    nums = {float(p) for p in facts.prices if p is not None} | set(facts.numbers)
+    nums |= {float(x) for x in (facts.total, facts.budget) if x is not None}
+    nums |= {float(i) for i in range(1, len(facts.titles) + 1)}
+    for t in facts.titles + facts.context:
+        nums |= {float(m.group(1).replace(",", ".")) for m in _NUMBER_RE.finditer(t)}
+    return nums
+
+
+def _bad_numbers(text: str, facts: Facts) -> list[str]:
+    allowed = _allowed_numbers(facts)
+    bad = []
+    for m in _NUMBER_RE.finditer(text):
+        raw = m.group(1).replace(",", ".")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        if not any(abs(value - a) < 0.006 for a in allowed):
+            bad.append(m.group(0).strip())
+    return bad
+
+
+def _foreign_names(text: str, facts: Facts) -> list[str]:
+    """Product names in the text that are neither bundle items nor context (history, request)."""
+    allowed_text = " ".join(facts.titles + facts.context).lower()
+    allowed_stems = content_stems(" ".join(facts.titles + facts.context))
+    found: list[str] = []
+    for m in _CAPS_RUN_RE.finditer(text):  # titles are upper-case in many catalogs: a caps run is a name
+        run = m.group(0).strip(" ,")
+        if run.lower() not in allowed_text and not content_stems(run) <= allowed_stems:
+            found.append(run)
+    text_stems = {stem(t) for t in tokens(text) if t not in STOPWORDS}
+    for other in facts.others:
+        kind = _kind(other)
+        if kind and kind in text_stems and kind not in allowed_stems and other not in found:
+            found.append(other)
+    return found
+
+
+def _kind(title: str) -> str | None:
+    from assistant.assemble import head_noun
+
+    return head_noun(title)

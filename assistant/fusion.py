@@ -1,0 +1,109 @@
+"""LLM preference scoring and fusion with the reranker.
+
+The top-K reranked candidates are shown to the model as lettered choices (A, B, C ...) together with the
+request and the shopper's relevant history; one forward pass gives a probability per letter (the LlamaRec
+"verbalizer" idea), so the model can only ever prefer real candidates. Fusion:
+
+    fused = (1 - w) * minmax(reranker score) + w * (p_llm / max p_llm)
+
+over the top-K; candidates below the top-K keep their reranker part only. ``w = 0`` (or fusion off) keeps the
+reranker order exactly.
+
+>>> from retrieval.types import Item, ScoredItem
+>>> cands = [ScoredItem(Item("a", "TEAPOT"), 0.9), ScoredItem(Item("b", "CAKE STAND"), 0.8)]
+>>> [s.item.id for s in fuse(cands, [0.1, 0.9], weight=0.6)]
+['b', 'a']
+>>> [s.item.id for s in fuse(cands, None, weight=0.5)]
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from retrieval.types import Event, Item, ScoredItem
+
+log = logging.getLogger(__name__)
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def money(price: float | None, currency: str | None) -> str:
+    """'£2.95' for GBP, '2.95 CAD' for others, 'price unknown' for None."""
+    if price is None:
+        return "price unknown"
+    sym = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency or "")
+    return f"{sym}{price:.2f}" if sym else (f"{price:.2f} {currency}" if currency else f"{price:.2f}")
+
+
+def choices_text(candidates: Sequence[ScoredItem]) -> str:
+    """'A. REGENCY CAKESTAND 3 TIER — £10.95 — home > kitchen' per line (the prompt's documented format)."""
+    lines = []
+    for letter, s in zip(LETTERS, candidates, strict=False):
+        facts = [s.item.title, money(s.item.price, s.item.currency)]
+        if s.item.category:
+            facts.append(s.item.category_path)
+        lines.append(f"{letter}. {' — '.join(facts)}")
+    return "\n".join(lines)
+
+
+def history_text(history: Sequence[tuple[Item, Event]], n: int = 5) -> str:
+    """The shopper's relevant history as short lines ('- WHITE TEAPOT (bought May 2011)'); 'none' if empty."""
+    import datetime as dt
+
+    out = []
+    for item, ev in list(history)[:n]:
+        when = dt.datetime.fromtimestamp(ev.timestamp, dt.UTC).strftime("%B %Y") if ev.timestamp else ""
+        verb = {"purchase": "bought", "cart": "added to cart", "view": "viewed"}.get(ev.kind, ev.kind)
+        out.append(f"- {item.title} ({verb}{' ' + when if when else ''})")
+    return "\n".join(out) if out else "none"
+
+
+def choose_messages(request: str, candidates: Sequence[ScoredItem],
+                    history: Sequence[tuple[Item, Event]] = (), **extra: Any) -> list[dict[str, str]]:
+    """The 'choose' prompt: the request, the lettered candidates and the relevant history."""
+    from assistant.prompting import render
+
+    n = len(candidates)
+    return render("choose", request=request, candidates=choices_text(candidates), history=history_text(history),
+                  letters=f"A-{LETTERS[len(candidates) - 1]}", **extra)
+
+
+def llm_scores(generator: Any, messages: list[dict[str, str]], n: int) -> list[float] | None:
+    """Probabilities over the n letters from one forward pass; None when the model misbehaves."""
+    try:
+        probs = [float(p) for p in generator.choice_scores(messages, n)]
+    except (RuntimeError, ValueError) as exc:  # a model failure is handled, not fatal
+        log.warning("LLM choice scoring failed (%s); using the reranker only", exc)
+        return None
+    if len(probs) != n or not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
+        log.warning("LLM choice scores malformed (%d values for %d choices); using the reranker only",
+                    len(probs), n)
+        return None
+    return probs
+
+
+def fuse(candidates: Sequence[ScoredItem], probs: Sequence[float] | None, *, weight: float) -> list[ScoredItem]:
+    """Fused ranking (best first). ``probs`` covers the first len(probs) candidates; None = reranker only."""
+    if not candidates:
+        return []
+    scores = [s.score for s in candidates]
+    lo, hi = min(scores), max(scores)
+    norm = [(x - lo) / (hi - lo) if hi > lo else 1.0 for x in scores]
+    top = max(probs) if probs else 0.0
+    out = []
+    for i, s in enumerate(candidates):
+        p = probs[i] / top if probs and i < len(probs) and top > 0 else 0.0
+        w = weight if probs else 0.0
+        fused = (1.0 - w) * norm[i] + w * p
+        bd = dict(s.breakdown)
+        bd["rerank"] = s.score
+        if probs and i < len(probs):
+            bd["llm"] = round(w * p, 6)
+            bd["llm_prob"] = round(probs[i], 6)
+        out.append(ScoredItem(s.item, round(fused, 6), bd, dict(s.evidence)))
+    # stable: ties keep the reranker order
+    order = sorted(range(len(out)), key=lambda i: (-out[i].score, i))
+    return [out[i] for i in order]

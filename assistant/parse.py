@@ -1,0 +1,316 @@
+"""Understanding a shopper's request: deterministic rules for budget, size, people, exclusions, must-haves,
+occasion and recipient. The model is never needed for these; ``Constraints.uncertain`` lists what the rules
+could not settle.
+
+>>> c = parse_request("hosting a tea party for six, budget £25, no candles")
+>>> c.budget, c.currency, c.people, c.size, c.exclude, c.occasion, c.query
+(25.0, 'GBP', 6, None, ['candles'], 'tea party', 'hosting a tea party')
+>>> parse_request("3 things for my mum under $40").recipient
+'mum'
+
+Edits of the current bundle live in :mod:`assistant.edits`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.text import NUMBER_WORD_RE, STOPWORDS, tokens, words_to_int
+from assistant.types import Constraints
+from bundlebot.errors import RequestError
+
+MAX_CHARS = 1000
+MAX_BUDGET = 1_000_000.0
+
+CURRENCIES = {
+    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "quids": "GBP",
+    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "buck": "USD",
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+}
+_CUR_SYM = r"(?P<sym>[£$€])"
+_CUR_WORD = r"(?P<cw>gbp|usd|eur|pounds?|quids?|dollars?|bucks?|euros?)\b"
+_NUM = r"(?P<n>\d+(?:[.,]\d{1,2})?)"
+_AMOUNT = rf"{_CUR_SYM}?\s?{_NUM}(?:\s?{_CUR_WORD})?"
+
+
+def _amount(prefix: str) -> str:
+    """Amount regex with uniquely named groups (re forbids reusing names)."""
+    return (_AMOUNT.replace("?P<sym>", f"?P<{prefix}sym>").replace("?P<n>", f"?P<{prefix}n>")
+            .replace("?P<cw>", f"?P<{prefix}cw>"))
+
+
+# "between 20 and 40", "£20-£40", "from 20 to 40 pounds"
+_RANGE_RE = re.compile(rf"(?:\b(?:between|from)\s*)?{_amount('a')}\s*(?:-|–|to|and)\s*{_amount('b')}", re.I)
+_UPPER_WORDS = (r"under|below|less than|no more than|not more than|max(?:imum)?|at most|up to|within|"
+                r"cheaper than|tops|a maximum of|no higher than|limit(?: of)?|budget(?: of| is| around| about)?"
+                r"|spend(?:ing)?(?: about| around)?|around|about|approx(?:imately)?|roughly|~|for|only")
+_UPPER_RE = re.compile(rf"(?P<kw>\b(?:{_UPPER_WORDS})\b|~)\s*:?\s*{_amount('')}", re.I)
+# "£25", "25 quid", "$50 max", "£30 budget": an amount with a currency and no keyword
+_BARE_RE = re.compile(_AMOUNT, re.I)  # only counts with a currency symbol or word
+_TRAIL_RE = re.compile(r"^\s*(?:max(?:imum)?|tops|budget|or less|total|in total|limit)\b", re.I)
+
+_GENERIC_NOUNS = (r"things|items|gifts|presents|pieces|products|ideas|bits|picks|suggestions|options|"
+                  r"thing|item|gift|present|piece|product")
+_COUNT = rf"(?P<c>\d{{1,3}}|{NUMBER_WORD_RE})"
+_SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?:(?:different|nice|little|small|cute|great)\s+)?(?:{_GENERIC_NOUNS})\b",
+                      re.I)
+_SIZE_VERB_RE = re.compile(rf"\b(?:give me|show me|pick|suggest|recommend|find me|bundle of|set of)\s+"
+                           rf"(?P<c>\d{{1,2}}|{NUMBER_WORD_RE})\b(?!\s*(?:[£$€%]|people|guests|pounds|quid))", re.I)
+_PEOPLE_WORDS = r"people|persons|guests|friends|kids|children|adults|of us|ladies|girls|boys|colleagues"
+_PEOPLE_RE = re.compile(
+    rf"\b(?:for|serves|serving|feeds|feeding|party of|table of|group of)\s+{_COUNT}"
+    rf"(?:\s+(?:{_PEOPLE_WORDS}))?\b(?!\s*[£$€])(?!\s*(?:pounds?|quid|dollars?|euros?|{_GENERIC_NOUNS})\b)"
+    rf"|\b{_COUNT.replace('?P<c>', '?P<c2>')}\s+(?:{_PEOPLE_WORDS})\b", re.I)
+# "6 mugs", "three candles": a count of one concrete product means similar items are fine
+_PLURAL_SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?P<noun>[a-z][a-z-]{{2,}}s)\b", re.I)
+
+_STOP_CLAUSE = (r"(?=\s*(?:[,.;!?]|\bbut\b|\bplease\b|\bunder\b|\bbelow\b|\bfor\b|\bwith\b|\bwithin\b|\bup to\b"
+                r"|\bbudget\b|\bmax\b|\bbetween\b|\babout\b|\baround\b|\bmust\b|\bi\b|[£$€]|$))")
+_EXCL_RE = re.compile(
+    rf"\b(?:no|nothing with|nothing containing|nothing made of|without|not|avoid|avoiding|excluding|except|"
+    rf"exclude|minus|don'?t want|do not want|don'?t include|no more)\s+(?:any\s+|a\s+|an\s+|the\s+)?"
+    rf"(?P<x>[a-z][a-z' -]*?){_STOP_CLAUSE}", re.I)
+_FREE_RE = re.compile(r"\b(?P<x>[a-z]+)-free\b", re.I)
+_EXCL_IGNORE = {"more", "less", "idea", "rush", "problem", "need", "budget", "limit", "too", "higher",
+                "later", "sure", "worries", "longer", "matter", "one", "fuss", "big deal", "expensive",
+                "too expensive", "pricey", "too pricey", "much", "over", "above", "than", "cheap"}
+_MUST_RE = re.compile(
+    rf"\b(?:must (?:include|have|contain)|must-have|has to (?:include|have)|including|include|make sure "
+    rf"(?:there'?s|it has|to include)|plus|with)\s+(?P<art>a|an|some|the)?\s*(?P<x>[a-z][a-z' -]*?){_STOP_CLAUSE}",
+    re.I)
+OCCASIONS = (
+    "tea party", "birthday party", "birthday", "christmas", "xmas", "wedding", "baby shower", "housewarming",
+    "picnic", "dinner party", "garden party", "halloween", "valentine", "easter", "mother's day",
+    "father's day", "anniversary", "bbq", "barbecue", "baking", "thank you", "retirement", "new baby",
+    "graduation", "kids party", "breakfast", "afternoon tea", "hen party", "party", "new home", "secret santa",
+    "get well", "bridal shower", "camping", "school", "office", "gardening", "stocking filler",
+)
+_OCC_RE = re.compile(r"\b(?:" + "|".join(re.escape(o).replace("'", "'?") for o in OCCASIONS) + r")s?\b", re.I)
+RECIPIENTS = {
+    "mum": "mum", "mom": "mum", "mother": "mum", "mummy": "mum", "dad": "dad", "father": "dad",
+    "daddy": "dad", "sister": "sister", "brother": "brother", "wife": "wife", "husband": "husband",
+    "partner": "partner", "friend": "friend", "best friend": "friend", "boss": "boss", "colleague": "colleague",
+    "coworker": "colleague", "teacher": "teacher", "grandma": "grandma", "granny": "grandma",
+    "grandmother": "grandma", "nan": "grandma", "grandad": "grandad", "grandpa": "grandad",
+    "grandfather": "grandad", "son": "son", "daughter": "daughter", "kids": "kids", "children": "kids",
+    "niece": "niece", "nephew": "nephew", "neighbour": "neighbour", "neighbor": "neighbour",
+    "girlfriend": "girlfriend", "boyfriend": "boyfriend", "aunt": "aunt", "auntie": "aunt", "uncle": "uncle",
+    "baby": "baby", "host": "host", "hostess": "host", "him": "him", "her": "her", "toddler": "kids",
+    "parents": "parents", "in-laws": "in-laws", "godson": "godchild", "goddaughter": "godchild",
+}
+_RCP_RE = re.compile(
+    r"\b(?:for|to)\s+(?:my|our|a|the|his|her)?\s*(?:little\s+|new\s+|best\s+|old\s+)?"
+    r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:'s)?\b(?!\s+shower)"
+    r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
+    re.I)
+_FILLER_RE = re.compile(
+    r"^\s*(?:hi|hello|hey)?[,!\s]*(?:(?:i'?m|i am|we'?re|we are)\s+(?:looking for|after|searching for)|"
+    r"i\s+(?:need|want|would like)|we\s+(?:need|want)|can you|could you|please|find me|show me|get me|"
+    r"help me (?:find|choose|pick)|looking for)\s*", re.I)
+
+
+@dataclass
+class _Scan:
+    """The text being parsed; spans that were understood are blanked so the rest becomes the query."""
+
+    text: str
+
+    def blank(self, m: re.Match[str], group: int | str = 0) -> None:
+        s, e = m.span(group)
+        self.text = self.text[:s] + " " * (e - s) + self.text[e:]
+
+
+def clean_message(text: object) -> str:
+    """Validate one shopper message: a non-empty string of at most MAX_CHARS with some letters."""
+    if not isinstance(text, str):
+        raise RequestError(f"the message should be text, got {type(text).__name__}",
+                           hint="send the request as a string")
+    text = " ".join(text.replace("\x00", " ").split())
+    if not text:
+        raise RequestError("the message is empty", hint="describe what you are shopping for")
+    if len(text) > MAX_CHARS:
+        raise RequestError(f"the message is {len(text)} characters, at most {MAX_CHARS} are accepted",
+                           hint="shorten the request")
+    if not re.search(r"[A-Za-z]", text):
+        raise RequestError(f"the message {text[:40]!r} has no words",
+                           hint="describe what you are shopping for, e.g. 'a tea party for six under £25'")
+    return text
+
+
+def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
+    """Parse a free-text shopping request into Constraints (deterministic, no model)."""
+    text = clean_message(text)
+    scan = _Scan(text)
+    c = Constraints()
+    _parse_budget(scan, c)
+    _parse_people(scan, c)
+    _parse_size(scan, c)
+    c.exclude = _parse_exclusions(scan)
+    c.must_have = _parse_must(scan)
+    c.occasion = _first(_OCC_RE, text, lambda m: m.group(0).lower().rstrip("s").replace("xma", "christma")
+                        if m.group(0).lower().endswith("s") and not m.group(0).lower().endswith("mas")
+                        else m.group(0).lower())
+    c.recipient = _parse_recipient(scan)
+    c.query = _query(scan.text, c)
+    if c.size is None and default_size is not None:
+        c.size = default_size
+    if not c.query:
+        c.uncertain.append("query")
+    return c
+
+
+def _first(rx: re.Pattern[str], text: str, fn):  # type: ignore[no-untyped-def]
+    m = rx.search(text)
+    return fn(m) if m else None
+
+
+def _to_float(s: str) -> float:
+    return float(s.replace(",", "."))
+
+
+def _currency(m: re.Match[str], prefix: str = "") -> str | None:
+    sym = m.groupdict().get(prefix + "sym")
+    word = m.groupdict().get(prefix + "cw")
+    key = (sym or word or "").lower()
+    return CURRENCIES.get(key)
+
+
+def _parse_budget(scan: _Scan, c: Constraints) -> None:
+    m = _RANGE_RE.search(scan.text)
+    if m and (m.group("asym") or m.group("bsym") or m.group("acw") or m.group("bcw")
+              or re.search(r"\b(?:between|from|budget|spend)\b", m.group(0), re.I)):
+        lo, hi = _to_float(m.group("an")), _to_float(m.group("bn"))
+        c.budget_min, c.budget = min(lo, hi), max(lo, hi)
+        c.currency = _currency(m, "a") or _currency(m, "b")
+        scan.blank(m)
+    else:
+        for m in _UPPER_RE.finditer(scan.text):
+            kw = m.group("kw").lower()
+            has_cur = bool(m.group("sym") or m.group("cw"))
+            rest = scan.text[m.end():]
+            # "for six" is people, "for £25" is a budget: weak keywords need a currency
+            if kw in ("for", "only", "about", "around", "~", "approx", "approximately", "roughly") \
+                    and not has_cur and not _TRAIL_RE.match(rest):
+                continue
+            if re.match(rf"\s*(?:{_GENERIC_NOUNS}|{_PEOPLE_WORDS}|%)", rest, re.I):
+                continue
+            c.budget, c.currency = _to_float(m.group("n")), _currency(m)
+            scan.blank(m)
+            break
+        else:
+            m = next((b for b in _BARE_RE.finditer(scan.text) if b.group("sym") or b.group("cw")), None)
+            if m:
+                c.budget, c.currency = _to_float(m.group("n")), _currency(m)
+                scan.blank(m)
+    if c.budget is not None:
+        t = _TRAIL_RE.match(scan.text[m.end():]) if m else None  # type: ignore[union-attr]
+        if t and m:
+            scan.text = scan.text[:m.end()] + " " * t.end() + scan.text[m.end() + t.end():]
+        scan.text = re.sub(r"\b(?:my |a |the |with a |on a )?budget(?: is| of)?\b", " ", scan.text, flags=re.I)
+        if c.budget <= 0 or c.budget > MAX_BUDGET:
+            c.budget, c.budget_min = None, None
+            c.uncertain.append("budget")
+    elif re.search(r"\b(?:cheap|budget|affordable|inexpensive)\b", scan.text, re.I) or re.search(
+            r"\b\d+(?:\.\d+)?\b", scan.text):
+        c.uncertain.append("budget")
+
+
+def _parse_recipient(scan: _Scan) -> str | None:
+    m = _RCP_RE.search(scan.text)
+    if not m:
+        return None
+    scan.blank(m)  # "for my mum" is who, not what
+    return RECIPIENTS[(m.group("r") or m.group("r2")).lower()]
+
+
+def _parse_people(scan: _Scan, c: Constraints) -> None:
+    m = _PEOPLE_RE.search(scan.text)
+    if not m:
+        return
+    n = words_to_int(m.group("c") or m.group("c2"))
+    if n and 1 <= n <= 500:
+        c.people = n
+        scan.blank(m)
+
+
+def _parse_size(scan: _Scan, c: Constraints) -> None:
+    for rx in (_SIZE_RE, _SIZE_VERB_RE):
+        m = rx.search(scan.text)
+        if m:
+            n = words_to_int(m.group("c"))
+            if n:
+                c.size = n
+                scan.blank(m)
+                return
+    m = _PLURAL_SIZE_RE.search(scan.text)
+    if m and m.group("noun").lower() not in ("pounds", "dollars", "euros", "quids", "bucks", "years", "days",
+                                               "weeks", "months", "hours", "minutes", "tiers"):
+        n = words_to_int(m.group("c"))
+        if n and n > 1:
+            c.size, c.similar_ok = n, True
+            scan.blank(m, "c")  # keep the noun: it is what the shopper wants
+    if c.size is not None and not 1 <= c.size <= 50:
+        c.uncertain.append("size")
+        c.size = None
+
+
+def _terms(raw: str) -> list[str]:
+    out = []
+    for part in re.split(r",|/|\bor\b|\band\b|\bnor\b", raw, flags=re.I):
+        words = [w for w in part.strip(" '-").lower().split() if w not in ("any", "a", "an", "the", "some")]
+        term = " ".join(words).strip(" '-")
+        if term and term not in _EXCL_IGNORE and not term.isdigit():
+            out.append(term)
+    return out
+
+
+def _parse_exclusions(scan: _Scan) -> list[str]:
+    out: list[str] = []
+    for m in list(_EXCL_RE.finditer(scan.text)):
+        terms = _terms(m.group("x"))
+        if terms:
+            out.extend(t for t in terms if t not in out)
+            scan.blank(m)
+    for m in list(_FREE_RE.finditer(scan.text)):
+        term = m.group("x").lower()
+        if term not in ("gluten", "sugar", "dairy", "plastic", "nut", "alcohol", "caffeine", "lactose", "meat",
+                        "palm", "fragrance", "scent", "bpa"):
+            continue
+        term = {"nut": "nuts", "scent": "scented"}.get(term, term)
+        if term not in out:
+            out.append(term)
+        scan.blank(m)
+    return out
+
+
+def _parse_must(scan: _Scan) -> list[str]:
+    out: list[str] = []
+    for m in list(_MUST_RE.finditer(scan.text)):
+        word = m.group(0).split()[0].lower()
+        # "with" only counts with an article: "with a card" is a must-have, "with friends" is not
+        if word in ("with", "plus") and not m.group("art"):
+            continue
+        terms = [t for t in _terms(m.group("x")) if len(t.split()) <= 3]
+        if word in ("with", "plus"):
+            terms = terms[:1]
+        if terms:
+            out.extend(t for t in terms if t not in out)
+            scan.blank(m)
+    return out
+
+
+def _query(rest: str, c: Constraints) -> str:
+    rest = _FILLER_RE.sub(" ", rest)
+    rest = re.sub(r"\b(?:budget|please|thanks|thank you|cheap|ideas?|some|suggestions?|something|anything|"
+                  r"give me|show me|find me|max|maximum|tops|not too (?:expensive|pricey)|nothing fancy)\b", " ", rest,
+                  flags=re.I)
+    rest = re.sub(r"\s+([,.;!?])", r"\1", " ".join(rest.split()))
+    rest = re.sub(r"^[\s,.;:!?'-]+|[\s,.;:!?'-]+$", "", rest)
+    rest = re.sub(r"\b(?:and|or|but|with|for|under|a|an|the|of|in|to)$", "", rest, flags=re.I).strip(" ,.;")
+    rest = re.sub(r"^(?:and|or|but|with|for|a|an|the|of|in|to)\b", "", rest, flags=re.I).strip(" ,.;")
+    if not [t for t in tokens(rest) if t not in STOPWORDS]:
+        rest = " ".join(filter(None, [c.occasion or "", *c.must_have]))
+        if not rest and c.recipient:
+            rest = f"gift for {c.recipient}"
+    return rest.strip()

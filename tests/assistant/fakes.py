@@ -1,0 +1,104 @@
+"""Fast in-memory stand-ins with the REAL interfaces of retrieval.search.Retriever and assistant.llm.Generator.
+
+They exist only for speed (the real ones are exercised by the integration tests): the fake retriever scores by
+word overlap and honours Filters exactly like the real one (``Filters.accepts``); the fake generator returns
+fixed letter probabilities and streams a given text word by word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assistant.text import content_stems
+from retrieval.types import Event, Item, ScoredItem
+
+CATALOG = [
+    Item("22423", "REGENCY CAKESTAND 3 TIER", price=10.95, currency="GBP", popularity=50),
+    Item("22720", "SET OF 3 CAKE TINS PANTRY DESIGN", price=4.95, currency="GBP", popularity=30),
+    Item("T1", "TEAPOT RED RETROSPOT", price=7.95, currency="GBP", popularity=10),
+    Item("T2", "TEAPOT BLUE POLKADOT", price=6.95, currency="GBP", popularity=8),
+    Item("C1", "SET OF 6 TEA CUPS AND SAUCERS", price=9.95, currency="GBP", popularity=20),
+    Item("N1", "PAPER TEA PARTY NAPKINS", price=0.85, currency="GBP", popularity=40),
+    Item("K1", "SCENTED TEA LIGHT CANDLES", price=2.10, currency="GBP", popularity=25),
+    Item("K2", "CANDLE HOLDER TEA PARTY", price=3.75, currency="GBP", popularity=5),
+    Item("W1", "WALNUT TEA CAKE", price=3.50, currency="GBP", popularity=4),
+    Item("G1", "BIRTHDAY GREETING CARD TEA", price=0.42, currency="GBP", popularity=60),
+    Item("S1", "TEA SPOONS VINTAGE", price=2.55, currency="GBP", popularity=12),
+    Item("X1", "OUT OF STOCK TEA TRAY", price=5.00, currency="GBP", in_stock=False),
+    Item("P1", "PLASTIC PICNIC PLATES TEA", price=1.25, currency="GBP", popularity=9),
+    Item("M1", "MUG HOME SWEET HOME", price=1.25, currency="GBP", popularity=15),
+    Item("M2", "MUG VINTAGE ROSE", price=1.65, currency="GBP", popularity=11),
+]
+
+
+class FakeRetriever:
+    """Word-overlap retrieval with the Retriever interface (candidates/rescore/item/history/currency)."""
+
+    def __init__(self, items: Sequence[Item] = tuple(CATALOG), history: dict[str, list[tuple[Item, Event]]] | None = None,
+                 currency: str | None = "GBP") -> None:
+        self.items = {it.id: it for it in items}
+        self._history = history or {}
+        self.currency = currency
+        self.calls: list[str] = []
+
+    def item(self, item_id: str) -> Item | None:
+        return self.items.get(item_id)
+
+    def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
+        h = self._history.get(shopper, [])
+        return h[:n] if n else list(h)
+
+    def _score(self, it: Item, query: str, chosen: Sequence[Any]) -> ScoredItem:
+        q = content_stems(query)
+        rel = len(q & content_stems(it.title)) / (len(q) or 1)
+        pop = it.popularity / 100.0
+        comp = 0.2 if chosen and it.id in ("N1", "S1") else 0.0  # napkins and spoons go with anything
+        bd = {"relevance": rel, "affinity": 0.0, "complement": comp, "substitute": 0.0, "popularity": pop * 0.1}
+        ev = {"complement_of": chosen[0] if isinstance(chosen[0], str) else chosen[0].id} if comp else {}
+        return ScoredItem(it, round(sum(bd.values()), 6), bd, ev)
+
+    def candidates(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
+                   chosen: Sequence[Any] = ()) -> list[ScoredItem]:
+        from retrieval.search import Filters
+
+        self.calls.append(query)
+        filters = filters or Filters()
+        chosen_ids = {c if isinstance(c, str) else c.id for c in chosen}
+        out = [self._score(it, query, list(chosen)) for it in self.items.values()
+               if filters.accepts(it) and it.id not in chosen_ids]
+        out.sort(key=lambda s: (-s.score, s.item.id))
+        return out[: k or 60]
+
+    def rescore(self, candidates: Sequence[Any], query: str, *, shopper: str | None = None,
+                chosen: Sequence[Any] = ()) -> list[ScoredItem]:
+        items = [c.item if isinstance(c, ScoredItem) else c for c in candidates]
+        out = [self._score(it, query, list(chosen)) for it in items]
+        out.sort(key=lambda s: (-s.score, s.item.id))
+        return out
+
+
+class FakeGenerator:
+    """The Generator interface: ``choice_scores`` returns ``probs`` (or a ramp favouring the LAST letter),
+    ``stream`` yields ``text`` word by word (a callable gets the messages)."""
+
+    def __init__(self, text: Any = "These items suit a tea party nicely.", probs: list[float] | None = None) -> None:
+        self.text = text
+        self.probs = probs
+        self.scored: list[list[dict[str, str]]] = []
+        self.streamed: list[list[dict[str, str]]] = []
+        self.info = {"base": "fake"}
+
+    def choice_scores(self, messages: list[dict[str, str]], n_choices: int) -> list[float]:
+        self.scored.append(messages)
+        if self.probs is not None:
+            return list(self.probs)[:n_choices]
+        ramp = [float(i + 1) for i in range(n_choices)]
+        return [r / sum(ramp) for r in ramp]
+
+    def stream(self, messages: list[dict[str, str]], max_new_tokens: int = 80, **_: Any) -> Iterator[str]:
+        self.streamed.append(messages)
+        text = self.text(messages) if callable(self.text) else self.text
+        words = text.split(" ")
+        for i, w in enumerate(words[:max_new_tokens]):
+            yield w if i == 0 else " " + w
