@@ -1,0 +1,139 @@
+"""The one server: the widget/OpenAI-compatible HTTP API, `/widget.js`, a demo shop page and the Gradio UI.
+
+>>> from bundlebot.config import AppConfig
+>>> app = create_app(AppConfig(), ui=False)
+>>> sorted(r.path for r in app.routes if r.path.startswith("/api"))[:2]
+['/api/v1/events', '/api/v1/items/{item_id}']
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from html import escape
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import bundlebot
+from bundlebot.config import AppConfig
+from bundlebot.errors import BundlebotError, RequestError
+from ui import routes_data, routes_turn
+from ui.runtime import RuntimeFactory, Runtimes, TurnRunner
+from ui.security import InvalidJSONError, KeyRing, RateLimiter
+from ui.web import SecurityMiddleware, error_response
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """bundlebot answers a shopping request with a bundle of real catalog items.
+
+* `Authorization: Bearer KEY`: a shop's secret key (backend) or its public widget key (browser).
+* Shopper identity comes only from a `shopper_token` signed by the shop's backend
+  (`ui.security.sign_shopper_token(secret, shop, shopper_id, ttl_s)`), or from `shopper` with the secret key.
+* Errors: `{"error": {"code", "message", "hint"}}` with a stable `code`; 429/503 carry `Retry-After`.
+"""
+
+
+def create_app(config: AppConfig, *, assistant_factory: RuntimeFactory | None = None,
+               ui: bool | None = None, warm: bool = True) -> FastAPI:
+    """Build the app. ``assistant_factory(config, shop) -> ShopRuntime`` (default: the real service on the
+    configured store); ``ui`` mounts Gradio at ``/`` (default ``config.server.ui``); ``warm`` loads the
+    default shop in the background at startup so /readyz turns ready without a first shopper paying."""
+    runtimes = Runtimes(config, assistant_factory)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            threading.Thread(target=runtimes.warm, args=(config.server.default_shop,), daemon=True).start()
+        yield
+
+    app = FastAPI(title="bundlebot", version=bundlebot.__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.config = config
+    app.state.keyring = KeyRing(config.server)
+    app.state.limiter = RateLimiter()
+    app.state.runtimes = runtimes
+    app.state.runner = TurnRunner(config.server.max_concurrent_turns, config.server.queue_timeout_s)
+    app.add_middleware(SecurityMiddleware, server=config.server)
+    _install_error_handlers(app)
+    _install_basic_routes(app)
+    app.include_router(routes_turn.router)
+    app.include_router(routes_data.router)
+    if config.server.ui if ui is None else ui:
+        from ui.gradio_app import mount
+
+        mount(app, config, runtimes)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BundlebotError)
+    async def bundlebot_error(_: Request, exc: BundlebotError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            hint = "send Content-Type: application/json with a JSON body"
+            return error_response(InvalidJSONError("request body is not valid JSON", hint=hint))
+        first = errs[0] if errs else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error_response(RequestError(f"{where or 'body'}: {first.get('msg', 'invalid')}",
+                                           hint="see the schema at /docs"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        err = BundlebotError(str(exc.detail))
+        err.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        err.status = exc.status_code
+        return error_response(err)
+
+    @app.exception_handler(Exception)
+    async def crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        err = BundlebotError("internal error")
+        err.code = "internal_error"
+        return error_response(err)
+
+
+def _static(name: str) -> str:
+    return resources.files("ui").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _install_basic_routes(app: FastAPI) -> None:
+    config: AppConfig = app.state.config
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        """The default shop's model and store are loaded (503 until then)."""
+        rt: Runtimes = app.state.runtimes
+        shop = config.server.default_shop
+        body: dict[str, Any] = {"ready": shop in rt.ready, "shop": shop}
+        if shop in rt.errors:
+            body["error"] = rt.errors[shop]
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_js() -> Response:
+        return Response(_static("widget.js"), media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+    @app.get("/demo-shop", include_in_schema=False)
+    async def demo_shop() -> HTMLResponse:
+        """A small shop page embedding the widget with the default shop's widget key (if any)."""
+        key = next((k for k, s in config.server.widget_keys.items() if s == config.server.default_shop),
+                   "pk_demo")
+        html = _static("demo-shop.html").replace('data-key="pk_demo"', f'data-key="{escape(key)}"')
+        return HTMLResponse(html, headers={"X-Frame-Options": "DENY"})

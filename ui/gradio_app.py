@@ -1,0 +1,159 @@
+"""The Gradio chat UI: streaming chat, bundle cards with per-item buttons, constraint chips, a shopper picker.
+
+The callbacks are thin wrappers around ``chat_events``, a plain generator that tests drive without a
+server: it runs one turn of the service and yields a ``View`` after every event.
+
+>>> from tests.ui.fakes import fake_factory
+>>> from bundlebot.config import AppConfig
+>>> rt = fake_factory()(AppConfig(), "demo")
+>>> views = list(chat_events(rt.assistant, "tea party £10", [], None, None))
+>>> views[-1].history[-1]["content"]
+'A bundle of 3 for your request.'
+>>> [ln["id"] for ln in views[-1].bundle["items"]]
+['demo-0', 'demo-1', 'demo-2']
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from html import escape
+from typing import Any
+
+from assistant.types import ConversationState
+from bundlebot.config import AppConfig
+from bundlebot.errors import BundlebotError
+from ui.format import CSS, cards_html, chips_html
+from ui.runtime import Runtimes, ShopRuntime
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = ["hosting a tea party for six, about £25", "a christmas gift for my gran under £15",
+            "5 items for a kids' birthday party, no candles", "picnic for four, between £20 and £40"]
+ACTIONS = {"cheaper": "swap #{n} for something cheaper", "swap": "swap #{n}", "remove": "remove #{n}"}
+
+
+@dataclass
+class View:
+    """Everything the UI shows after one event of a turn."""
+
+    history: list[dict[str, Any]]
+    bundle: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
+    constraints: dict[str, Any] = field(default_factory=dict)
+
+    def outputs(self) -> tuple[Any, ...]:
+        cur = (self.bundle or {}).get("currency")
+        return (self.history, chips_html(self.constraints, cur), cards_html(self.bundle), self.bundle,
+                self.state)
+
+
+def chat_events(assistant: Any, message: str, history: list[dict[str, Any]], state: dict[str, Any] | None,
+                shopper: str | None, *, budget_s: float = 60.0) -> Iterator[View]:
+    """Run one turn and yield the view after each event; errors become an assistant chat message."""
+    history = list(history or []) + [{"role": "user", "content": message}]
+    view = View(history + [{"role": "assistant", "content": ""}], state=state)
+    text, started = "", time.monotonic()
+    try:
+        conv = ConversationState.from_dict(state) if state else None
+        for ev in assistant.turn_stream(message, conv, shopper):
+            if ev.type == "constraints":
+                view.constraints = ev.data
+            elif ev.type == "bundle":
+                view.bundle = ev.data
+            elif ev.type == "token":
+                text += ev.data.get("text", "")
+            elif ev.type == "done":
+                text, view.state = ev.data.get("explanation") or text, ev.data.get("state", state)
+            elif ev.type == "error":
+                text = _sorry(ev.data.get("message", "the turn failed"), ev.data.get("hint"))
+            view = replace(view, history=history + [{"role": "assistant", "content": text}])
+            yield view
+            if ev.type in ("done", "error"):
+                return
+            if time.monotonic() - started > budget_s:
+                text = _sorry(f"the turn took longer than {budget_s:g} s", "try again")
+                yield replace(view, history=history + [{"role": "assistant", "content": text}])
+                return
+    except BundlebotError as exc:
+        reply = {"role": "assistant", "content": _sorry(exc.message, exc.hint)}
+        yield replace(view, history=history + [reply])
+    except Exception:  # our bug: logged with its trace, the shopper sees a plain sentence
+        log.exception("UI turn failed")
+        yield replace(view, history=history + [{"role": "assistant",
+                                                "content": _sorry("something went wrong on our side")}])
+
+
+def _sorry(message: str, hint: str | None = None) -> str:
+    return f"Sorry — {message}." + (f" {hint[0].upper()}{hint[1:]}." if hint else "")
+
+
+def action_message(action: str, index: int) -> str:
+    """The follow-up a per-item button sends (the service parses it like typed text).
+
+    >>> action_message("cheaper", 1)
+    'swap #2 for something cheaper'
+    """
+    return ACTIONS[action].format(n=index + 1)
+
+
+def history_html(runtime: ShopRuntime, shopper: str | None, n: int = 8) -> str:
+    """The shopper's most recent history items, newest first."""
+    if not shopper:
+        return "<p><em>Anonymous shopper: no history used.</em></p>"
+    try:
+        rows = sorted(runtime.retriever.history(shopper), key=lambda ie: -ie[1].timestamp)[:n]
+    except BundlebotError as exc:
+        return f"<p>{escape(exc.message)}</p>"
+    items = "".join(f"<li>{escape(it.title)} <small>({escape(ev.kind)})</small></li>" for it, ev in rows)
+    return f"<b>Recent history of {escape(shopper)}</b><ul>{items or '<li>none</li>'}</ul>"
+
+
+def demo_shoppers(config: AppConfig, runtime: ShopRuntime, n: int = 8) -> list[str]:
+    """Configured demo shoppers, else the store's most active ones (if the store can list them)."""
+    if config.server.demo_shoppers:
+        return list(config.server.demo_shoppers)
+    lister = getattr(runtime.retriever, "demo_shoppers", None) or getattr(runtime.retriever.store,
+                                                                            "top_shoppers", None)
+    try:
+        return [str(s) for s in lister(n)] if callable(lister) else []
+    except BundlebotError:
+        return []
+
+
+def build_blocks(config: AppConfig, runtimes: Runtimes) -> Any:
+    """The Blocks app; every callback is a few lines around ``chat_events``."""
+    import gradio as gr
+
+    from ui.gradio_layout import layout
+
+    shop = config.server.default_shop
+    picker = config.server.ui_shopper_picker
+    show_picker = config.server.open_mode if picker is None else picker
+    budget = config.server.turn_time_budget_s or config.assistant.turn_time_budget_s
+
+    def respond(message: str, history: list, state: dict | None, bundle: dict | None, shopper: str | None):
+        message = (message or "").strip()[: config.server.max_message_chars]
+        if not message:
+            return
+        for view in chat_events(runtimes.get(shop).assistant, message, history, state, shopper or None,
+                                budget_s=budget):
+            yield ("",) + view.outputs()
+
+    def pick(shopper: str | None):
+        shown = history_html(runtimes.get(shop), shopper or None)
+        return shown, [], chips_html({}), cards_html(None), None, None
+
+    shoppers = demo_shoppers(config, runtimes.get(shop)) if show_picker else []
+    return layout(gr, respond, pick, shoppers, show_picker)
+
+
+def mount(app: Any, config: AppConfig, runtimes: Runtimes) -> None:
+    """Mount the UI at ``/`` with no file access, no SSR/MCP, errors hidden (callbacks report them)."""
+    import gradio as gr
+
+    blocks = build_blocks(config, runtimes)
+    gr.mount_gradio_app(app, blocks, path="", allowed_paths=[], footer_links=[], show_error=False,
+                        css=CSS, ssr_mode=False, mcp_server=False, max_file_size="1mb")

@@ -1,0 +1,143 @@
+"""Conversation endpoints: a plain JSON turn, its SSE variant, and OpenAI-compatible chat completions.
+
+All three run the same service generator (``ShoppingAssistant.turn_stream``) through ``TurnRunner``; they
+differ only in how events are framed.
+
+SSE of ``/api/v1/turn/stream``: ``event: constraints|bundle|token|done|error`` + ``data: {json}``.
+``/v1/chat/completions`` with ``stream=true``: ``chat.completion.chunk`` objects; the first content delta
+lists the bundle as text, the model's explanation follows token by token, and the final chunk
+(``finish_reason: "stop"``) carries two extra fields: ``bundle`` (BundleResult) and ``bundlebot_state``
+(send it back as ``bundlebot_state`` for follow-ups). The chunk that first lists the bundle carries
+``bundle`` too, so cards can appear before the explanation. Errors mid-stream arrive as
+``data: {"error": {...}}`` before ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from assistant.types import ConversationState, TurnEvent
+from ui import deps
+from ui.format import bundle_text
+from ui.schemas import ChatRequest, ErrorResponse, TurnRequest, TurnResponse
+from ui.security import Principal
+from ui.web import error_from_dict, error_payload, sse
+
+router = APIRouter()
+Who = Annotated[Principal, Depends(deps.principal)]
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse}
+                                           for s in (401, 403, 413, 422, 429, 503)}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _events(request: Request, who: Principal, message: str, state: dict[str, Any] | None,
+                  token: str | None, shopper: str | None) -> AsyncIterator[TurnEvent]:
+    """Validate everything up front (errors become HTTP statuses), then stream the turn's events."""
+    server = request.app.state.config.server
+    message = deps.check_message(message, server.max_message_chars)
+    shopper = deps.shopper_of(request, who, token, shopper)
+    conv = deps.state_of(state, who, shopper, server.max_message_chars)
+    runtime = await deps.runtime_of(request, who)
+    # ``start`` waits for a slot before the response begins, so "busy" is a real 503 + Retry-After.
+    return await request.app.state.runner.start(runtime.assistant, message, conv, shopper,
+                                                budget_s=deps.budget_s(request))
+
+
+async def _collect(events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
+    out: dict[str, Any] = {"bundle": {}, "constraints": {}, "text": []}
+    async for ev in events:
+        if ev.type == "error":
+            raise error_from_dict(ev.data)
+        elif ev.type == "constraints":
+            out["constraints"] = ev.data
+        elif ev.type == "bundle":
+            out["bundle"] = ev.data
+        elif ev.type == "token":
+            out["text"].append(ev.data.get("text", ""))
+        elif ev.type == "done":
+            out["done"] = ev.data
+    return out
+
+
+def _done_fields(collected: dict[str, Any], shop: str) -> tuple[str, bool, dict[str, Any]]:
+    done = collected.get("done") or {}
+    explanation = done.get("explanation") or "".join(collected["text"])
+    state = done.get("state") or ConversationState(shop=shop).to_dict()
+    return explanation, bool(done.get("grounded", True)), state
+
+
+@router.post("/api/v1/turn", response_model=TurnResponse, responses=ERRORS, tags=["chat"])
+async def turn(body: TurnRequest, request: Request, who: Who) -> TurnResponse:
+    """One turn as plain JSON: message + state in, bundle + explanation + new state out."""
+    events = await _events(request, who, body.message, body.state, body.shopper_token, body.shopper)
+    got = await _collect(events)
+    explanation, grounded, state = _done_fields(got, who.shop)
+    constraints = got["constraints"] or got["bundle"].get("constraints", {})
+    return TurnResponse(bundle=got["bundle"], constraints=constraints, explanation=explanation,
+                        grounded=grounded, state=state)
+
+
+@router.post("/api/v1/turn/stream", responses=ERRORS, tags=["chat"],
+             response_description="text/event-stream of typed events")
+async def turn_stream(body: TurnRequest, request: Request, who: Who) -> StreamingResponse:
+    """The same turn as Server-Sent Events: constraints, bundle, token..., done (or error)."""
+    events = await _events(request, who, body.message, body.state, body.shopper_token, body.shopper)
+
+    async def frames() -> AsyncIterator[str]:
+        async for ev in events:
+            yield sse(ev.type, ev.data)
+
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.post("/v1/chat/completions", responses=ERRORS, tags=["openai"])
+async def chat_completions(body: ChatRequest, request: Request, who: Who) -> Any:
+    """OpenAI-compatible chat: the last user message is the turn; `bundlebot_state` carries the bundle."""
+    state = body.bundlebot_state
+    if state is None and len(body.messages) > 1:  # no state: keep prior turns as context only
+        keep = request.app.state.config.server.max_history_messages
+        turns = [{"role": m.role, "content": m.text()} for m in body.messages[:-1]
+                 if m.role in ("user", "assistant")][-keep:]
+        state = ConversationState(shop=who.shop, turns=turns).to_dict()
+    events = await _events(request, who, body.last_user_text(), state, body.shopper_token, None)
+    meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": body.model}
+    if body.stream:
+        return StreamingResponse(_chunks(events, meta, who.shop), media_type="text/event-stream",
+                                 headers=SSE_HEADERS)
+    got = await _collect(events)
+    explanation, _, new_state = _done_fields(got, who.shop)
+    content = bundle_text(got["bundle"]) + ("\n\n" + explanation if explanation else "")
+    message = {"role": "assistant", "content": content, "bundle": got["bundle"]}
+    return {**meta, "object": "chat.completion", "bundlebot_state": new_state,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+
+
+def _chunk(meta: dict[str, Any], delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    obj = {**meta, "object": "chat.completion.chunk",
+           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return sse(None, obj)
+
+
+async def _chunks(events: AsyncIterator[TurnEvent], meta: dict[str, Any], shop: str) -> AsyncIterator[str]:
+    yield _chunk(meta, {"role": "assistant", "content": ""})
+    bundle: dict[str, Any] = {}
+    async for ev in events:
+        if ev.type == "bundle":
+            bundle = ev.data
+            yield _chunk(meta, {"content": bundle_text(bundle) + "\n\n"}, bundle=bundle)
+        elif ev.type == "token":
+            yield _chunk(meta, {"content": ev.data.get("text", "")})
+        elif ev.type == "done":
+            state = ev.data.get("state") or ConversationState(shop=shop).to_dict()
+            yield _chunk(meta, {}, "stop", bundle=bundle, bundlebot_state=state,
+                         grounded=bool(ev.data.get("grounded", True)))
+        elif ev.type == "error":
+            yield sse(None, error_payload(error_from_dict(ev.data)))
+    yield sse(None, "[DONE]")
