@@ -43,7 +43,8 @@ def evaluate(stats: CoPurchase, held_out: list[Basket]) -> tuple[float, float, f
 
 
 def main(specs: list[str]) -> None:
-    print(f"# {platform.platform()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    machine = platform.processor() or platform.machine()
+    print(f"# {platform.platform()}, {machine}, Python {platform.python_version()}")
     for spec in specs:
         src = load_source(spec, default_data_dir())
         held_out = src.dev[:500]
