@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from html import escape
@@ -60,13 +61,14 @@ def chat_events(assistant: Any, message: str, history: list[dict[str, Any]], sta
         conv = ConversationState.from_dict(state) if state else None
         for ev in assistant.turn_stream(message, conv, shopper):
             if ev.type == "constraints":
-                view.constraints = ev.data
+                view.constraints = ev.data.get("constraints", {})
             elif ev.type == "bundle":
-                view.bundle = ev.data
+                view.bundle = ev.data.get("result")
             elif ev.type == "token":
                 text += ev.data.get("text", "")
-            elif ev.type == "done":
+            elif ev.type == "done":  # the checked explanation replaces what was streamed
                 text, view.state = ev.data.get("explanation") or text, ev.data.get("state", state)
+                view.bundle = ev.data.get("result") or view.bundle
             elif ev.type == "error":
                 text = _sorry(ev.data.get("message", "the turn failed"), ev.data.get("hint"))
             view = replace(view, history=history + [{"role": "assistant", "content": text}])
@@ -112,13 +114,19 @@ def history_html(runtime: ShopRuntime, shopper: str | None, n: int = 8) -> str:
 
 
 def demo_shoppers(config: AppConfig, runtime: ShopRuntime, n: int = 8) -> list[str]:
-    """Configured demo shoppers, else the store's most active ones (if the store can list them)."""
+    """Configured demo shoppers, else the shop metadata's, else the shoppers with most history (small
+    stores only: counting reads every history entry)."""
     if config.server.demo_shoppers:
-        return list(config.server.demo_shoppers)
-    lister = getattr(runtime.retriever, "demo_shoppers", None) or getattr(runtime.retriever.store,
-                                                                            "top_shoppers", None)
+        return list(config.server.demo_shoppers)[:n]
+    store = runtime.retriever.store
     try:
-        return [str(s) for s in lister(n)] if callable(lister) else []
+        listed = (store.meta() if hasattr(store, "meta") else {}).get("demo_shoppers")
+        if listed:
+            return [str(s) for s in listed][:n]
+        if not hasattr(store, "history_metadata") or store.history_count() > 50_000:
+            return []
+        counts = Counter(str(m.get("shopper")) for m in store.history_metadata().values())
+        return [s for s, _ in counts.most_common(n)]
     except BundlebotError:
         return []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -40,11 +41,13 @@ async def add_events(body: EventsRequest, request: Request, who: Who) -> dict[st
                     quantity=e.quantity) for e in body.events]
 
     def write() -> None:
-        unknown = [e.item_id for e in events if runtime.retriever.item(e.item_id) is None]
+        store = runtime.retriever.store
+        vectors = {it.id: vec for it, vec in store.get_items([e.item_id for e in events], with_vectors=True)}
+        unknown = sorted({e.item_id for e in events} - set(vectors))
         if unknown:  # history only ever points at this shop's own catalog
             raise NotFoundError(f"item(s) {unknown[:5]} are not in shop {who.shop!r}",
                                 hint="send ids from this shop's catalog")
-        runtime.retriever.store.add_events(events)
+        store.add_events(events, np.stack([vectors[e.item_id] for e in events]))
 
     await run_in_threadpool(write)
     return {"shop": who.shop, "shopper": shopper, "added": len(events)}
@@ -54,8 +57,8 @@ async def add_events(body: EventsRequest, request: Request, who: Who) -> dict[st
 async def delete_shopper(shopper_id: str, request: Request, who: Writer) -> dict[str, Any]:
     """Erase everything this shop stores about a shopper (history events). Secret key only."""
     runtime = await deps.runtime_of(request, who)
-    result = await run_in_threadpool(runtime.retriever.store.delete_shopper, shopper_id)
-    return {"shop": who.shop, "shopper": shopper_id, "deleted": result if isinstance(result, int) else True}
+    await run_in_threadpool(runtime.retriever.store.delete_shopper, shopper_id)
+    return {"shop": who.shop, "shopper": shopper_id, "deleted": True}
 
 
 @router.get("/api/v1/items/{item_id}", responses=ERRORS | {404: ERRORS[401]})

@@ -6,10 +6,11 @@ differ only in how events are framed.
 SSE of ``/api/v1/turn/stream``: ``event: constraints|bundle|token|done|error`` + ``data: {json}``.
 ``/v1/chat/completions`` with ``stream=true``: ``chat.completion.chunk`` objects; the first content delta
 lists the bundle as text, the model's explanation follows token by token, and the final chunk
-(``finish_reason: "stop"``) carries two extra fields: ``bundle`` (BundleResult) and ``bundlebot_state``
-(send it back as ``bundlebot_state`` for follow-ups). The chunk that first lists the bundle carries
-``bundle`` too, so cards can appear before the explanation. Errors mid-stream arrive as
-``data: {"error": {...}}`` before ``data: [DONE]``.
+(``finish_reason: "stop"``) carries extra fields: ``bundle`` (BundleResult), ``explanation`` (the checked
+final text), ``grounded``, and ``bundlebot_state`` (send it back as ``bundlebot_state`` for follow-ups).
+When the fact check replaced the streamed explanation, a "(Corrected) ..." delta precedes the final
+chunk. The chunk that first lists the bundle carries ``bundle`` too, so cards can appear before the
+explanation. Errors mid-stream arrive as ``data: {"error": {...}}`` before ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -50,18 +51,20 @@ async def _events(request: Request, who: Principal, message: str, state: dict[st
 
 
 async def _collect(events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
+    """The whole turn: constraints, the final bundle, explanation, grounded, state (errors raise)."""
     out: dict[str, Any] = {"bundle": {}, "constraints": {}, "text": []}
     async for ev in events:
         if ev.type == "error":
             raise error_from_dict(ev.data)
-        elif ev.type == "constraints":
-            out["constraints"] = ev.data
+        if ev.type == "constraints":
+            out["constraints"] = ev.data.get("constraints", {})
         elif ev.type == "bundle":
-            out["bundle"] = ev.data
+            out["bundle"] = ev.data.get("result", {})
         elif ev.type == "token":
             out["text"].append(ev.data.get("text", ""))
         elif ev.type == "done":
             out["done"] = ev.data
+            out["bundle"] = ev.data.get("result") or out["bundle"]  # the final one holds the explanation
     return out
 
 
@@ -130,14 +133,16 @@ async def _chunks(events: AsyncIterator[TurnEvent], meta: dict[str, Any], shop: 
     bundle: dict[str, Any] = {}
     async for ev in events:
         if ev.type == "bundle":
-            bundle = ev.data
+            bundle = ev.data.get("result", {})
             yield _chunk(meta, {"content": bundle_text(bundle) + "\n\n"}, bundle=bundle)
         elif ev.type == "token":
             yield _chunk(meta, {"content": ev.data.get("text", "")})
         elif ev.type == "done":
+            if ev.data.get("replaced"):  # streamed text failed the fact check: say so, send the checked one
+                yield _chunk(meta, {"content": f"\n\n(Corrected) {ev.data.get('explanation', '')}"})
             state = ev.data.get("state") or ConversationState(shop=shop).to_dict()
-            yield _chunk(meta, {}, "stop", bundle=bundle, bundlebot_state=state,
-                         grounded=bool(ev.data.get("grounded", True)))
+            yield _chunk(meta, {}, "stop", bundle=ev.data.get("result") or bundle, bundlebot_state=state,
+                         explanation=ev.data.get("explanation", ""), grounded=bool(ev.data.get("grounded")))
         elif ev.type == "error":
             yield sse(None, error_payload(error_from_dict(ev.data)))
     yield sse(None, "[DONE]")

@@ -50,10 +50,13 @@ class ShopRuntime:
     retriever: Any
 
     def warm(self) -> None:
-        """Load the model now rather than on the first shopper's turn (when the service offers it)."""
+        """Open the store and load the model now rather than on the first shopper's turn."""
         warm = getattr(self.assistant, "warm", None)
         if callable(warm):
             warm()
+            return
+        for attr in ("retriever", "generator"):  # ShoppingAssistant loads both lazily on first access
+            getattr(self.assistant, attr, None)
 
 
 RuntimeFactory = Callable[[AppConfig, str], ShopRuntime]

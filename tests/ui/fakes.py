@@ -7,6 +7,8 @@ import re
 import time
 from collections.abc import Iterator
 
+import numpy as np
+
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState, TurnEvent
 from bundlebot.config import AppConfig
 from bundlebot.errors import RequestError
@@ -23,16 +25,19 @@ def catalog(shop: str) -> list[Item]:
 
 
 class FakeStore:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
+    def __init__(self, items: dict[str, Item]) -> None:
+        self.items, self.events = items, []
 
-    def add_events(self, events: list[Event]) -> None:
+    def get_items(self, ids: list[str], with_vectors: bool = False) -> list:
+        found = [self.items[i] for i in ids if i in self.items]
+        return [(it, np.ones(4, dtype=np.float32)) for it in found] if with_vectors else found
+
+    def add_events(self, events: list[Event], vectors: np.ndarray) -> None:
+        assert len(vectors) == len(events)
         self.events.extend(events)
 
-    def delete_shopper(self, shopper: str) -> int:
-        before = len(self.events)
+    def delete_shopper(self, shopper: str) -> None:
         self.events = [e for e in self.events if e.shopper_id != shopper]
-        return before - len(self.events)
 
     def recent_items(self, shopper: str, n: int) -> list[str]:
         return [e.item_id for e in self.events if e.shopper_id == shopper][-n:]
@@ -41,7 +46,7 @@ class FakeStore:
 class FakeRetriever:
     def __init__(self, shop: str) -> None:
         self.items = {it.id: it for it in catalog(shop)}
-        self.store = FakeStore()
+        self.store = FakeStore(self.items)
 
     def item(self, item_id: str) -> Item | None:
         return self.items.get(item_id)
@@ -62,17 +67,19 @@ class FakeAssistant:
         self.calls.append((message, shopper))
         if "boom" in message:
             raise RuntimeError("internal detail that must not leak")
-        if "junk" in message:
-            raise RequestError("message has no shopping request", hint="say what you need")
+        if "junk" in message:  # the real service reports a shopper's mistake as an error event
+            yield TurnEvent("error", RequestError("message has no shopping request", hint="say what you need")
+                            .to_dict())
+            return
         state = state or ConversationState(shop=self.shop, shopper=shopper)
         c = self._constraints(message, state)
-        yield TurnEvent("constraints", c.to_dict())
+        yield TurnEvent("constraints", {"constraints": c.to_dict(), "edit": "new", "summary": ""})
         ids = self._choose(message, state, c)
         lines = [self._line(self.retriever.items[i], shopper) for i in ids]
         total = round(sum(ln.price or 0 for ln in lines), 2)
         expl = f"A bundle of {len(lines)} for your request. {XSS if 'xss' in message else ''}".strip()
         result = BundleResult(items=lines, total=total, currency="GBP", constraints=c, explanation=expl)
-        yield TurnEvent("bundle", result.to_dict())
+        yield TurnEvent("bundle", {"result": result.to_dict()})
         for word in re.findall(r"\S+\s*", expl):
             if "slow" in message:
                 time.sleep(0.3)
@@ -81,12 +88,13 @@ class FakeAssistant:
         state.constraints, state.bundle, state.shopper = c, ids, shopper
         state.turns = (state.turns + [{"role": "user", "content": message},
                                       {"role": "assistant", "content": expl}])[-10:]
-        yield TurnEvent("done", {"explanation": expl, "grounded": True, "state": state.to_dict()})
+        yield TurnEvent("done", {"result": result.to_dict(), "explanation": expl, "grounded": True,
+                                 "replaced": False, "problems": [], "state": state.to_dict()})
 
     def turn(self, message: str, state: ConversationState | None = None,
              shopper: str | None = None) -> tuple[BundleResult, ConversationState]:
         events = list(self.turn_stream(message, state, shopper))
-        b, done = events[1].data, events[-1].data
+        b, done = events[1].data["result"], events[-1].data
         lines = [BundleLine(**ln) for ln in b["items"]]
         res = BundleResult(lines, b["total"], b["currency"], Constraints.from_dict(b["constraints"]),
                            explanation=done["explanation"])
