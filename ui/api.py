@@ -137,3 +137,11 @@ def _install_basic_routes(app: FastAPI) -> None:
                    "pk_demo")
         html = _static("demo-shop.html").replace('data-key="pk_demo"', f'data-key="{escape(key)}"')
         return HTMLResponse(html, headers={"X-Frame-Options": "DENY"})
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (``uvicorn --factory ui.api:app_from_env``): config from
+    $BUNDLEBOT_CONFIG and the environment, like every other entry point."""
+    from bundlebot.config import load_config
+
+    return create_app(load_config())

@@ -1,0 +1,216 @@
+/*! bundlebot chat widget — dependency-free. Add to any page:
+ *
+ *   <script src="https://YOUR-BUNDLEBOT/widget.js" data-key="pk_yourshop" async></script>
+ *
+ * data-key           the shop's PUBLIC widget key (a tenant id, not a secret)            (required)
+ * data-api-base      where the bundlebot API lives (default: the origin of this script)
+ * data-title         panel title (default "Bundle assistant")
+ * data-shopper-token a short-lived token your backend signed for the logged-in shopper (optional;
+ *                    or call window.Bundlebot.setShopperToken(token) later)
+ * data-position      "right" (default) or "left"
+ * data-open          "true" to open the panel on load
+ *
+ * "Add all to cart" dispatches on document:
+ *   new CustomEvent("bundlebot:add-to-cart", {detail: {items: [{id, quantity, title, price}]}})
+ * Everything the model or the catalog says is rendered with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.Bundlebot) { return; }
+  var ds = script.dataset;
+  var apiBase = (ds.apiBase || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  var key = ds.key || "";
+  var shopperToken = ds.shopperToken || null;
+  var state = null;
+  var bundle = null;
+  var busy = false;
+
+  var CSS = [
+    ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#111}",
+    ".launcher{position:fixed;bottom:20px;" + (ds.position === "left" ? "left" : "right") + ":20px;",
+    "background:#4f46e5;color:#fff;border:0;border-radius:999px;padding:12px 18px;cursor:pointer;",
+    "box-shadow:0 4px 14px rgba(0,0,0,.2);z-index:2147483000}",
+    ".panel{position:fixed;bottom:80px;" + (ds.position === "left" ? "left" : "right") + ":20px;",
+    "width:360px;max-height:70vh;display:none;flex-direction:column;background:#fff;border-radius:12px;",
+    "box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden;z-index:2147483000}",
+    ".panel.open{display:flex}",
+    ".head{background:#4f46e5;color:#fff;padding:10px 14px;font-weight:600;display:flex;justify-content:space-between}",
+    ".head button{background:none;border:0;color:#fff;font-size:18px;cursor:pointer}",
+    ".log{flex:1;overflow:auto;padding:10px;display:flex;flex-direction:column;gap:8px}",
+    ".msg{padding:8px 10px;border-radius:10px;max-width:90%;white-space:pre-wrap}",
+    ".user{align-self:flex-end;background:#e0e7ff}.bot{align-self:flex-start;background:#f3f4f6}",
+    ".error{align-self:flex-start;background:#fee2e2;color:#991b1b}",
+    ".chips{display:flex;flex-wrap:wrap;gap:4px}.chip{background:#eef2ff;border-radius:999px;padding:1px 8px;font-size:12px}",
+    ".cards{display:flex;flex-direction:column;gap:6px}",
+    ".card{border:1px solid #e5e7eb;border-radius:8px;padding:6px 8px}",
+    ".title{font-weight:600}.price{color:#065f46}.reason{font-size:12px;color:#555}",
+    ".total{font-weight:600}.add{background:#059669;color:#fff;border:0;border-radius:8px;padding:8px;cursor:pointer}",
+    "form{display:flex;border-top:1px solid #e5e7eb}",
+    "input{flex:1;border:0;padding:12px;font:inherit;outline:none}",
+    "form button{border:0;background:#4f46e5;color:#fff;padding:0 14px;cursor:pointer}"
+  ].join("");
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  var host = el("div");
+  host.id = "bundlebot-widget";
+  var root = host.attachShadow({mode: "open"});
+  var style = el("style");
+  style.textContent = CSS;
+  var launcher = el("button", "launcher", "Need a gift bundle?");
+  launcher.setAttribute("part", "launcher");
+  var panel = el("div", "panel");
+  var head = el("div", "head");
+  head.appendChild(el("span", "", ds.title || "Bundle assistant"));
+  var closeBtn = el("button", "", "\u00d7");
+  closeBtn.setAttribute("aria-label", "close");
+  head.appendChild(closeBtn);
+  var log = el("div", "log");
+  var form = el("form");
+  var input = el("input");
+  input.placeholder = "A tea party for six, about \u00a325";
+  input.maxLength = 2000;
+  var sendBtn = el("button", "", "Send");
+  sendBtn.type = "submit";
+  form.appendChild(input);
+  form.appendChild(sendBtn);
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(form);
+  root.appendChild(style);
+  root.appendChild(launcher);
+  root.appendChild(panel);
+
+  function open() { panel.classList.add("open"); input.focus(); }
+  function close() { panel.classList.remove("open"); }
+  launcher.addEventListener("click", function () { panel.classList.contains("open") ? close() : open(); });
+  closeBtn.addEventListener("click", close);
+
+  function add(node) { log.appendChild(node); log.scrollTop = log.scrollHeight; return node; }
+
+  function money(v, cur) {
+    if (v === null || v === undefined) { return "n/a"; }
+    try { return new Intl.NumberFormat(undefined, {style: "currency", currency: cur || "GBP"}).format(v); }
+    catch (e) { return v.toFixed(2) + (cur ? " " + cur : ""); }
+  }
+
+  function renderChips(c) {
+    var box = el("div", "chips");
+    if (c.budget !== null && c.budget !== undefined) { box.appendChild(el("span", "chip", "budget \u2264 " + money(c.budget, c.currency))); }
+    if (c.size) { box.appendChild(el("span", "chip", c.size + " items")); }
+    if (c.people) { box.appendChild(el("span", "chip", c.people + " people")); }
+    if (c.occasion) { box.appendChild(el("span", "chip", c.occasion)); }
+    (c.exclude || []).forEach(function (t) { box.appendChild(el("span", "chip", "no " + t)); });
+    if (box.childNodes.length) { add(box); }
+  }
+
+  function renderBundle(b) {
+    bundle = b;
+    var wrap = el("div", "cards");
+    (b.items || []).forEach(function (line) {
+      var card = el("div", "card");
+      card.dataset.id = line.id;
+      card.appendChild(el("div", "title", line.title));
+      card.appendChild(el("div", "price", money(line.price, line.currency || b.currency) +
+        (line.quantity > 1 ? " \u00d7 " + line.quantity : "")));
+      if (line.reason) { card.appendChild(el("div", "reason", line.reason)); }
+      wrap.appendChild(card);
+    });
+    var budget = b.constraints && b.constraints.budget;
+    wrap.appendChild(el("div", "total", "Total " + money(b.total, b.currency) +
+      (budget !== null && budget !== undefined ? " of " + money(budget, b.currency) : "")));
+    if (b.message) { wrap.appendChild(el("div", "reason", b.message)); }
+    if ((b.items || []).length) {
+      var addAll = el("button", "add", "Add all to cart");
+      addAll.type = "button";
+      addAll.addEventListener("click", function () {
+        var items = (b.items || []).map(function (l) {
+          return {id: l.id, quantity: l.quantity || 1, title: l.title, price: l.price};
+        });
+        document.dispatchEvent(new CustomEvent("bundlebot:add-to-cart", {detail: {items: items}}));
+        addAll.textContent = "Added \u2713";
+      });
+      wrap.appendChild(addAll);
+    }
+    add(wrap);
+  }
+
+  function parseFrames(buffer, onEvent) {
+    var parts = buffer.split("\n\n");
+    var rest = parts.pop();
+    parts.forEach(function (frame) {
+      var type = "message", data = [];
+      frame.split("\n").forEach(function (line) {
+        if (line.indexOf("event:") === 0) { type = line.slice(6).trim(); }
+        else if (line.indexOf("data:") === 0) { data.push(line.slice(5).replace(/^ /, "")); }
+      });
+      if (data.length) { onEvent(type, JSON.parse(data.join("\n"))); }
+    });
+    return rest;
+  }
+
+  function handle(type, data, bot) {
+    if (type === "constraints") { renderChips(data.constraints || {}); }
+    else if (type === "bundle") { renderBundle(data.result || {}); }
+    else if (type === "token") { bot.textContent += data.text || ""; }
+    else if (type === "done") {
+      state = data.state || state;
+      if (data.replaced || !bot.textContent) { bot.textContent = data.explanation || bot.textContent; }
+      log.appendChild(bot);
+    } else if (type === "error") { add(el("div", "msg error", data.message || "Something went wrong.")); }
+  }
+
+  async function send(message) {
+    if (busy || !message) { return; }
+    busy = true;
+    sendBtn.disabled = true;
+    add(el("div", "msg user", message));
+    var bot = el("div", "msg bot");
+    try {
+      var headers = {"Content-Type": "application/json", "Accept": "text/event-stream"};
+      if (key) { headers.Authorization = "Bearer " + key; }
+      var res = await fetch(apiBase + "/api/v1/turn/stream", {
+        method: "POST", headers: headers, credentials: "omit",
+        body: JSON.stringify({message: message, state: state, shopper_token: shopperToken})
+      });
+      if (!res.ok || !res.body) {
+        var err = await res.json().catch(function () { return {}; });
+        throw new Error((err.error && err.error.message) || ("HTTP " + res.status));
+      }
+      var reader = res.body.getReader(), decoder = new TextDecoder(), buffer = "";
+      add(bot);
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) { break; }
+        buffer = parseFrames(buffer + decoder.decode(chunk.value, {stream: true}), function (t, d) { handle(t, d, bot); });
+      }
+    } catch (e) {
+      add(el("div", "msg error", "Sorry \u2014 " + e.message));
+    } finally {
+      busy = false;
+      sendBtn.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = input.value.trim();
+    input.value = "";
+    send(text);
+  });
+
+  window.Bundlebot = {
+    open: open, close: close, send: send,
+    setShopperToken: function (t) { shopperToken = t || null; },
+    reset: function () { state = null; bundle = null; log.textContent = ""; },
+    get bundle() { return bundle; }
+  };
+  function mount() { document.body.appendChild(host); if (ds.open === "true") { open(); } }
+  if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
+})();
