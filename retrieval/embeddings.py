@@ -124,7 +124,9 @@ class SentenceTransformerEmbedder(Embedder):
                              hint=hint) from exc
         self.batch_size = batch_size
         self.path = folder
-        self._dim = int(self.model.get_sentence_embedding_dimension() or 0) or None
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self._dim = int(get_dim() or 0) or None
         label = folder.parent.name if folder.name == "model" else folder.name
         self.name = "st-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
 
@@ -202,12 +204,12 @@ def embed_with_cache(embedder: Embedder, cache: EmbeddingCache | None,
 
     Returns (vectors by hash, the hashes embedded now).
     """
-    found = cache.get(list(texts)) if cache else {}
+    found = cache.get(list(texts)) if cache is not None else {}
     missing = [h for h in texts if h not in found]
     if missing:
         vecs = embedder.embed_batch([texts[h] for h in missing])
         new = dict(zip(missing, vecs, strict=True))
-        if cache:
+        if cache is not None:
             cache.put(new)
         found.update(new)
     return found, set(missing)

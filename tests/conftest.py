@@ -1,0 +1,149 @@
+"""Shared session fixtures for every stage's tests.
+
+- ``data_dir``: the real shared data (../shared/data or $BUNDLEBOT_DATA).
+- ``embedder``: the real packaged all-MiniLM-L6-v2 (loaded once); ``hash_embedder``: the fast fake.
+- ``chroma_server``: a REAL ``chroma run`` on loopback for the session, yields (host, port).
+- ``app_config``: an AppConfig whose home is a fresh tmp folder (real embedder, embedded store).
+- ``demo_retriever`` / ``demo_config`` / ``demo_shoppers``: the demo shop (online-retail, ~3.6k items, real
+  MiniLM vectors, co-purchase stats, history of ``demo_shoppers``) indexed once per session.
+- ``store_mode``: parametrizes a test over ``embedded`` and ``http`` (server) stores;
+  ``store_config`` gives the matching StoreConfig.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from bundlebot.config import AppConfig  # noqa: E402
+from bundlebot.paths import default_data_dir  # noqa: E402
+from retrieval.config import EmbedderConfig, RetrievalConfig, StoreConfig  # noqa: E402
+
+DEMO_SHOP = "demo"
+N_DEMO_SHOPPERS = 150
+"""History is written for this many shoppers (those with a test invoice, smallest ids first): the whole
+history (~250k shopper-item entries) takes minutes to write; this keeps the session fixture ~1 minute."""
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = default_data_dir()
+    assert path.is_dir(), f"shared data expected at {path}; set BUNDLEBOT_DATA"
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from retrieval.embeddings import make_embedder
+
+    return make_embedder(EmbedderConfig())
+
+
+@pytest.fixture(scope="session")
+def hash_embedder():
+    from retrieval.embeddings import HashEmbedder
+
+    return HashEmbedder(dim=64)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _chroma_binary() -> str:
+    local = Path(sys.executable).parent / "chroma"
+    return str(local) if local.exists() else "chroma"
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real Chroma server (``chroma run``) on loopback; yields (host, port) and stops it afterwards."""
+    host, port = "127.0.0.1", _free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed in the teardown below
+    proc = subprocess.Popen([_chroma_binary(), "run", "--path", str(folder / "db"), "--host", host,
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(f"http://{host}:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (folder / "server.log").read_text()[-2000:]
+                raise RuntimeError(f"chroma server did not start: {tail}")
+            time.sleep(0.2)
+        yield host, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def app_config(tmp_path_factory) -> AppConfig:
+    """A default AppConfig with its home in a fresh tmp folder."""
+    return AppConfig(home=str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(params=["embedded", "http"])
+def store_mode(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store_config(store_mode, request) -> StoreConfig:
+    if store_mode == "http":
+        host, port = request.getfixturevalue("chroma_server")
+        return StoreConfig(mode="http", host=host, port=port)
+    return StoreConfig(mode="embedded")
+
+
+@pytest.fixture(scope="session")
+def demo_shoppers(data_dir) -> list[str]:
+    from retrieval.importers import load_source
+
+    data = load_source("online-retail", data_dir)
+    return sorted({b.shopper_id for b in data.test if b.shopper_id})[:N_DEMO_SHOPPERS]
+
+
+@pytest.fixture(scope="session")
+def demo_config(tmp_path_factory, embedder, demo_shoppers) -> AppConfig:
+    """The AppConfig of the demo shop; the shop is indexed once here (real MiniLM, online-retail)."""
+    from retrieval.index import index_source
+
+    cfg = AppConfig(home=str(tmp_path_factory.mktemp("demo-home")),
+                    retrieval=RetrievalConfig(embedder=EmbedderConfig()))
+    report = index_source(cfg, "online-retail", DEMO_SHOP, progress=False, shoppers=set(demo_shoppers),
+                          embedder=embedder)
+    assert report.valid > 3000 and report.history_total > 0, report.summary()
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def demo_retriever(demo_config, embedder):
+    """Retriever of the shared demo shop (shop name ``demo``)."""
+    from retrieval.search import Retriever
+
+    return Retriever.open(demo_config, DEMO_SHOP, embedder=embedder)

@@ -1,0 +1,82 @@
+"""The reranker's terms, evidence and ordering on hand-made vectors and real co-purchase statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.config import RerankConfig
+from retrieval.copurchase import CoPurchase
+from retrieval.rerank import Reranker
+from retrieval.types import Basket, Event, Item
+
+
+def unit(*xs: float) -> np.ndarray:
+    v = np.array(xs, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+TEAPOT = Item("teapot", "teapot", category=("tea",), popularity=10)
+TEAPOT2 = Item("teapot2", "blue teapot", category=("tea",), popularity=1)
+CUPS = Item("cups", "cups", category=("table",), popularity=30)
+HOSE = Item("hose", "garden hose", category=("garden",), popularity=0)
+VEC = {"teapot": unit(1, 0.1, 0), "teapot2": unit(1, 0.12, 0), "cups": unit(0.6, 0.8, 0),
+       "hose": unit(0, 0, 1)}
+
+
+@pytest.fixture(scope="module")
+def stats() -> CoPurchase:
+    baskets = [Basket(str(n), ids) for n, ids in enumerate(
+        [("teapot", "cups"), ("teapot", "cups"), ("cups", "teapot2"), ("hose",), ("hose", "cups"),
+         ("cups",)])]
+    return CoPurchase.fit(baskets, [TEAPOT, TEAPOT2, CUPS, HOSE], min_count=1)
+
+
+def pairs(*items: Item):
+    return [(it, VEC[it.id]) for it in items]
+
+
+def test_relevance_orders_by_cosine_without_other_signals():
+    r = Reranker(RerankConfig(popularity=0.0))
+    out = r.score(unit(1, 0, 0), pairs(HOSE, CUPS, TEAPOT))
+    assert [s.item.id for s in out] == ["teapot", "cups", "hose"]
+    assert out[0].breakdown["relevance"] == pytest.approx(float(VEC["teapot"] @ unit(1, 0, 0)), abs=1e-5)
+
+
+def test_complement_and_substitute_terms_with_evidence(stats):
+    r = Reranker(RerankConfig(), stats)
+    out = {s.item.id: s for s in r.score(unit(1, 0, 0), pairs(TEAPOT2, CUPS), chosen=pairs(TEAPOT))}
+    assert out["cups"].breakdown["complement"] > 0 and out["cups"].evidence["complement_of"] == "teapot"
+    assert out["teapot2"].breakdown["substitute"] < 0 and out["teapot2"].evidence["substitute_of"] == "teapot"
+    assert out["cups"].breakdown["substitute"] == 0
+
+
+def test_affinity_names_the_history_item_and_time():
+    ev = Event("s1", "teapot", 1_300_000_000.0)
+    out = Reranker(RerankConfig()).score(unit(0, 1, 0), pairs(TEAPOT2, HOSE),
+                                         history=[(TEAPOT, VEC["teapot"], ev)])
+    best = out[0]
+    assert best.item.id == "teapot2" and best.evidence["history_item"] == "teapot"
+    assert best.evidence["history_ts"] == 1_300_000_000.0 and best.breakdown["affinity"] > 0.3
+
+
+def test_chosen_items_are_never_returned_and_popularity_is_log_scaled():
+    out = Reranker(RerankConfig(relevance=0, popularity=1.0)).score(
+        unit(1, 0, 0), pairs(TEAPOT, CUPS, HOSE), chosen=pairs(TEAPOT))
+    assert [s.item.id for s in out] == ["cups", "hose"]
+    assert out[0].breakdown["popularity"] == pytest.approx(1.0) and out[1].breakdown["popularity"] == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 2), min_size=5, max_size=5), st.integers(0, 3))
+def test_breakdown_sums_to_score_and_output_is_sorted(weights, n_chosen):
+    cfg = RerankConfig(*weights)
+    items = [TEAPOT, TEAPOT2, CUPS, HOSE]
+    chosen, rest = pairs(*items[:n_chosen]), pairs(*items[n_chosen:])
+    out = Reranker(cfg).score(unit(1, 1, 0), rest, chosen=chosen)
+    assert len(out) == len(rest)
+    for s in out:
+        assert s.score == pytest.approx(sum(s.breakdown.values()), abs=1e-4)
+    assert [s.score for s in out] == sorted((s.score for s in out), reverse=True)
