@@ -27,7 +27,7 @@ from bundlebot.errors import BundlebotError, RequestError
 from ui import routes_data, routes_turn
 from ui.runtime import RuntimeFactory, Runtimes, TurnRunner
 from ui.security import InvalidJSONError, KeyRing, RateLimiter
-from ui.web import SecurityMiddleware, error_response
+from ui.web import BodyTooLarge, SecurityMiddleware, error_response
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return error_response(exc.error)
         err = BundlebotError(str(exc.detail))
         err.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         err.status = exc.status_code

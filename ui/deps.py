@@ -57,6 +57,14 @@ def state_of(data: dict[str, Any] | None, who: Principal, shopper: str | None,
     that edits ``state.shopper`` does not become someone else)."""
     if data is None:
         return None
+    for name in ("bundle", "pinned", "rejected"):
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RequestError(f"state.{name} should be a list of item ids, got {value!r:.80}",
+                               hint="send back the `state` the server returned")
+    if not isinstance(data.get("constraints", {}) or {}, dict) or not isinstance(data.get("turns", []), list):
+        raise RequestError("state.constraints should be an object and state.turns a list",
+                           hint="send back the `state` the server returned")
     try:
         state = ConversationState.from_dict(data)
     except (TypeError, ValueError, AttributeError) as exc:

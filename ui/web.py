@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from bundlebot.errors import BundlebotError, PayloadTooLargeError, RateLimitError
@@ -139,7 +140,7 @@ class SecurityMiddleware:
             msg = await receive()
             seen += len(msg.get("body", b""))
             if seen > self.server.max_body_bytes:  # chunked bodies have no Content-Length to check
-                raise _TooLarge()
+                raise BodyTooLarge(self._too_large(f"more than {seen}"))
             return msg
 
         async def send_with_cors(msg: Message) -> None:
@@ -151,14 +152,18 @@ class SecurityMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_cors)
-        except _TooLarge:
+        except BodyTooLarge as exc:  # raised outside a route (a route's reader is answered by the app)
             if started:
                 raise
-            await error_response(self._too_large(f"more than {seen}"), _dict(extra))(scope, receive, send)
+            await error_response(exc.error, _dict(extra))(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while reading a too-long body; an HTTPException so FastAPI's body parser lets it through."""
+
+    def __init__(self, error: PayloadTooLargeError) -> None:
+        super().__init__(status_code=413, detail=error.message)
+        self.error = error
 
 
 def _dict(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
