@@ -18,6 +18,8 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -142,13 +144,14 @@ def _need(path: Path, what: str) -> Path:
     return path
 
 
-def _popularity(items: list[Item], baskets: list[Basket]) -> list[Item]:
-    """Items with ``popularity`` = number of train baskets that hold them."""
-    from collections import Counter
-    from dataclasses import replace
+def basket_counts(baskets: list[Basket]) -> dict[str, int]:
+    """Item id -> number of baskets holding it: ``Item.popularity`` (from TRAIN baskets only)."""
+    return dict(Counter(i for b in baskets for i in set(b.item_ids)))
 
-    counts = Counter(i for b in baskets for i in set(b.item_ids))
-    return [replace(it, popularity=counts.get(it.id, 0)) for it in items]
+
+def _py(series: pd.Series) -> list:
+    """Plain Python values; iterating an Arrow-backed string column directly is ~10x slower."""
+    return series.to_numpy(dtype=object).tolist()
 
 
 def _mode_per_key(df: pd.DataFrame, key: str, col: str) -> pd.Series:
@@ -181,31 +184,30 @@ def _split_last(frame: pd.DataFrame, group: str, order: list[str]) -> np.ndarray
 def _baskets_from_lines(lines: pd.DataFrame, meta: pd.DataFrame) -> list[Basket]:
     """``lines`` (basket, item, qty) in basket order, ``meta`` indexed by basket with shopper, ts."""
     baskets = []
-    ids = lines["basket"].to_numpy()
-    items = lines["item"].to_numpy()
-    qty = lines["qty"].to_numpy()
-    bounds = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    keys = meta.index.tolist()  # plain dicts: Series.to_dict over Arrow strings is ~10x slower
-    shopper = dict(zip(keys, meta["shopper"].tolist(), strict=True))
-    stamps = dict(zip(keys, meta["ts"].tolist(), strict=True))
-    for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(ids)], strict=True):
+    ids = lines["basket"].to_numpy(dtype=object)
+    items = _py(lines["item"])
+    qty = lines["qty"].to_numpy(dtype=np.int64).tolist()
+    bounds = (np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist()
+    keys = _py(meta.index.to_series())
+    shopper = dict(zip(keys, _py(meta["shopper"]), strict=True))
+    stamps = dict(zip(keys, meta["ts"].astype(float).tolist(), strict=True))
+    for start, stop in zip([0, *bounds], [*bounds, len(ids)], strict=True):
         bid = ids[start]
-        baskets.append(Basket(id=str(bid), item_ids=tuple(items[start:stop].tolist()),
-                              shopper_id=shopper[bid], timestamp=float(stamps[bid]),
-                              quantities=tuple(int(q) for q in qty[start:stop])))
+        baskets.append(Basket(id=bid, item_ids=tuple(items[start:stop]), shopper_id=shopper[bid],
+                              timestamp=stamps[bid], quantities=tuple(qty[start:stop])))
     return baskets
 
 
 def _events_from_lines(lines: pd.DataFrame, meta: pd.DataFrame) -> list[Event]:
     frame = lines.join(meta, on="basket")
-    return [Event(shopper_id=s, item_id=i, timestamp=float(t), kind="purchase", quantity=int(q),
-                  basket_id=str(b))
-            for s, i, t, q, b in zip(frame["shopper"].tolist(), frame["item"].tolist(), frame["ts"].tolist(),
-                                     frame["qty"].tolist(), frame["basket"].tolist(), strict=True)]
+    columns = (_py(frame["shopper"]), _py(frame["item"]), frame["ts"].astype(float).tolist(),
+               frame["qty"].astype(np.int64).tolist(), _py(frame["basket"]))
+    return [Event(shopper_id=s, item_id=i, timestamp=t, kind="purchase", quantity=q, basket_id=b)
+            for s, i, t, q, b in zip(*columns, strict=True)]
 
 
-def _split_source(name: str, items: list[Item], lines: pd.DataFrame, meta: pd.DataFrame,
-                  currency: str | None) -> SourceData:
+def _split_source(name: str, make_items: Callable[[dict[str, int]], list[Item]], lines: pd.DataFrame,
+                  meta: pd.DataFrame, currency: str | None) -> SourceData:
     """Build baskets per split from order lines; events and popularity come from train only."""
     parts = {}
     for split in ("train", "dev", "test"):
@@ -213,7 +215,7 @@ def _split_source(name: str, items: list[Item], lines: pd.DataFrame, meta: pd.Da
         sub = lines[lines["basket"].isin(keep)]
         parts[split] = (sub, _baskets_from_lines(sub, meta))
     train_lines, train = parts["train"]
-    return SourceData(name=name, items=_popularity(items, train),
+    return SourceData(name=name, items=make_items(basket_counts(train)),
                       events=_events_from_lines(train_lines, meta), train_baskets=train,
                       dev=parts["dev"][1], test=parts["test"][1], currency=currency)
 
@@ -229,16 +231,20 @@ def load_online_retail(data_dir: Path) -> SourceData:
                    ts=_epoch_seconds(df["InvoiceDate"]))
     price = _mode_per_key(df, "item", "UnitPrice")
     desc = _mode_per_key(df, "item", "Description")
-    items = [Item(id=code, title=readable_title(d), category=retail_category(d), price=float(price[code]),
-                  currency="GBP", attributes={"description_original": d, "stock_code": code})
-             for code, d in desc.items()]
+
+    def make_items(pop: dict[str, int]) -> list[Item]:
+        return [Item(id=code, title=readable_title(d), category=retail_category(d), price=float(price[code]),
+                     currency="GBP", attributes={"description_original": d, "stock_code": code},
+                     popularity=pop.get(code, 0)) for code, d in zip(_py(desc.index.to_series()), _py(desc),
+                                                                       strict=True)]
+
     # An invoice can carry two timestamps a minute apart: it is one basket, dated by its first line.
     meta = df.groupby("basket", sort=False).agg(shopper=("shopper", "first"), ts=("ts", "min"),
                                                  no=("InvoiceNo", "first"))
     meta["split"] = _split_last(meta, "shopper", ["ts", "no"])
     lines = (df.groupby(["basket", "item"], sort=False)["Quantity"].sum().reset_index(name="qty")
              .sort_values("basket", kind="mergesort"))
-    return _split_source("online-retail", items, lines, meta, "GBP")
+    return _split_source("online-retail", make_items, lines, meta, "GBP")
 
 
 def parse_bundlerec_category(raw: object) -> tuple[str, ...]:
@@ -274,50 +280,60 @@ def load_bundlerec(root: Path) -> SourceData:
     titles = _read_bundlerec(root, "item_titles.csv").set_axis(["item", "title"], axis=1)
     cats = _read_bundlerec(root, "item_categories.csv").set_axis(["item", "cat"], axis=1)
     cat_of = dict(zip(cats["item"], cats["cat"], strict=True))
-    items = [Item(id=i, title=html.unescape(t).strip(), category=parse_bundlerec_category(cat_of.get(i)))
-             for i, t in zip(titles["item"], titles["title"], strict=True) if t.strip()]
     sess = _read_bundlerec(root, "user_session.csv").set_axis(["user", "session", "ts"], axis=1)
-    sess["split"] = np.select([sess["session"].astype(int) % 5 == 0, sess["session"].astype(int) % 5 == 1],
-                              ["test", "dev"], "train")
+    sess["split"] = _session_split(sess["session"])
     sess_items = _read_bundlerec(root, "session_item.csv").set_axis(["session", "item"], axis=1)
+    bundles = _bundlerec_bundles(root, sess)
+    train_items = sess_items.merge(sess[sess["split"] == "train"], on="session", sort=False)
+    grouped = train_items.groupby(["session", "user", "ts"], sort=False)["item"].agg(list)
+    train = [Basket(id=f"session:{sid}", item_ids=tuple(dict.fromkeys(ids)), shopper_id=user,
+                    timestamp=float(ts)) for (sid, user, ts), ids in grouped.items()]
+    train += bundles["train"]
+    pop = basket_counts(train)
+    items = [Item(id=i, title=html.unescape(t).strip(), category=parse_bundlerec_category(cat_of.get(i)),
+                  popularity=pop.get(i, 0))
+             for i, t in zip(titles["item"], titles["title"], strict=True) if t.strip()]
+    events = _bundlerec_events(root, sess, sess_items)
+    return SourceData(name=f"bundlerec:{root.name}", items=items, events=events, train_baskets=train,
+                      dev=bundles["dev"], test=bundles["test"], currency=None)
+
+
+def _session_split(session_ids: pd.Series) -> np.ndarray:
+    mod = session_ids.astype(int) % 5
+    return np.select([mod == 0, mod == 1], ["test", "dev"], "train")
+
+
+def _bundlerec_bundles(root: Path, sess: pd.DataFrame) -> dict[str, list[Basket]]:
+    """Bundles per split (the split of their session), with intent, shopper and session time."""
     bundle_sess = _read_bundlerec(root, "session_bundle.csv").set_axis(["session", "bundle"], axis=1)
     bundle_items = _read_bundlerec(root, "bundle_item.csv").set_axis(["bundle", "item"], axis=1)
     intents = _read_bundlerec(root, "bundle_intent.csv").set_axis(["bundle", "intent"], axis=1)
     # Some intents span lines ("\nTRADITIONAL SNACKS\n"): collapse whitespace; an empty intent is None.
     intent_of = {b: " ".join(t.split()) or None
                  for b, t in zip(intents["bundle"], intents["intent"], strict=True)}
-    info = sess.set_index("session")
-    bundles = bundle_sess.merge(bundle_items, on="bundle", sort=False)
+    items_of = bundle_items.groupby("bundle", sort=False)["item"].agg(list).to_dict()
+    frame = bundle_sess.merge(sess.drop(columns="split"), on="session", how="left", sort=False)
+    frame["split"] = _session_split(frame["session"])  # also for a session missing from user_session
     out: dict[str, list[Basket]] = {"train": [], "dev": [], "test": []}
-    for (sid, bid), grp in bundles.groupby(["session", "bundle"], sort=False):
-        row = info.loc[sid] if sid in info.index else None
-        split = row["split"] if row is not None else ("test" if int(sid) % 5 == 0 else
-                                                       "dev" if int(sid) % 5 == 1 else "train")
-        out[split].append(Basket(id=f"bundle:{bid}", item_ids=tuple(dict.fromkeys(grp["item"])),
-                                 shopper_id=None if row is None else row["user"],
-                                 timestamp=None if row is None else float(row["ts"]),
+    for bid, user, ts, split in zip(frame["bundle"], frame["user"], frame["ts"], frame["split"], strict=True):
+        known = isinstance(user, str)
+        out[split].append(Basket(id=f"bundle:{bid}", item_ids=tuple(dict.fromkeys(items_of.get(bid, ()))),
+                                 shopper_id=user if known else None, timestamp=float(ts) if known else None,
                                  intent=intent_of.get(bid)))
-    train_sess = sess[sess["split"] == "train"]
-    train = [Basket(id=f"session:{sid}", item_ids=tuple(dict.fromkeys(grp["item"])), shopper_id=user,
-                    timestamp=float(ts))
-             for (sid, user, ts), grp in sess_items.merge(train_sess, on="session", sort=False)
-             .groupby(["session", "user", "ts"], sort=False)]
-    train += out["train"]
-    events = _bundlerec_events(root, sess, sess_items)
-    return SourceData(name=f"bundlerec:{root.name}", items=_popularity(items, train), events=events,
-                      train_baskets=train, dev=out["dev"], test=out["test"], currency=None)
+    return out
 
 
 def _bundlerec_events(root: Path, sess: pd.DataFrame, sess_items: pd.DataFrame) -> list[Event]:
     ui = _read_bundlerec(root, "user_item.csv").set_axis(["user", "item", "ts"], axis=1).drop_duplicates()
     located = sess_items.merge(sess, on="session")
     matched = ui.merge(located, on=["user", "item", "ts"], how="left")
+    matched["is_train"] = matched["split"].eq("train")
     # A row is history only if every session it matches is a train session (and it matches at least one).
-    ok = matched.groupby(["user", "item", "ts"], sort=False)["split"].agg(lambda s: (s == "train").all())
-    first_sess = matched.dropna(subset=["session"]).groupby(["user", "item", "ts"])["session"].first()
-    keep = ok[ok].index
+    per_row = matched.groupby(["user", "item", "ts"], sort=False).agg(ok=("is_train", "all"),
+                                                                       session=("session", "first"))
+    keep = per_row[per_row["ok"]]
     return [Event(shopper_id=u, item_id=i, timestamp=float(t), kind="purchase", quantity=1,
-                  basket_id=f"session:{first_sess[(u, i, t)]}") for u, i, t in keep]
+                  basket_id=f"session:{sid}") for (u, i, t), sid in keep["session"].items()]
 
 
 def load_file(path: Path) -> SourceData:
@@ -387,11 +403,13 @@ def load_instacart(data_dir: Path) -> SourceData:
     folder = data_dir / "instacart"
     products = pd.read_csv(_need(folder / "products.csv.gz", "the Instacart products file"))
     lines = pd.read_csv(_need(folder / "orders_sample.csv.gz", "the Instacart orders sample"))
-    items = [Item(id=str(pid), title=name.strip(), category=(dep, aisle),
-                  attributes={"aisle_id": str(aid), "department_id": str(did)})
-             for pid, name, aisle, dep, aid, did in zip(
-                 products["product_id"], products["product_name"], products["aisle"], products["department"],
-                 products["aisle_id"], products["department_id"], strict=True)]
+    columns = [products[c].astype(str).to_numpy(dtype=object).tolist()
+               for c in ("product_id", "product_name", "aisle", "department", "aisle_id", "department_id")]
+
+    def make_items(pop: dict[str, int]) -> list[Item]:
+        return [Item(id=pid, title=name.strip(), category=(dep, aisle), popularity=pop.get(pid, 0),
+                     attributes={"aisle_id": aid, "department_id": did})
+                for pid, name, aisle, dep, aid, did in zip(*columns, strict=True)]
     orders = (lines.drop_duplicates("order_id")
               .sort_values(["user_id", "order_number"], kind="mergesort").reset_index(drop=True))
     orders["ts"] = _instacart_times(orders)
@@ -401,4 +419,4 @@ def load_instacart(data_dir: Path) -> SourceData:
     lines = lines.sort_values(["order_id", "add_to_cart_order"], kind="mergesort")
     lines = pd.DataFrame({"basket": lines["order_id"].astype(str), "item": lines["product_id"].astype(str),
                           "qty": 1})
-    return _split_source("instacart", items, lines, meta, None)
+    return _split_source("instacart", make_items, lines, meta, None)
