@@ -23,8 +23,9 @@ ORIGINS = {"shopa": ["https://a.example"], "shopb": ["https://b.example"]}
 
 
 def keyed_config(tmp_path, **server: object) -> AppConfig:
-    base = dict(api_keys=dict(KEYS), widget_keys=dict(WIDGET), cors_origins=dict(ORIGINS), default_shop="shopa",
-                shopper_token_secret=SECRET, rate_limit_per_minute=1000, ip_rate_limit_per_minute=1000)
+    base = dict(api_keys=dict(KEYS), widget_keys=dict(WIDGET), cors_origins=dict(ORIGINS),
+                default_shop="shopa", shopper_token_secret=SECRET, rate_limit_per_minute=1000,
+                ip_rate_limit_per_minute=1000)
     base.update(server)
     return AppConfig(home=str(tmp_path), server=ServerConfig(**base))  # type: ignore[arg-type]
 
@@ -38,6 +39,12 @@ def config(tmp_path) -> AppConfig:
 def client(config) -> Iterator[TestClient]:
     with TestClient(create_app(config, assistant_factory=fake_factory(), ui=False)) as c:
         yield c
+
+
+def fake_client(tmp_path, **server: object) -> TestClient:
+    """A TestClient over the fake service with the keyed config, ``server`` fields overridden."""
+    app = create_app(keyed_config(tmp_path, **server), assistant_factory=fake_factory(), ui=False)
+    return TestClient(app)
 
 
 def auth(key: str) -> dict[str, str]:
@@ -58,7 +65,8 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
