@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.fusion import history_text, money
+from assistant.fusion import money
 from assistant.text import STOPWORDS, WORD_NUMBERS, content_stems, stem, tokens
 from assistant.types import Constraints
 from retrieval.types import Event, Item, ScoredItem
@@ -86,21 +86,16 @@ def _month(ts: Any) -> str:
         return ""
 
 
-def items_text(lines: Sequence[Any]) -> str:
-    """The chosen items for the explain prompt: '- TITLE — £2.95 — category' per line."""
-    return "\n".join("- " + " — ".join(filter(None, [ln.title, money(ln.price, ln.currency), ln.category]))
-                     for ln in lines)
-
-
 def explain_messages(request: str, lines: Sequence[Any], total: float | None, c: Constraints,
                      history: Sequence[tuple[Item, Event]] = ()) -> list[dict[str, str]]:
-    """The 'explain' prompt with only the chosen items, their catalog facts and the relevant history."""
-    from assistant.prompting import render
+    """The shared 'explain' prompt with only the chosen items, their catalog facts and the relevant history."""
+    from assistant.prompting import format_bundle, format_history, format_reasons, render
 
     currency = lines[0].currency if lines else c.currency
-    reasons = "\n".join(f"- {ln.title}: {ln.reason}" for ln in lines)
-    return render("explain", request=request, bundle=items_text(lines), total=money(total, currency),
-                  history=history_text(history), reasons=reasons)
+    items = [Item(ln.id, ln.title, price=ln.price, currency=ln.currency,
+                  category=tuple(ln.category.split(" > ")) if ln.category else ()) for ln in lines]
+    return render("explain", request=request, bundle=format_bundle(items, currency), total=money(total, currency),
+                  history=format_history(history), reasons=format_reasons((ln.title, ln.reason) for ln in lines))
 
 
 def deterministic_explanation(lines: Sequence[Any], total: float | None, c: Constraints, query: str,

@@ -38,37 +38,13 @@ def money(price: float | None, currency: str | None) -> str:
     return f"{sym}{price:.2f}" if sym else (f"{price:.2f} {currency}" if currency else f"{price:.2f}")
 
 
-def choices_text(candidates: Sequence[ScoredItem]) -> str:
-    """'A. REGENCY CAKESTAND 3 TIER — £10.95 — home > kitchen' per line (the prompt's documented format)."""
-    lines = []
-    for letter, s in zip(LETTERS, candidates, strict=False):
-        facts = [s.item.title, money(s.item.price, s.item.currency)]
-        if s.item.category:
-            facts.append(s.item.category_path)
-        lines.append(f"{letter}. {' — '.join(facts)}")
-    return "\n".join(lines)
-
-
-def history_text(history: Sequence[tuple[Item, Event]], n: int = 5) -> str:
-    """The shopper's relevant history as short lines ('- WHITE TEAPOT (bought May 2011)'); 'none' if empty."""
-    import datetime as dt
-
-    out = []
-    for item, ev in list(history)[:n]:
-        when = dt.datetime.fromtimestamp(ev.timestamp, dt.UTC).strftime("%B %Y") if ev.timestamp else ""
-        verb = {"purchase": "bought", "cart": "added to cart", "view": "viewed"}.get(ev.kind, ev.kind)
-        out.append(f"- {item.title} ({verb}{' ' + when if when else ''})")
-    return "\n".join(out) if out else "none"
-
-
 def choose_messages(request: str, candidates: Sequence[ScoredItem],
-                    history: Sequence[tuple[Item, Event]] = (), **extra: Any) -> list[dict[str, str]]:
-    """The 'choose' prompt: the request, the lettered candidates and the relevant history."""
-    from assistant.prompting import render
+                    history: Sequence[tuple[Item, Event]] = ()) -> list[dict[str, str]]:
+    """The shared 'choose' prompt: the request, the lettered candidates and the relevant history."""
+    from assistant.prompting import format_candidates, format_history, render
 
-    n = len(candidates)
-    return render("choose", request=request, candidates=choices_text(candidates), history=history_text(history),
-                  letters=f"A-{LETTERS[len(candidates) - 1]}", **extra)
+    return render("choose", request=request, candidates=format_candidates(candidates),
+                  history=format_history(history), n_choices=len(candidates))
 
 
 def llm_scores(generator: Any, messages: list[dict[str, str]], n: int) -> list[float] | None:

@@ -258,9 +258,12 @@ def _parse_size(scan: _Scan, c: Constraints) -> None:
 def _terms(raw: str) -> list[str]:
     out = []
     for part in re.split(r",|/|\bor\b|\band\b|\bnor\b", raw, flags=re.I):
+        part = re.sub(r"^\s*(?:no|not|without|nothing with|nor|neither)\s+", "", part, flags=re.I)
         words = [w for w in part.strip(" '-").lower().split() if w not in ("any", "a", "an", "the", "some")]
         term = " ".join(words).strip(" '-")
-        if term and term not in _EXCL_IGNORE and not term.isdigit():
+        first = term.split()[0] if term else ""
+        if term and term not in _EXCL_IGNORE and first not in ("too", "so", "very", "that", "much", "more",
+                                                                 "less", "sure", "idea") and not term.isdigit():
             out.append(term)
     return out
 

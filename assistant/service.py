@@ -262,12 +262,12 @@ class ShoppingAssistant:
             result.explanation, result.explanation_source = text, "model"
 
     def _facts(self, result: BundleResult, plan: TurnPlan, history: list[tuple[Item, Event]]) -> Facts:
-        from assistant.fusion import history_text
+        from assistant.prompting import format_history
 
         c = plan.constraints
         chosen = {ln.id for ln in result.items}
         others = [self._title_of(i) or "" for i in result.ranked if i not in chosen]
-        context = [plan.query, history_text(history)]
+        context = [plan.query, format_history(history)]
         nums = [float(x) for x in (c.budget_min, c.people, c.size) if x is not None]
         return Facts(titles=[ln.title for ln in result.items], prices=[ln.price for ln in result.items],
                      total=result.total, budget=c.budget, currency=result.currency, context=context,

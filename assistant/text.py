@@ -14,6 +14,7 @@ Matching is case-insensitive and stem-aware, so an exclusion "nuts" hits "WALNUT
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 WORD_NUMBERS = {
     "one": 1, "a": 1, "an": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -39,6 +40,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.lower())
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately tiny English stemmer (plurals only): enough for catalog titles and requests."""
     w = word.lower()
@@ -59,11 +61,17 @@ def stems(text: str) -> list[str]:
     return [stem(t) for t in tokens(text)]
 
 
-def content_stems(text: str) -> set[str]:
+def content_stems(text: str) -> frozenset[str]:
     """Stems of the meaningful words (no stopwords, no pure numbers)."""
-    return {stem(t) for t in tokens(text) if t not in STOPWORDS and not t.isdigit() and len(t) > 1}
+    return _content_stems(text)
 
 
+@lru_cache(maxsize=16384)
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(stem(t) for t in tokens(text) if t not in STOPWORDS and not t.isdigit() and len(t) > 1)
+
+
+@lru_cache(maxsize=65536)
 def matches_term(text: str, term: str) -> bool:
     """True when every word of ``term`` occurs in ``text`` as a word or word part, stem-aware.
 
@@ -94,5 +102,5 @@ def words_to_int(text: str) -> int | None:
     return WORD_NUMBERS.get(t)
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
+def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0

@@ -1,0 +1,145 @@
+"""Bundle assembly: hard constraints always hold (hypothesis), soft ones are met or reported."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistant.assemble import assemble, excluded_by, is_substitute
+from assistant.types import Constraints
+from retrieval.types import Item, ScoredItem
+from tests.assistant.fakes import CATALOG
+
+
+def scored(items: list[Item]) -> list[ScoredItem]:
+    return [ScoredItem(it, 1.0 - i * 0.01) for i, it in enumerate(items)]
+
+
+def ids(a) -> list[str]:
+    return [s.item.id for s in a.items]
+
+
+@pytest.mark.parametrize(("title", "term", "hit"), [
+    ("WALNUT TEA CAKE", "nuts", True), ("CANDLE HOLDER TEA PARTY", "candles", True),
+    ("SCENTED TEA LIGHT CANDLES", "candle", True), ("PLASTIC PICNIC PLATES", "plastic", True),
+    ("TEA SPOONS VINTAGE", "candles", False), ("STEAM IRON", "tea", False), ("DOUGHNUT LIP GLOSS", "nuts", True),
+])
+def test_exclusion_matching(title: str, term: str, hit: bool) -> None:
+    assert (excluded_by(Item("x", title), [term]) is not None) is hit
+
+
+@pytest.mark.parametrize(("a", "b", "sub"), [
+    ("TEAPOT RED RETROSPOT", "TEAPOT BLUE POLKADOT", True),
+    ("WHITE HANGING HEART T-LIGHT HOLDER", "RED HANGING HEART T-LIGHT HOLDER", True),
+    ("TEAPOT RED RETROSPOT", "REGENCY CAKESTAND 3 TIER", False),
+    ("PAPER TEA PARTY NAPKINS", "TEA SPOONS VINTAGE", False),
+])
+def test_substitutes(a: str, b: str, sub: bool) -> None:
+    assert is_substitute(Item("a", a), Item("b", b)) is sub
+
+
+def test_tea_party_bundle_respects_everything() -> None:
+    c = Constraints(budget=20.0, exclude=["candles", "nuts"])
+    a = assemble(scored(CATALOG), c, size=4)
+    assert len(a.items) == 4 and a.unmet == []
+    assert a.total is not None and a.total <= 20.0
+    assert not {"K1", "K2", "W1", "X1"} & set(ids(a))
+    assert not ({"T1", "T2"} <= set(ids(a)))  # two teapots are substitutes
+
+
+def test_similar_ok_allows_substitutes() -> None:
+    mugs = [Item(f"m{i}", f"MUG {colour}", price=2.0) for i, colour in enumerate(["RED", "BLUE", "PINK"])]
+    assert len(assemble(scored(mugs), Constraints(), size=3).items) == 1
+    assert len(assemble(scored(mugs), Constraints(similar_ok=True), size=3).items) == 3
+
+
+def test_budget_reserve_keeps_room_for_the_rest() -> None:
+    items = [Item("big", "LARGE HAMPER", price=18.0), Item("a", "CARD", price=1.0), Item("b", "NAPKINS", price=1.0),
+             Item("c", "CANDLE", price=1.0)]
+    a = assemble(scored(items), Constraints(budget=10.0), size=3)
+    assert ids(a) == ["a", "b", "c"] and a.total == 3.0
+
+
+def test_fewer_items_when_budget_is_tight_and_says_so() -> None:
+    a = assemble(scored(CATALOG), Constraints(budget=1.0, currency="GBP"), size=4)
+    assert a.total is not None and a.total <= 1.0
+    assert "size" in a.unmet and "£1.00" in a.message
+
+
+def test_nothing_fits() -> None:
+    a = assemble(scored(CATALOG), Constraints(budget=0.1), size=3)
+    assert a.items == [] and a.unmet == ["nothing"] and "Nothing" in a.message
+
+
+def test_must_have_first_and_reported_when_missing() -> None:
+    a = assemble(scored(CATALOG), Constraints(budget=30.0, must_have=["teapot"]), size=3)
+    assert any("TEAPOT" in s.item.title for s in a.items)
+    b = assemble(scored(CATALOG), Constraints(must_have=["giraffe"]), size=3)
+    assert "must_have" in b.unmet and "giraffe" in b.message
+
+
+def test_pinned_kept_rejected_never_back() -> None:
+    pinned = [ScoredItem(CATALOG[0], 1.0)]
+    a = assemble(scored(CATALOG), Constraints(budget=25.0), size=3, pinned=pinned, rejected=["N1", "G1"])
+    assert ids(a)[0] == "22423" and not {"N1", "G1"} & set(ids(a))
+
+
+def test_pinned_that_breaks_a_hard_constraint_is_dropped_with_a_note() -> None:
+    a = assemble(scored(CATALOG), Constraints(budget=5.0), size=2, pinned=[ScoredItem(CATALOG[0], 1.0)])
+    assert "22423" not in ids(a) and "no longer fits" in a.message
+
+
+def test_slot_max_price_makes_the_swap_cheaper() -> None:
+    a = assemble(scored(CATALOG), Constraints(), size=1, slot_max_price=1.0)
+    assert all(s.item.price < 1.0 for s in a.items)
+
+
+def test_rescore_is_used_for_complementarity() -> None:
+    calls = []
+
+    def rescore(pool, chosen):
+        calls.append([it.id for it in chosen])
+        return [ScoredItem(s.item, 5.0 if s.item.id == "S1" else s.score) for s in pool]
+
+    a = assemble(scored(CATALOG), Constraints(), size=2, rescore=rescore)
+    assert calls and ids(a)[1] == "S1"
+
+
+# ---- properties -------------------------------------------------------------------------------------------
+WORDS = ["TEA", "CANDLE", "CANDLES", "WALNUT", "CUP", "CUPS", "PLATE", "CARD", "MUG", "RED", "BLUE", "NAPKIN",
+         "TIN", "GLASS", "PLASTIC", "HOLDER", "CAKE", "STAND", "SPOON"]
+items_st = st.builds(
+    lambda i, words, price, stock: Item(f"i{i}", " ".join(words), price=price, in_stock=stock),
+    st.integers(0, 40), st.lists(st.sampled_from(WORDS), min_size=1, max_size=4),
+    st.one_of(st.none(), st.floats(0, 60, allow_nan=False).map(lambda p: round(p, 2))), st.booleans())
+cands_st = st.lists(st.tuples(items_st, st.floats(-2, 2, allow_nan=False)), max_size=30,
+                    unique_by=lambda t: t[0].id).map(
+    lambda xs: [ScoredItem(it, s) for it, s in xs])
+cons_st = st.builds(
+    Constraints, budget=st.one_of(st.none(), st.floats(0, 80, allow_nan=False).map(lambda b: round(b, 2))),
+    exclude=st.lists(st.sampled_from(["candles", "nuts", "plastic", "glass", "mug"]), max_size=2),
+    must_have=st.lists(st.sampled_from(["tea", "card", "giraffe"]), max_size=2), similar_ok=st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(cands=cands_st, c=cons_st, size=st.integers(1, 8), rejected=st.lists(st.sampled_from(
+    [f"i{i}" for i in range(41)]), max_size=5), pin=st.lists(items_st, max_size=3, unique_by=lambda it: it.id))
+def test_hard_constraints_always_hold(cands, c, size, rejected, pin) -> None:
+    pin = [p for p in pin if p.id not in {s.item.id for s in cands}]  # one catalog: an id is one item
+    catalog = {s.item.id: s.item for s in cands} | {p.id: p for p in pin}
+    a = assemble(cands, c, size=size, rejected=rejected, pinned=[ScoredItem(p, 1.0) for p in pin])
+    got = ids(a)
+    assert len(got) == len(set(got)), "no duplicates"
+    for s in a.items:
+        assert catalog.get(s.item.id) == s.item, "catalog membership"
+        assert s.item.in_stock and s.item.id not in rejected and excluded_by(s.item, c.exclude) is None
+        if c.budget is not None:
+            assert s.item.price is not None
+    prices = [s.item.price for s in a.items]
+    if c.budget is not None:
+        assert a.total is not None and a.total <= c.budget + 1e-9
+    if prices and all(p is not None for p in prices):
+        assert a.total == round(sum(prices), 2)
+    assert len(a.items) <= max(size, len(pin))
+    assert (not a.items) == ("nothing" in a.unmet)
