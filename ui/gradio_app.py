@@ -19,7 +19,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -53,39 +53,44 @@ class View:
 
 def chat_events(assistant: Any, message: str, history: list[dict[str, Any]], state: dict[str, Any] | None,
                 shopper: str | None, *, budget_s: float = 60.0) -> Iterator[View]:
-    """Run one turn and yield the view after each event; errors become an assistant chat message."""
+    """Run one turn and yield a fresh view after each event; errors become an assistant chat message."""
     history = list(history or []) + [{"role": "user", "content": message}]
-    view = View(history + [{"role": "assistant", "content": ""}], state=state)
-    text, started = "", time.monotonic()
+    cur = {"text": "", "bundle": None, "state": state, "constraints": {}}
+
+    def view(text: str | None = None) -> View:
+        reply = {"role": "assistant", "content": cur["text"] if text is None else text}
+        return View(history + [reply], cur["bundle"], cur["state"], cur["constraints"])
+
+    started = time.monotonic()
     try:
         conv = ConversationState.from_dict(state) if state else None
         for ev in assistant.turn_stream(message, conv, shopper):
-            if ev.type == "constraints":
-                view.constraints = ev.data.get("constraints", {})
-            elif ev.type == "bundle":
-                view.bundle = ev.data.get("result")
-            elif ev.type == "token":
-                text += ev.data.get("text", "")
-            elif ev.type == "done":  # the checked explanation replaces what was streamed
-                text, view.state = ev.data.get("explanation") or text, ev.data.get("state", state)
-                view.bundle = ev.data.get("result") or view.bundle
-            elif ev.type == "error":
-                text = _sorry(ev.data.get("message", "the turn failed"), ev.data.get("hint"))
-            view = replace(view, history=history + [{"role": "assistant", "content": text}])
-            yield view
+            _apply(cur, ev.type, ev.data)
+            yield view()
             if ev.type in ("done", "error"):
                 return
             if time.monotonic() - started > budget_s:
-                text = _sorry(f"the turn took longer than {budget_s:g} s", "try again")
-                yield replace(view, history=history + [{"role": "assistant", "content": text}])
+                yield view(_sorry(f"the turn took longer than {budget_s:g} s", "try again"))
                 return
     except BundlebotError as exc:
-        reply = {"role": "assistant", "content": _sorry(exc.message, exc.hint)}
-        yield replace(view, history=history + [reply])
+        yield view(_sorry(exc.message, exc.hint))
     except Exception:  # our bug: logged with its trace, the shopper sees a plain sentence
         log.exception("UI turn failed")
-        yield replace(view, history=history + [{"role": "assistant",
-                                                "content": _sorry("something went wrong on our side")}])
+        yield view(_sorry("something went wrong on our side"))
+
+
+def _apply(cur: dict[str, Any], kind: str, data: dict[str, Any]) -> None:
+    if kind == "constraints":
+        cur["constraints"] = data.get("constraints", {})
+    elif kind == "bundle":
+        cur["bundle"] = data.get("result")
+    elif kind == "token":
+        cur["text"] += data.get("text", "")
+    elif kind == "done":  # the checked explanation replaces what was streamed
+        cur["text"] = data.get("explanation") or cur["text"]
+        cur["state"], cur["bundle"] = data.get("state", cur["state"]), data.get("result") or cur["bundle"]
+    elif kind == "error":
+        cur["text"] = _sorry(data.get("message", "the turn failed"), data.get("hint"))
 
 
 def _sorry(message: str, hint: str | None = None) -> str:

@@ -1,0 +1,72 @@
+"""The Gradio UI's plain generator (no server), the formatting it shows, and the Blocks it builds."""
+
+from __future__ import annotations
+
+from bundlebot.config import AppConfig
+from tests.ui.fakes import XSS, fake_factory
+from ui.config import ServerConfig
+from ui.format import cards_html, chips_html
+from ui.gradio_app import action_message, build_blocks, chat_events, demo_shoppers, history_html
+from ui.runtime import Runtimes
+
+
+def _runtime():
+    return fake_factory()(AppConfig(), "demo")
+
+
+def test_chat_events_stream_then_finish():
+    views = list(chat_events(_runtime().assistant, "tea party £10", [], None, None))
+    assert len(views) >= 4  # constraints, bundle, tokens..., done: the UI updates as it streams
+    assert views[0].constraints["budget"] == 10.0 and views[0].bundle is None
+    partial = [v.history[-1]["content"] for v in views[2:-1]]
+    assert partial == sorted(partial, key=len) and partial[0] != partial[-1]
+    last = views[-1]
+    assert [m["role"] for m in last.history] == ["user", "assistant"]
+    assert last.state["bundle"] == [ln["id"] for ln in last.bundle["items"]]
+    history, chips, cards, bundle, state = last.outputs()
+    assert "budget ≤ £10.00" in chips and "DEMO TEAPOT" in cards and "budget £10.00" in cards
+
+
+def test_follow_up_button_edits_the_bundle():
+    rt = _runtime()
+    first = list(chat_events(rt.assistant, "tea £10", [], None, None))[-1]
+    second = list(chat_events(rt.assistant, action_message("remove", 0), first.history, first.state, None))[-1]
+    assert second.state["bundle"] == first.state["bundle"][1:]
+    assert len(second.history) == 4 and second.history[2]["content"] == "remove #1"
+
+
+def test_errors_become_chat_messages_not_traces():
+    rt = _runtime()
+    crash = list(chat_events(rt.assistant, "boom", [], None, None))[-1].history[-1]["content"]
+    assert crash.startswith("Sorry") and "internal detail" not in crash and "Traceback" not in crash
+    junk = list(chat_events(rt.assistant, "junk", [], None, None))[-1].history[-1]["content"]
+    assert "no shopping request" in junk and "Say what you need" in junk
+
+
+def test_model_text_is_escaped_in_html():
+    last = list(chat_events(_runtime().assistant, "xss tea", [], None, None))[-1]
+    bundle = dict(last.bundle, items=[dict(last.bundle["items"][0], title=XSS, reason=XSS)])
+    html = cards_html(bundle)
+    assert "<img" not in html and "&lt;img" in html
+    assert "<script" not in chips_html({"exclude": ["<script>alert(1)</script>"]})
+
+
+def test_history_and_shopper_picker():
+    rt = _runtime()
+    from retrieval.types import Event
+    rt.retriever.store.add_events([Event("42", "demo-1", 5.0), Event("42", "demo-2", 9.0, kind="view")],
+                                   vectors=[[0.0], [0.0]])
+    html = history_html(rt, "42")
+    assert html.index("DEMO NAPKINS") < html.index("DEMO CAKE STAND")  # newest first
+    assert "Anonymous" in history_html(rt, None)
+    cfg = AppConfig(server=ServerConfig(demo_shoppers=["42", "7"]))
+    assert demo_shoppers(cfg, rt) == ["42", "7"]
+
+
+def test_blocks_build_with_picker_only_in_open_mode():
+    blocks = build_blocks(AppConfig(), Runtimes(AppConfig(), fake_factory()))
+    dropdowns = [b for b in blocks.blocks.values() if type(b).__name__ == "Dropdown"]
+    assert dropdowns and dropdowns[0].visible
+    keyed = AppConfig(server=ServerConfig(api_keys={"demo": "k"}))
+    blocks = build_blocks(keyed, Runtimes(keyed, fake_factory()))
+    assert not [b for b in blocks.blocks.values() if type(b).__name__ == "Dropdown"][0].visible
