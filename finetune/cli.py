@@ -1,0 +1,76 @@
+"""`bundlebot train`: build the data, train the LoRA adapter, merge it for serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DEFAULT_CONFIG = Path("finetune/configs/default.toml")
+ConfigArg = Annotated[Path, typer.Option("--config", help="Training config (TOML).")]
+AppConfigArg = Annotated[Path | None, typer.Option("--app-config", help="App config TOML (home, data, retrieval).")]
+
+train_app = typer.Typer(help="Fine-tune the generator with LoRA on the train splits.", no_args_is_help=False)
+
+
+def _cfgs(config: Path, app_config: Path | None) -> tuple:
+    from bundlebot.config import load_config
+    from finetune.config import load_train_config
+
+    return load_train_config(config), load_config(app_config)
+
+
+@train_app.callback(invoke_without_command=True)
+def train_cmd(ctx: typer.Context, config: ConfigArg = DEFAULT_CONFIG, app_config: AppConfigArg = None,
+              resume: Annotated[Path | None, typer.Option("--resume", help="Checkpoint folder to resume.")] = None,
+              out: Annotated[Path | None, typer.Option("--out", help="Adapter output dir.")] = None) -> None:
+    """Train the adapter (builds the data first if needed).
+
+    Example: bundlebot train --config finetune/configs/default.toml --out /tmp/adapter
+    """
+    if ctx.invoked_subcommand:
+        return
+    from finetune.pipeline import run
+
+    cfg, app = _cfgs(config, app_config)
+    result = run(cfg, app, resume=resume, out=out)
+    typer.echo(f"adapter -> {result.out} ({result.steps} steps, {result.wall_s / 60:.1f} min, "
+               f"stopped by {result.stopped_by})")
+    typer.echo("dev: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())))
+
+
+@train_app.command("build-data")
+def build_data_cmd(config: ConfigArg = DEFAULT_CONFIG, app_config: AppConfigArg = None,
+                   out: Annotated[Path | None, typer.Option("--out", help="Data output dir.")] = None) -> None:
+    """Build the training examples + dataset card from the train splits.
+
+    Example: bundlebot train build-data --out /tmp/ftdata
+    """
+    from finetune.pipeline import base_model, ensure_data
+
+    cfg, app = _cfgs(config, app_config)
+    if out is not None:
+        cfg.data_out = str(out)
+    model_dir, _ = base_model(cfg, app)
+    path = ensure_data(cfg, app, model_dir, rebuild=True)
+    typer.echo(f"examples + dataset card -> {path}")
+
+
+@train_app.command("merge")
+def merge_cmd(adapter: Annotated[Path, typer.Argument(help="Adapter directory.")],
+              out: Annotated[Path, typer.Option("--out", help="Merged model output dir.")],
+              app_config: AppConfigArg = None) -> None:
+    """Merge an adapter into its base model for serving (checks the logits are unchanged).
+
+    Example: bundlebot train merge finetune/adapters/default --out /tmp/merged
+    """
+    from bundlebot.config import load_config
+    from finetune.pipeline import merge
+
+    diff = merge(adapter, out, load_config(app_config))
+    typer.echo(f"merged -> {out} (max |logit diff| {diff:.2e})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")

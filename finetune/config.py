@@ -1,0 +1,153 @@
+"""The fine-tuning config: one dataclass per concern, loaded from a TOML file, validated on construction.
+
+>>> cfg = TrainConfig()
+>>> cfg.lora.rank, cfg.lora.target_modules[:2], cfg.data.candidates
+(8, ['q_proj', 'k_proj'], 12)
+>>> LoraSettings(rank=0)
+Traceback (most recent call last):
+...
+bundlebot.errors.ConfigError: lora.rank should be positive, got 0 (fix: use e.g. rank = 8 in [lora])
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bundlebot.configtools import from_dict, to_dict
+from bundlebot.errors import ConfigError
+
+SOURCES = ("bundlerec-food", "instacart", "online-retail")
+# SmolLM2 ties embed_tokens and lm_head: adapting either would also change the other, so LoRA stays on the
+# attention and MLP projections.
+FORBIDDEN_TARGETS = ("embed_tokens", "lm_head")
+
+
+@dataclass
+class DataSettings:
+    """How the supervised examples are built from the TRAIN splits."""
+
+    sources: list[str] = field(default_factory=lambda: list(SOURCES))
+    """Data sets to draw from (each is indexed as a shop of the same name, from its train data)."""
+    choice_examples: dict[str, int] = field(
+        default_factory=lambda: {"bundlerec-food": 260, "instacart": 220, "online-retail": 220})
+    """Choice examples per source (request + lettered candidates -> gold letter(s))."""
+    explain_examples: int = 80
+    """Explanation examples in total (bundle + facts -> templated, fact-only explanation)."""
+    dev_examples: int = 48
+    """Choice examples built from DEV baskets for the eval loss (never trained on)."""
+    candidates: int = 12
+    """Lettered candidates per prompt; must equal assistant.llm_candidates so training matches inference."""
+    max_length: int = 384
+    """Examples longer than this many tokens are dropped (and counted in the dataset card)."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.sources) - set(SOURCES))
+        if unknown:
+            raise ConfigError(f"data.sources should be among {SOURCES}, got {unknown}",
+                              hint="remove the unknown names from [data] sources")
+        if not 2 <= self.candidates <= 26:
+            raise ConfigError(f"data.candidates should be 2..26, got {self.candidates}",
+                              hint="letters A..Z label the candidates")
+        if self.max_length < 64:
+            raise ConfigError(f"data.max_length should be >= 64, got {self.max_length}")
+        if any(n < 0 for n in self.choice_examples.values()) or self.explain_examples < 0:
+            raise ConfigError("data example counts should be >= 0", hint="fix [data] choice_examples")
+
+
+@dataclass
+class LoraSettings:
+    """The LoRA adapter: which projections it adapts and how big it is."""
+
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    """Module names to adapt (attention + MLP projections). Never embed_tokens / lm_head (tied in SmolLM2)."""
+
+    def __post_init__(self) -> None:
+        if self.rank <= 0:
+            raise ConfigError(f"lora.rank should be positive, got {self.rank}", hint="use e.g. rank = 8 in [lora]")
+        if self.alpha <= 0:
+            raise ConfigError(f"lora.alpha should be positive, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"lora.dropout should be in [0, 1), got {self.dropout}")
+        bad = [m for m in self.target_modules if m in FORBIDDEN_TARGETS]
+        if bad or not self.target_modules:
+            raise ConfigError(f"lora.target_modules should name attention/MLP projections, got {self.target_modules}",
+                              hint="SmolLM2 ties embed_tokens and lm_head; leave them out")
+
+
+@dataclass
+class OptimSettings:
+    """The training loop: optimizer, schedule, evaluation, checkpoints, budget."""
+
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 10
+    batch_size: int = 4
+    grad_accum: int = 2
+    """Optimizer step every batch_size * grad_accum examples (per process)."""
+    epochs: int = 1
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (None = run the epochs)."""
+    time_budget_min: float | None = 40.0
+    """Stop cleanly (save, evaluate) after this many minutes of training; None = no limit."""
+    eval_every: int = 40
+    checkpoint_every: int = 40
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    threads: int | None = None
+    """torch CPU threads; None = torch's default."""
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "grad_accum", "epochs", "eval_every", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"train.{name} should be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr should be positive, got {self.lr}")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ConfigError(f"train.max_steps should be positive or absent, got {self.max_steps}")
+        if self.time_budget_min is not None and self.time_budget_min <= 0:
+            raise ConfigError(f"train.time_budget_min should be positive or absent, got {self.time_budget_min}")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `bundlebot train` needs; `finetune/configs/default.toml` reproduces the committed adapter."""
+
+    base: str | None = None
+    """Base model: a local model directory or .gguf; None = the default SmolLM2-135M-Instruct."""
+    data_out: str | None = None
+    """Where build-data writes the examples + dataset card. None = <home>/finetune/data."""
+    out: str = "finetune/adapters/default"
+    """The adapter directory training writes (relative paths are relative to the project root)."""
+    checkpoints: str | None = None
+    """Checkpoint folder; None = <home>/finetune/checkpoints."""
+    data: DataSettings = field(default_factory=DataSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    train: OptimSettings = field(default_factory=OptimSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a TrainConfig from TOML (None = built-in defaults), unknown keys rejected."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"training config {p} does not exist",
+                              hint="pass e.g. --config finetune/configs/default.toml")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"training config {p} is not valid TOML: {exc}") from exc
+    for key, value in (overrides or {}).items():
+        data[key] = value
+    return from_dict(TrainConfig, data)

@@ -1,0 +1,427 @@
+"""Supervised examples for LoRA training, built from the TRAIN splits with the live assistant's own prompts.
+
+Every choice example is what the assistant would show the model for a real request: the request is parsed
+with ``assistant.parse.parse_request``, the shop's own ``Retriever`` (vector search + co-purchase
+complements + reranker, on the shop indexed from the train data) returns the candidates, the top
+``data.candidates`` become lettered choices, and ``assistant.fusion.choose_messages`` renders the shared
+``choose`` prompt. The target is the letter(s) of the gold items among them. When no gold item was
+retrieved, one gold item is inserted at a seeded random position, replacing the last candidate (so every
+example has an answer and the candidate count stays exactly what inference uses).
+
+Requests are derived exactly as the evaluation suites derive theirs (``evaluation.build``):
+
+- ``bundlerec-food``: train bundles with an intent; request = the intent; gold = the bundle's items.
+- ``instacart``: each shopper's LAST train order (history = their earlier orders, as for a test order);
+  one item of it, drawn with the seed, gives "I need <aisle>"; gold = the order's items in that aisle.
+- ``online-retail``: each shopper's last train invoice; request = ``budget_request`` (the invoice's themes,
+  size and real total); gold = the invoice's items.
+
+Explanation examples: the gold items (that fit the budget) as a bundle, with their catalog facts, the
+reranker's per-item reasons and the history, rendered with the shared ``explain`` prompt; the target is
+``assistant.explain.deterministic_explanation``, which states only those facts, and every target is
+verified with the grounding check (``check_explanation``) before it is written.
+
+Dev examples (choice only) come from DEV baskets for the eval loss; test baskets are never read: the
+builder checks that every example's basket is a train (or dev) basket and none is a test basket.
+
+>>> from retrieval.types import Basket
+>>> insert_gold(["a", "b", "c"], {"z"}, random.Random(0))
+(['a', 'b', 'z'], 2)
+>>> letters_of(["a", "b", "z"], {"z", "a"})
+['A', 'C']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bundlebot.errors import DataError
+from finetune.config import TrainConfig
+from retrieval.types import Basket, Event, Item, ScoredItem, SourceData
+
+log = logging.getLogger(__name__)
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# The shop each source is indexed in: the same names the evaluation suites run in (evaluation/build.py).
+SHOPS = {"bundlerec-food": "bundlerec-food", "instacart": "instacart", "online-retail": "demo"}
+HISTORY_N = 5
+DATA_FILES = {"bundlerec-food": ["bundlerec_food/bundle_intent.csv", "bundlerec_food/bundle_item.csv",
+                                 "bundlerec_food/session_bundle.csv", "bundlerec_food/item_titles.csv",
+                                 "bundlerec_food/item_categories.csv"],
+              "instacart": ["instacart/orders_sample.csv.gz", "instacart/products.csv.gz"],
+              "online-retail": ["online_retail/online_retail_2010_2011.parquet"]}
+
+
+@dataclass
+class Target:
+    """One request to build an example from: what was asked, which items are right, and as whom."""
+
+    source: str
+    basket: Basket
+    request: str
+    gold: list[str]
+    split: str
+    history: list[tuple[Item, Event]] = field(default_factory=list)
+
+
+def insert_gold(ids: list[str], gold: set[str], rng: random.Random) -> tuple[list[str], int]:
+    """Make sure a gold item is among ``ids``: if none is, put one at a random slot, dropping the last id.
+
+    Returns (ids, slot of the inserted item or -1 when a gold item was already retrieved).
+    """
+    if gold & set(ids):
+        return list(ids), -1
+    pick = sorted(gold)[rng.randrange(len(gold))]
+    out = list(ids[:-1])
+    slot = rng.randrange(len(out) + 1)
+    out.insert(slot, pick)
+    return out, slot
+
+
+def letters_of(ids: list[str], gold: set[str]) -> list[str]:
+    return [LETTERS[i] for i, x in enumerate(ids) if x in gold]
+
+
+class Histories:
+    """Each shopper's train purchases, newest first, to show the history a held-out basket would see."""
+
+    def __init__(self, src: SourceData) -> None:
+        self.items = {it.id: it for it in src.items}
+        self.by_shopper: dict[str, list[Event]] = {}
+        for e in src.events:
+            self.by_shopper.setdefault(e.shopper_id, []).append(e)
+        for events in self.by_shopper.values():
+            events.sort(key=lambda e: -e.timestamp)
+
+    def before(self, shopper: str | None, ts: float | None, n: int = HISTORY_N) -> list[tuple[Item, Event]]:
+        """Up to ``n`` distinct items bought strictly before ``ts`` (the basket itself is not history)."""
+        out: list[tuple[Item, Event]] = []
+        seen: set[str] = set()
+        for e in self.by_shopper.get(shopper or "", []):
+            if (ts is None or e.timestamp < ts) and e.item_id not in seen and e.item_id in self.items:
+                seen.add(e.item_id)
+                out.append((self.items[e.item_id], e))
+                if len(out) >= n:
+                    break
+        return out
+
+
+def last_per_shopper(baskets: list[Basket]) -> list[Basket]:
+    """Each shopper's last basket by time (ties: the later one in the list)."""
+    last: dict[str, Basket] = {}
+    for b in baskets:
+        if b.shopper_id is not None and (b.shopper_id not in last
+                                         or (b.timestamp or 0) >= (last[b.shopper_id].timestamp or 0)):
+            last[b.shopper_id] = b
+    return [last[k] for k in sorted(last)]
+
+
+def bundle_targets(src: SourceData, baskets: list[Basket], split: str, rng: random.Random) -> list[Target]:
+    known = {it.id for it in src.items}
+    out = []
+    for b in baskets:
+        gold = [i for i in dict.fromkeys(b.item_ids) if i in known]
+        if b.intent and b.intent.strip() and gold:
+            out.append(Target("bundlerec-food", b, b.intent.strip(), gold, split))
+    return out
+
+
+def aisle_targets(src: SourceData, baskets: list[Basket], split: str, rng: random.Random) -> list[Target]:
+    from evaluation.build import aisle_of
+
+    items, hist = {it.id: it for it in src.items}, Histories(src)
+    out = []
+    for b in last_per_shopper(baskets) if split == "train" else baskets:
+        aisles = {i: aisle_of(items[i]) for i in dict.fromkeys(b.item_ids) if i in items}
+        usable = [i for i, a in aisles.items() if a and a != "missing"]
+        if not usable:
+            continue
+        aisle = aisles[usable[rng.randrange(len(usable))]]
+        gold = [i for i in usable if aisles[i] == aisle]
+        out.append(Target("instacart", b, f"I need {aisle}", gold, split, hist.before(b.shopper_id, b.timestamp)))
+    return out
+
+
+def budget_targets(src: SourceData, baskets: list[Basket], split: str, rng: random.Random) -> list[Target]:
+    from evaluation.build import BUDGET_MAX_SIZE, budget_request, invoice_themes
+
+    items, hist = {it.id: it for it in src.items}, Histories(src)
+    out = []
+    for b in last_per_shopper(baskets) if split == "train" else baskets:
+        qty = b.quantities or tuple(1 for _ in b.item_ids)
+        priced = [(items[i], q) for i, q in zip(b.item_ids, qty, strict=True)
+                  if i in items and items[i].price is not None]
+        if not priced:
+            continue
+        total = round(sum(it.price * q for it, q in priced), 2)  # type: ignore[operator]
+        gold = list(dict.fromkeys(it.id for it, _ in priced))
+        request = budget_request(invoice_themes([it for it, _ in priced]), min(len(gold), BUDGET_MAX_SIZE), total)
+        out.append(Target("online-retail", b, request, gold, split, hist.before(b.shopper_id, b.timestamp)))
+    return out
+
+
+TARGETS = {"bundlerec-food": bundle_targets, "instacart": aisle_targets, "online-retail": budget_targets}
+
+
+def _scored(retriever: Any, ids: list[str], cands: list[ScoredItem]) -> list[ScoredItem]:
+    by_id = {s.item.id: s for s in cands}
+    out = []
+    for i in ids:
+        if i in by_id:
+            out.append(by_id[i])
+        else:  # the inserted gold item: a catalog item with no reranker evidence
+            item = retriever.item(i)
+            if item is None:
+                raise DataError(f"gold item {i} is not in the indexed shop", hint="re-index the shop")
+            out.append(ScoredItem(item, 0.0, {"relevance": 0.0}, {}))
+    return out
+
+
+def live_query(request: str) -> tuple[Any, str]:
+    """(constraints, search query) as the service derives them from a first message."""
+    from assistant.parse import parse_request
+    from assistant.service import DEFAULT_QUERY
+
+    c = parse_request(request)
+    return c, c.query or " ".join(filter(None, [c.occasion, *c.must_have])) or DEFAULT_QUERY
+
+
+def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: int) -> list[ScoredItem]:
+    """The service's candidate list (``ShoppingAssistant._candidates`` + ``_rank``): the query's reranked
+    candidates plus each must-have's, in stock, not excluded, the first ``k``."""
+    from assistant.assemble import excluded_by
+    from retrieval.search import Filters
+
+    filters = Filters(max_price=c.budget)
+    seen: dict[str, ScoredItem] = {}
+    for q in [m for m in c.must_have] + [query]:
+        for s in retriever.candidates(q, shopper=shopper, filters=filters, k=None if q == query else 20):
+            seen.setdefault(s.item.id, s)
+    usable = [s for s in seen.values() if s.item.in_stock and not excluded_by(s.item, c.exclude)]
+    return usable[:k]
+
+
+def choice_example(t: Target, retriever: Any, k: int, rng: random.Random) -> tuple[dict, list[ScoredItem]]:
+    """The live assistant's choose prompt for ``t`` with its gold letters (see the module doc)."""
+    from assistant.fusion import choose_messages
+
+    c, query = live_query(t.request)
+    shopper = t.basket.shopper_id if t.source != "bundlerec-food" else None
+    cands = live_candidates(retriever, c, query, shopper, k)
+    ids = [s.item.id for s in cands] or [t.gold[0]]
+    ids, slot = insert_gold(ids, set(t.gold), rng)
+    shown = _scored(retriever, ids, cands)
+    ex = {"kind": "choice", "source": t.source, "split": t.split, "basket_id": t.basket.id,
+          "request": t.request, "query": query, "candidates": ids,
+          "gold_items": [i for i in ids if i in set(t.gold)], "gold_letters": letters_of(ids, set(t.gold)),
+          "n_choices": len(ids), "inserted_at": slot, "messages": choose_messages(query, shown, t.history)}
+    return ex, shown
+
+
+def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, size: int = 4) -> dict | None:
+    """Gold items (within the budget) as a bundle -> the fact-only explanation; None if it would not pass
+    the grounding check (then it is not a target the model should learn)."""
+    from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
+    from assistant.prompting import format_history
+    from assistant.types import BundleLine
+
+    c, query = live_query(t.request)
+    gold = set(t.gold)
+    picked = [s for s in shown if s.item.id in gold][:size]
+    titles = {s.item.id: s.item.title for s in shown}
+    lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price, currency=s.item.currency,
+                        reason=item_reason(s, query, lambda i: titles.get(i) or _title(retriever, i)),
+                        category=s.item.category_path) for s in picked]
+    prices = [ln.price for ln in lines]
+    total = round(sum(prices), 2) if lines and all(p is not None for p in prices) else None  # type: ignore[arg-type]
+    if not lines or (c.budget is not None and total is not None and total > c.budget):
+        return None
+    text = deterministic_explanation(lines, total, c, query)
+    facts = Facts(titles=[ln.title for ln in lines], prices=prices, total=total, budget=c.budget,
+                  currency=lines[0].currency, context=[query, format_history(t.history)],
+                  others=[s.item.title for s in shown if s.item.id not in gold])
+    if check_explanation(text, facts):
+        return None
+    return {"kind": "explain", "source": t.source, "split": t.split, "basket_id": t.basket.id,
+            "request": t.request, "bundle": [ln.id for ln in lines], "target": text,
+            "messages": explain_messages(query, lines, total, c, t.history)}
+
+
+def _title(retriever: Any, item_id: str) -> str | None:
+    item = retriever.item(item_id)
+    return item.title if item else None
+
+
+def check_splits(src: SourceData, targets: list[Target]) -> None:
+    """Every target comes from the split it claims: train (or dev, for the eval loss). ``src.test`` is not
+    even read: the importers' splits are disjoint, so membership in train/dev rules test out."""
+    ids = {"train": {b.id for b in src.train_baskets}, "dev": {b.id for b in src.dev}}
+    for t in targets:
+        if t.basket.id not in ids.get(t.split, set()):
+            raise DataError(f"{src.name} basket {t.basket.id} is not a {t.split} basket",
+                            hint="training data may only come from train baskets (dev for the eval loss)")
+
+
+def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConfig,
+                    rng: random.Random) -> Iterator[dict]:
+    """Choice + explanation examples from ``source``'s train baskets, then its dev choice examples."""
+    from tqdm.auto import tqdm
+
+    d = cfg.data
+    make = TARGETS[source]
+    train = make(src, src.train_baskets, "train", rng)
+    train = rng.sample(train, min(d.choice_examples.get(source, 0), len(train)))
+    dev = make(src, src.dev, "dev", rng)
+    dev = rng.sample(dev, min(d.dev_examples // len(d.sources), len(dev)))
+    check_splits(src, train + dev)
+    n_explain = d.explain_examples // len(d.sources)
+    for t in tqdm(train + dev, desc=f"examples {source}", unit="ex"):
+        ex, shown = choice_example(t, retriever, d.candidates, rng)
+        yield ex
+        if t.split == "train" and n_explain > 0:
+            exp = explain_example(t, shown, retriever)
+            if exp is not None:
+                n_explain -= 1
+                yield exp
+
+
+def input_hashes(data_dir: Path, sources: list[str]) -> dict[str, str]:
+    """sha256 of every input file: the shared data files read and the prompt files rendered."""
+    from importlib import resources
+
+    out = {}
+    for source in sources:
+        for rel in DATA_FILES[source]:
+            out[rel] = _sha256(data_dir / rel)
+    for name in ("choose.yaml", "explain.yaml"):
+        res = resources.files("assistant") / "prompts" / name
+        if res.is_file():
+            out[f"assistant/prompts/{name}"] = hashlib.sha256(res.read_bytes()).hexdigest()
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, progress: bool = True,
+                  ensure_index: Callable[[Any, str], Any] | None = None) -> dict:
+    """Write ``out/train.jsonl``, ``out/dev.jsonl``, ``out/data_info.json`` and ``out/dataset_card.md``.
+
+    ``ensure_index(app, shop)`` makes sure the shop is indexed (default: the evaluation's cached indexing,
+    so training and evaluation share one index per shop).
+    """
+    from finetune.encode import prompt_ids
+    from retrieval.importers import load_source
+    from retrieval.search import Retriever
+
+    rng = random.Random(cfg.data.seed)
+    rows: dict[str, list[dict]] = {"train": [], "dev": []}
+    dropped: Counter[str] = Counter()
+    for source in cfg.data.sources:
+        src = load_source(source, app.data_path)
+        if ensure_index is None:
+            from evaluation.shops import ensure_indexed
+
+            ensure_indexed(app, SHOPS[source], progress=progress)
+        else:
+            ensure_index(app, SHOPS[source])
+        retriever = Retriever.open(app, SHOPS[source])
+        for ex in source_examples(source, src, retriever, cfg, rng):
+            ex["n_tokens"] = len(prompt_ids(tokenizer, ex["messages"])) + (
+                1 if ex["kind"] == "choice" else len(tokenizer.encode(ex["target"], add_special_tokens=False)) + 1)
+            if ex["n_tokens"] > cfg.data.max_length:
+                dropped[f"{source}/{ex['kind']}"] += 1
+                continue
+            rows[ex["split"]].append(ex)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, exs in rows.items():
+        (out / f"{split}.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in exs))
+    info = {"inputs_sha256": input_hashes(app.data_path, cfg.data.sources), "data_config": cfg.to_dict()["data"],
+            "counts": _counts(rows), "dropped_too_long": dict(dropped), "token_lengths": _lengths(rows["train"]),
+            "gold_inserted": sum(e.get("inserted_at", -1) >= 0 for e in rows["train"]),
+            "train_sha256": _sha256(out / "train.jsonl"), "dev_sha256": _sha256(out / "dev.jsonl")}
+    (out / "data_info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    from finetune.adapter import CARD
+
+    (out / CARD).write_text(dataset_card(info))
+    return info
+
+
+def _counts(rows: dict[str, list[dict]]) -> dict[str, int]:
+    c = Counter(f"{split}/{e['source']}/{e['kind']}" for split, exs in rows.items() for e in exs)
+    return dict(sorted(c.items()))
+
+
+def _lengths(rows: list[dict]) -> dict[str, float]:
+    n = sorted(e["n_tokens"] for e in rows) or [0]
+    pick = lambda q: n[min(len(n) - 1, int(q * len(n)))]  # noqa: E731
+    return {"min": n[0], "p50": pick(0.5), "p90": pick(0.9), "max": n[-1], "mean": round(sum(n) / len(n), 1)}
+
+
+CARD_TEXT = """# bundlebot fine-tuning data (dataset card)
+
+Supervised examples for the LoRA adapter of the default generator, built by `bundlebot train build-data`
+(`finetune/data.py`) from the TRAIN splits of the shared data sets (`../shared/data`, splits as in its
+README). Dev baskets give the dev examples (eval loss only); test baskets are never read into examples.
+
+## How requests were derived (the same way the evaluation suites derive theirs)
+
+- bundlerec-food: a train bundle's crowd-written intent is the request; gold = the bundle's items.
+- instacart: each shopper's last train order; one of its items (seeded draw) gives "I need <aisle>";
+  gold = the order's items in that aisle; history = the shopper's orders before it.
+- online-retail (shop `demo`): each shopper's last train invoice; request = its product themes, item count
+  and real total as the budget ("I need 3 things for my shop: ... My budget is £42.50."); gold = its items.
+
+Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
+complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
+`choose` prompt (`assistant.fusion.choose_messages`). If no gold item was retrieved, one gold item is put at a
+seeded random position, replacing the last candidate ({inserted} train examples). Target: the gold letter(s);
+the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).
+
+Explanation examples: gold items within the budget as a bundle with their catalog facts and reranker reasons,
+rendered with the shared `explain` prompt; target = `deterministic_explanation` (states only those facts),
+each verified by the grounding check `check_explanation` before it is kept.
+
+## Counts
+
+{counts}
+
+Dropped for exceeding max_length ({max_length} tokens): {dropped}
+
+## Token lengths of the train examples (prompt + target, SmolLM2 tokenizer)
+
+{lengths}
+
+## Inputs (sha256)
+
+{hashes}
+
+## Known limits
+
+- Co-purchase statistics and the reranker's shopper affinity are fitted on all train baskets, including the
+  basket an example was made from (the prompt's history is not: it only shows purchases before the basket).
+- Explanation targets are templated, so the adapter learns a plain, factual style rather than free prose.
+"""
+
+
+def dataset_card(info: dict) -> str:
+    def table(d: dict) -> str:
+        return "\n".join(f"- {k}: {v}" for k, v in d.items()) or "- none"
+
+    return CARD_TEXT.format(k=info["data_config"]["candidates"], inserted=info["gold_inserted"],
+                            counts=table(info["counts"]), max_length=info["data_config"]["max_length"],
+                            dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
+                            hashes=table(info["inputs_sha256"]))

@@ -1,0 +1,47 @@
+"""TrainConfig: defaults, the committed default.toml, and validation messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bundlebot.errors import ConfigError
+from bundlebot.paths import PROJECT_ROOT
+from finetune.config import DataSettings, LoraSettings, OptimSettings, TrainConfig, load_train_config
+
+
+def test_default_toml_loads_and_matches_inference_candidates() -> None:
+    from assistant.config import AssistantConfig
+
+    cfg = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml")
+    assert cfg.data.candidates == AssistantConfig().llm_candidates  # training sees what inference sees
+    assert "lm_head" not in cfg.lora.target_modules and "embed_tokens" not in cfg.lora.target_modules
+    assert cfg.train.time_budget_min is not None and cfg.train.time_budget_min <= 60
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: LoraSettings(rank=0), "lora.rank should be positive, got 0"),
+    (lambda: LoraSettings(dropout=1.0), "lora.dropout should be in [0, 1), got 1.0"),
+    (lambda: LoraSettings(target_modules=["q_proj", "lm_head"]), "lora.target_modules"),
+    (lambda: DataSettings(sources=["amazon"]), "data.sources should be among"),
+    (lambda: DataSettings(candidates=27), "data.candidates should be 2..26, got 27"),
+    (lambda: OptimSettings(grad_accum=0), "train.grad_accum should be positive, got 0"),
+    (lambda: OptimSettings(lr=0), "train.lr should be positive, got 0"),
+    (lambda: OptimSettings(time_budget_min=-1), "train.time_budget_min should be positive"),
+])
+def test_invalid_values_say_what_was_expected(make, message) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+def test_unknown_keys_and_missing_files_are_config_errors(tmp_path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[lora]\nrnak = 4\n")
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_train_config(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_train_config(tmp_path / "missing.toml")
+    ok = tmp_path / "ok.toml"
+    ok.write_text("[lora]\nrank = 4\n[train]\nmax_steps = 3\n")
+    cfg = load_train_config(ok)
+    assert (cfg.lora.rank, cfg.train.max_steps, cfg.to_dict()["lora"]["rank"]) == (4, 3, 4)
+    assert isinstance(cfg, TrainConfig)

@@ -1,0 +1,113 @@
+"""The training data builder on the REAL BundleRec food splits, through a real Chroma index + Retriever."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bundlebot.errors import DataError
+from finetune.data import LETTERS, Target, check_splits, insert_gold, letters_of
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def food():
+    from bundlebot.paths import default_data_dir
+    from retrieval.importers import load_source
+
+    return load_source("bundlerec-food", default_data_dir())
+
+
+def test_choice_targets_are_letters_of_listed_candidates(real_examples) -> None:
+    out, info = real_examples
+    rows = _rows(out / "train.jsonl") + _rows(out / "dev.jsonl")
+    choices = [r for r in rows if r["kind"] == "choice"]
+    assert len(choices) == info["counts"]["train/bundlerec-food/choice"] + info["counts"]["dev/bundlerec-food/choice"]
+    for r in choices:
+        assert 2 <= r["n_choices"] == len(r["candidates"]) == len(set(r["candidates"])) <= 12
+        assert r["gold_letters"] and all(g in LETTERS[: r["n_choices"]] for g in r["gold_letters"])
+        assert [r["candidates"][LETTERS.index(g)] for g in r["gold_letters"]] == r["gold_items"]
+        assert r["messages"][-1] == {"role": "assistant", "content": "Answer:"}  # the live scoring prefix
+        listed = r["messages"][1]["content"]
+        assert f"{LETTERS[r['n_choices'] - 1]}. " in listed and f"\n{LETTERS[r['n_choices']]}. " not in listed
+
+
+def test_examples_come_from_train_baskets_and_dev_only_from_dev(real_examples, food) -> None:
+    out, _ = real_examples
+    train_ids, dev_ids = {b.id for b in food.train_baskets}, {b.id for b in food.dev}
+    test_ids = {b.id for b in food.test}
+    train, dev = _rows(out / "train.jsonl"), _rows(out / "dev.jsonl")
+    assert train and dev
+    assert all(r["basket_id"] in train_ids and r["split"] == "train" for r in train)
+    assert all(r["basket_id"] in dev_ids and r["split"] == "dev" for r in dev)
+    assert not ({r["basket_id"] for r in train + dev} & test_ids)
+
+
+def test_explanations_state_only_bundle_facts(real_examples) -> None:
+    import re
+
+    out, info = real_examples
+    exps = [r for r in _rows(out / "train.jsonl") if r["kind"] == "explain"]
+    assert len(exps) == info["counts"]["train/bundlerec-food/explain"] >= 1
+    for r in exps:
+        prompt = "\n".join(m["content"] for m in r["messages"])
+        block = prompt.split("<bundle>")[1].split("</bundle>")[0]
+        titles = [line[2:].split(" — ")[0] for line in block.strip().splitlines()]
+        assert len(titles) == len(r["bundle"]) >= 1
+        assert all(t.lower() in r["target"].lower() for t in titles)
+        # every number the target states is a number the prompt shows (prices, totals, sizes)
+        assert set(re.findall(r"\d+(?:\.\d+)?", r["target"])) <= set(re.findall(r"\d+(?:\.\d+)?", prompt))
+
+
+def test_dataset_card_has_counts_lengths_and_hashes(real_examples) -> None:
+    out, info = real_examples
+    card = (out / "dataset_card.md").read_text()
+    for needle in ("train/bundlerec-food/choice", "p50", "bundlerec_food/bundle_item.csv",
+                   "assistant/prompts/choose.yaml", "seeded random position"):
+        assert needle in card
+    assert info["token_lengths"]["max"] <= 1024
+
+
+def test_builder_never_touches_test_rows(app_config, small_train_config, food) -> None:
+    """The test split is replaced by a list that fails on any read; building must not notice."""
+    from dataclasses import replace
+
+    from finetune.data import source_examples
+    from retrieval.search import Retriever
+
+    class Forbidden(list):
+        def _boom(self, *a, **k):
+            raise AssertionError("the training data builder read the test split")
+
+        __iter__ = __getitem__ = __len__ = __contains__ = __bool__ = _boom
+
+    guarded = replace(food, test=Forbidden())
+    retriever = Retriever.open(app_config, "bundlerec-food")
+    rows = list(source_examples("bundlerec-food", guarded, retriever, small_train_config, random.Random(1)))
+    assert rows and {r["split"] for r in rows} == {"train", "dev"}
+
+
+def test_check_splits_rejects_a_basket_from_another_split(food) -> None:
+    b = food.test[0]
+    with pytest.raises(DataError, match="is not a train basket"):
+        check_splits(food, [Target("bundlerec-food", b, "x", list(b.item_ids), "train")])
+
+
+@given(ids=st.lists(st.sampled_from("abcdefghijklmnop"), min_size=1, max_size=12, unique=True),
+       gold=st.sets(st.sampled_from("abcdefghijklmnopqrstuvwxyz"), min_size=1, max_size=4),
+       seed=st.integers(0, 10_000))
+def test_insert_gold_keeps_size_and_order_and_always_lists_a_gold(ids, gold, seed) -> None:
+    out, slot = insert_gold(ids, gold, random.Random(seed))
+    assert len(out) == len(ids) and len(set(out)) == len(out)
+    assert set(out) & gold and letters_of(out, gold)
+    if slot < 0:
+        assert out == ids
+    else:
+        assert out[:slot] + out[slot + 1:] == ids[:-1] and out[slot] in gold

@@ -1,0 +1,137 @@
+"""LoRA training on a tiny random Llama with the real SmolLM2 tokenizer and real builder examples."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from bundlebot.errors import ModelError
+from finetune import adapter as adapter_mod
+from finetune.encode import batch_loss, collate, encode_example, letter_ids, prompt_ids
+from finetune.train import evaluate, load_base, read_jsonl, train
+
+
+def _fingerprint(model_dir: Path) -> dict[str, str]:
+    from assistant.llm import base_model_fingerprint
+
+    return base_model_fingerprint(model_dir)
+
+
+def _cfg(base_cfg, **train_kw):
+    return replace(base_cfg, train=replace(base_cfg.train, **train_kw))
+
+
+def _train_loss(model_dir: Path, data: Path, model=None) -> float:
+    """Mean loss of the tiny model (or ``model``) over the TRAIN examples."""
+    base, tok = load_base(model_dir)
+    exs = read_jsonl(data / "train.jsonl")
+    rows = [encode_example(tok, e) for e in exs]
+    return evaluate(model or base, rows, exs, letter_ids(tok), tok.pad_token_id, 4)["dev_loss"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir, real_examples, small_train_config):
+    data, _ = real_examples
+    out = tmp_path_factory.mktemp("adapter")
+    cfg = _cfg(small_train_config, epochs=3, max_steps=6)
+    result = train(cfg, model_dir=tiny_model_dir, data_dir=data, out=out, base=_fingerprint(tiny_model_dir),
+                   checkpoints=out / "ckpt", progress=False)
+    return cfg, result
+
+
+def test_prompt_encoding_and_letters_match_the_live_generator(tiny_model_dir, real_examples) -> None:
+    from assistant.llm import Generator, letter_token_ids
+
+    model, tok = load_base(tiny_model_dir)
+    gen = Generator(model, tok)
+    for ex in read_jsonl(real_examples[0] / "train.jsonl")[:4]:
+        assert prompt_ids(tok, ex["messages"]) == gen.encode(ex["messages"])
+    assert letter_ids(tok) == letter_token_ids(tok)
+
+
+def test_padded_batch_loss_equals_the_single_prompt_letter_scores(tiny_model_dir, real_examples) -> None:
+    model, tok = load_base(tiny_model_dir)
+    exs = [e for e in read_jsonl(real_examples[0] / "train.jsonl") if e["kind"] == "choice"][:3]
+    rows = [encode_example(tok, e) for e in exs]
+    assert len({len(r["input_ids"]) for r in rows}) > 1  # really padded
+    with torch.no_grad():
+        _, stats = batch_loss(model, collate(rows, tok.pad_token_id))
+        for i, (ex, row) in enumerate(zip(exs, rows, strict=True)):
+            logp = torch.log_softmax(model(input_ids=torch.tensor([row["input_ids"][:-1]])).logits[0, -1], -1)
+            want = -torch.stack([torch.logsumexp(logp[ids], 0) for ids in row["gold"]]).mean()
+            assert torch.allclose(stats["per_row"][i], want, atol=1e-4), ex["gold_letters"]
+
+
+def test_training_lowers_the_loss_on_real_examples(trained, tiny_model_dir, real_examples) -> None:
+    cfg, result = trained
+    before = _train_loss(tiny_model_dir, real_examples[0])
+    after = _train_loss(tiny_model_dir, real_examples[0], result.model.eval())
+    assert result.steps == 6 and result.stopped_by == "max_steps"
+    assert after < before - 0.05, (before, after)
+    assert [h["step"] for h in result.history] == list(range(1, 7))
+    assert "dev_loss" in result.history[1] and "base_dev_loss" in result.metrics
+
+
+def test_saved_adapter_loads_to_identical_logits_and_has_a_manifest(trained, tiny_model_dir) -> None:
+    from assistant.llm import adapter_mismatch
+
+    cfg, result = trained
+    files = {p.name for p in result.out.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", adapter_mod.MANIFEST, adapter_mod.CARD} <= files
+    manifest = json.loads((result.out / adapter_mod.MANIFEST).read_text())
+    fp = _fingerprint(tiny_model_dir)
+    assert manifest["base_model_sha256"] == fp["base_model_sha256"] and manifest["base_model_id"]
+    assert manifest["config"]["lora"]["rank"] == cfg.lora.rank and manifest["hardware"]["cores"]
+    assert manifest["data"]["examples_sha256"] and "dev_loss" in manifest["metrics"] and manifest["wall_s"] > 0
+    assert adapter_mismatch(result.out, fp) is None  # the assistant's loader accepts it for this base
+    base, _ = load_base(tiny_model_dir)
+    loaded = adapter_mod.load_adapter(base, result.out, fp).eval()
+    ids = torch.arange(5, 60).unsqueeze(0)
+    with torch.no_grad():
+        assert torch.allclose(loaded(input_ids=ids).logits, result.model.eval()(input_ids=ids).logits, atol=1e-6)
+
+
+def test_an_adapter_for_another_base_is_refused(trained, tmp_path, smol_tokenizer_dir) -> None:
+    from assistant.llm import adapter_mismatch, resolve_adapter
+    from tests.finetune.conftest import build_tiny
+
+    _, result = trained
+    other = build_tiny(tmp_path / "other", smol_tokenizer_dir, seed=1)
+    fp = _fingerprint(other)
+    base, _ = load_base(other)
+    with pytest.raises(ModelError, match="was trained on base .* but the loaded base is"):
+        adapter_mod.load_adapter(base, result.out, fp)
+    assert "trained for base model" in adapter_mismatch(result.out, fp)
+    with pytest.raises(ModelError, match="trained for base model"):
+        resolve_adapter(str(result.out), fp)
+
+
+def test_resume_from_a_checkpoint_continues_identically(trained, tiny_model_dir, real_examples, tmp_path) -> None:
+    cfg, full = trained
+    fp = _fingerprint(tiny_model_dir)
+    ckpt = full.out / "ckpt" / "step-00002"  # mid-epoch: the resume must skip seen batches
+    assert (ckpt / "trainer_state.pt").is_file()
+    resumed = train(cfg, model_dir=tiny_model_dir, data_dir=real_examples[0], out=tmp_path / "resumed", base=fp,
+                    checkpoints=tmp_path / "ckpt", resume=ckpt, progress=False)
+    assert resumed.steps == full.steps
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in full.history], abs=1e-6)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    lora = [k for k in a if "lora_" in k]
+    assert lora and all(torch.allclose(a[k], b[k], atol=1e-7) for k in lora)
+
+
+def test_merge_keeps_the_logits(trained, tiny_model_dir, tmp_path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    _, result = trained
+    base, _ = load_base(tiny_model_dir)
+    diff = adapter_mod.merge(base, result.out, _fingerprint(tiny_model_dir), tmp_path / "merged")
+    assert diff < 1e-4
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
+    ids = torch.arange(3, 40).unsqueeze(0)
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, result.model.eval()(input_ids=ids).logits, atol=1e-4)
