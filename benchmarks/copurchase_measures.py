@@ -58,6 +58,9 @@ def main(specs: list[str]) -> None:
                 fit_s = time.perf_counter() - t0
                 hit, rec, fb, n = evaluate(stats, held_out)
                 print(f"| {measure} | {min_count} | {hit:.3f} | {rec:.3f} | {fb:.2f} | {n} | {fit_s:.2f} |")
+        stats = CoPurchase.fit(src.train_baskets, src.items, measure="cosine", own_category_weight=1.0)
+        hit, rec, fb, n = evaluate(stats, held_out)
+        print(f"| cosine, own-category fallback 1.0 | 2 | {hit:.3f} | {rec:.3f} | {fb:.2f} | {n} | - |")
 
 
 if __name__ == "__main__":

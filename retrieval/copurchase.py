@@ -110,7 +110,7 @@ class CoPurchase:
 
     def __init__(self, item_ids: Sequence[str], item_category: Sequence[str], counts: np.ndarray,
                  assoc: sp.csr_matrix, cat_names: Sequence[str], cat_assoc: np.ndarray, n_baskets: int,
-                 measure: str, min_count: int, cooc: sp.csr_matrix) -> None:
+                 measure: str, min_count: int, cooc: sp.csr_matrix, own_category_weight: float = 0.0) -> None:
         self.item_ids = list(item_ids)
         self.index = {i: n for n, i in enumerate(self.item_ids)}
         self.item_category = list(item_category)
@@ -123,22 +123,29 @@ class CoPurchase:
         self.n_baskets = int(n_baskets)
         self.measure = measure
         self.min_count = int(min_count)
+        self.own_category_weight = float(own_category_weight)
         self._cat_top = self._top_per_category()
 
     # --- building ---------------------------------------------------------------------------------------
 
     @classmethod
     def fit(cls, baskets: Sequence[Basket], items: Sequence[Item], measure: str = DEFAULT_MEASURE,
-            min_count: int = 2, category_depth: int = CATEGORY_DEPTH) -> CoPurchase:
+            min_count: int = 2, category_depth: int = CATEGORY_DEPTH,
+            own_category_weight: float = 0.0) -> CoPurchase:
         """Count co-purchases of catalog ``items`` in ``baskets`` (TRAIN baskets only: never held-out ones).
 
         Basket entries that are not catalog items are ignored; an item twice in a basket counts once.
+        ``own_category_weight`` lets the fallback also offer popular items of the item's OWN category (as if
+        associated this much): 0 by default, since those are mostly substitutes; on BundleRec food, whose
+        intent bundles are often one category ("Seaweed"), 1.0 raised dev hit@10 from 0.036 to 0.053.
         """
         if measure not in MEASURES:
             raise ConfigError(f"co-purchase measure should be one of {MEASURES}, got {measure!r}",
                               hint="use cosine (the measured best), npmi, lift or pmi")
         if min_count < 1:
             raise ConfigError(f"min_count should be >= 1, got {min_count}")
+        if not 0.0 <= own_category_weight <= 1.0:
+            raise ConfigError(f"own_category_weight should be in [0, 1], got {own_category_weight}")
         ids = list(dict.fromkeys(it.id for it in items))
         index = {i: n for n, i in enumerate(ids)}
         cat_of = {it.id: " > ".join(it.category[:category_depth]) for it in items}
@@ -158,7 +165,8 @@ class CoPurchase:
         cat_assoc = _association_matrix(ccooc, ccounts, n, measure, min_count).toarray()
         log.info("co-purchase: %d baskets, %d items (%d bought), %d pairs, measure=%s", len(baskets),
                  len(ids), int((counts > 0).sum()), assoc.nnz // 2, measure)
-        return cls(ids, item_cat, counts, assoc, cat_names, cat_assoc, n, measure, min_count, cooc)
+        return cls(ids, item_cat, counts, assoc, cat_names, cat_assoc, n, measure, min_count, cooc,
+                   own_category_weight)
 
     def _top_per_category(self) -> dict[int, np.ndarray]:
         """Per category, its most bought items (most baskets first, ties by index)."""
@@ -243,7 +251,7 @@ class CoPurchase:
         if not own or n <= 0:
             return []
         cat_scores = self.cat_assoc[own].mean(axis=0)
-        cat_scores[own] = 0.0
+        cat_scores[own] = self.own_category_weight
         cand_items: list[int] = []
         cand_scores: list[float] = []
         for c in np.flatnonzero(cat_scores > 0):
@@ -270,7 +278,7 @@ class CoPurchase:
                             c_data=c.data, c_indices=c.indices, c_indptr=c.indptr)
         meta = {"version": 1, "measure": self.measure, "min_count": self.min_count,
                 "n_baskets": self.n_baskets, "item_ids": self.item_ids, "item_category": self.item_category,
-                "cat_names": self.cat_names}
+                "cat_names": self.cat_names, "own_category_weight": self.own_category_weight}
         (folder / "copurchase.json").write_text(json.dumps(meta), encoding="utf-8")
         return folder
 
@@ -287,4 +295,5 @@ class CoPurchase:
         assoc = sp.csr_matrix((arrays["a_data"], arrays["a_indices"], arrays["a_indptr"]), shape=(n, n))
         cooc = sp.csr_matrix((arrays["c_data"], arrays["c_indices"], arrays["c_indptr"]), shape=(n, n))
         return cls(meta["item_ids"], meta["item_category"], arrays["counts"], assoc, meta["cat_names"],
-                   arrays["cat_assoc"], meta["n_baskets"], meta["measure"], meta["min_count"], cooc)
+                   arrays["cat_assoc"], meta["n_baskets"], meta["measure"], meta["min_count"], cooc,
+                   meta.get("own_category_weight", 0.0))

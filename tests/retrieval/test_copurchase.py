@@ -79,6 +79,16 @@ def test_never_bought_item_gets_complements_from_its_category() -> None:
     assert st_.association("e", "b") == pytest.approx(FALLBACK_WEIGHT * 0.1)
 
 
+def test_own_category_fallback_is_opt_in() -> None:
+    st_ = CoPurchase.fit(BASKETS, ITEMS, measure="lift", min_count=1, own_category_weight=1.0)
+    out = st_.complements("e", 5)
+    # own category "tea" counts as associated 1.0: its most bought items a (3 baskets), d (1), then cups.
+    assert [i for i, _ in out] == ["a", "d", "b"]
+    assert out[0][1] == pytest.approx(0.99 * FALLBACK_WEIGHT) and out[1][1] == pytest.approx(out[0][1] * 0.9)
+    with pytest.raises(ConfigError, match="own_category_weight"):
+        CoPurchase.fit(BASKETS, ITEMS, own_category_weight=2.0)
+
+
 def test_fallback_scores_stay_below_item_level_ones() -> None:
     st_ = fit("lift")
     out = st_.complements("d", 3)
