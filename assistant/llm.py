@@ -43,7 +43,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -423,23 +423,16 @@ class Generator:
                stop: Sequence[str] | None = None) -> Iterator[str]:
         """Greedy decode, yielding text pieces as tokens complete characters; stops on EOS/<|im_end|>, after
         ``max_new_tokens`` tokens, or before the first ``stop`` string (which is not yielded)."""
+        return detokenize(self.tokenizer, self.greedy_ids(messages, max_new_tokens), stop)
+
+    def greedy_ids(self, messages: Messages, max_new_tokens: int) -> Iterator[int]:
+        """The greedy continuation's token ids, lazily (no forward pass runs before the caller asks)."""
         logits, cache = self.prefill(messages)
-        out: list[int] = []
-        sent = 0
-        stop = [s for s in (stop or ()) if s]
         for step in range(max_new_tokens):
             nxt = int(logits.argmax())
             if nxt in self._stop_ids:
-                break
-            out.append(nxt)
-            text = self.tokenizer.decode(out, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            if not text.endswith("\ufffd"):  # an incomplete multi-byte character waits for its next byte
-                safe, hit = _cut_at_stop(text, stop)
-                if len(safe) > sent:
-                    yield safe[sent:]
-                    sent = len(safe)
-                if hit:
-                    return
+                return
+            yield nxt
             if step + 1 < max_new_tokens:
                 logits, cache = self._forward([nxt], cache)
 
@@ -456,6 +449,30 @@ def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
     vocab = tokenizer.get_vocab()
     ids.update(vocab[s] for s in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>") if s in vocab)
     return {i for i in ids if i is not None}
+
+
+def detokenize(tokenizer: Any, ids: Iterable[int], stop: Sequence[str] | None = None) -> Iterator[str]:
+    """Incremental decoding: the pieces joined equal ``tokenizer.decode(ids)`` (cut before a stop string).
+
+    A byte-level BPE token can end inside a multi-byte character ("£", "🎉"); decoding it alone gives
+    "\ufffd", so such a piece waits until the character is complete.
+    """
+    out: list[int] = []
+    text, sent = "", 0
+    stop = [s for s in (stop or ()) if s]
+    for tid in ids:
+        out.append(tid)
+        text = tokenizer.decode(out, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        if text.endswith("\ufffd"):
+            continue
+        safe, hit = _cut_at_stop(text, stop)
+        if len(safe) > sent:
+            yield safe[sent:]
+            sent = len(safe)
+        if hit:
+            return
+    if len(text) > sent:  # the end: a held-back start of a stop string, or bytes that never completed
+        yield text[sent:]
 
 
 def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

@@ -1,0 +1,263 @@
+"""assistant.llm on a tiny random Llama with the real SmolLM2 tokenizer (fast), plus ONE slow integration
+test with the real default model (converted once into the data home's model cache)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistant import llm
+from assistant.config import GeneratorConfig
+from assistant.prompting import format_bundle, format_candidates, format_reasons, render
+from bundlebot.errors import ModelError
+from retrieval.types import Item
+from tests.tiny_lm import make_tiny_lm, save_tiny_lm, smollm2_tokenizer_dir
+
+ITEMS = [
+    Item(id=i, title=t, price=p, currency="GBP", category=c) for i, t, p, c in [
+        ("22423", "REGENCY CAKESTAND 3 TIER", 10.95, ("kitchen", "cake stands")),
+        ("21533", "RETROSPOT LARGE MILK JUG", 4.95, ("kitchen", "jugs")),
+        ("84029E", "RED WOOLLY HOTTIE WHITE HEART.", 3.75, ("home",)),
+        ("22720", "SET OF 3 CAKE TINS PANTRY DESIGN", 4.95, ("kitchen",)),
+        ("23245", "ROSES REGENCY TEACUP AND SAUCER", 2.95, ("kitchen", "tea")),
+    ]
+]
+
+
+def choose(items=ITEMS, request="hosting a tea party for six, about £25"):
+    return render("choose", request=request, history="(none)", candidates=format_candidates(items),
+                  n_choices=len(items))
+
+
+@pytest.fixture(scope="module")
+def tok_dir() -> Path:
+    return smollm2_tokenizer_dir()
+
+
+@pytest.fixture(scope="module")
+def gen(tok_dir) -> llm.Generator:
+    model, tok = make_tiny_lm(tok_dir, seed=0)
+    return llm.Generator(model, tok, info={"base_id": "tiny"})
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tok_dir, tmp_path_factory) -> Path:
+    return save_tiny_lm(tmp_path_factory.mktemp("tiny"), tok_dir, seed=1)
+
+
+def test_letter_tokens_are_the_spaced_and_bare_capitals(gen):
+    ids = llm.letter_token_ids(gen.tokenizer, 3)
+    assert [gen.tokenizer.decode([i[0]]) for i in ids] == [" A", " B", " C"]
+    assert [gen.tokenizer.decode(i[1:]) for i in ids] == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_choice_scores_is_a_deterministic_probability_vector(gen, n):
+    p = gen.choice_scores(choose(ITEMS[:n]), n)
+    assert len(p) == n and all(x >= 0 for x in p) and sum(p) == pytest.approx(1.0, abs=1e-6)
+    assert gen.choice_scores(choose(ITEMS[:n]), n) == p  # bitwise: same split, same numbers
+
+
+def test_choice_scores_equal_letter_probabilities_of_a_plain_forward(gen):
+    msgs = choose()
+    ids = torch.tensor([gen.encode(msgs)])
+    with torch.inference_mode():
+        probs = torch.softmax(gen.model(ids).logits[0, -1].float(), -1)
+    letters = llm.letter_token_ids(gen.tokenizer, 5)
+    want = torch.tensor([probs[i].sum().item() for i in letters])
+    assert torch.allclose(torch.tensor(gen.choice_scores(msgs, 5)), want / want.sum(), atol=1e-5)
+    assert gen.choice_scores_batch([(msgs, 5), (choose(ITEMS[:2]), 2)])[0] == gen.choice_scores(msgs, 5)
+
+
+def test_choice_scores_rejects_an_impossible_number_of_choices(gen):
+    with pytest.raises(ValueError, match="n_choices"):
+        gen.choice_scores(choose(), 27)
+
+
+def test_prompt_ends_with_the_open_answer_prefix(gen):
+    text = gen.tokenizer.decode(gen.encode(choose()))
+    assert text.endswith("<|im_start|>assistant\nAnswer:") and text.count("<|im_start|>system") == 1
+
+
+def test_system_prefix_kv_reuse_gives_the_logits_of_one_full_pass(gen):
+    msgs = choose()
+    gen.prefix_cache_size = 0
+    full, _ = gen.prefill(msgs)
+    gen.prefix_cache_size = 4
+    gen._prefixes.clear()
+    miss, _ = gen.prefill(msgs)
+    hit, _ = gen.prefill(msgs)
+    assert len(gen._prefixes) == 1
+    assert torch.equal(miss, hit)
+    assert torch.allclose(full, hit, atol=1e-5)
+
+
+def test_prefix_cache_is_not_mutated_by_decoding(gen):
+    msgs = explain_msgs()
+    first = "".join(gen.stream(msgs, 12))
+    assert "".join(gen.stream(msgs, 12)) == first
+
+
+def explain_msgs():
+    return render("explain", request="tea party", bundle=format_bundle(ITEMS[:2]), total="£15.90",
+                  history="(none)",
+                  reasons=format_reasons([(i.title, "fits a tea party") for i in ITEMS[:2]]))
+
+
+def test_stream_concatenation_equals_the_raw_greedy_generate(gen):
+    msgs = explain_msgs()
+    ids = torch.tensor([gen.encode(msgs)])
+    with torch.inference_mode():
+        raw = gen.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, do_sample=False,
+                                 eos_token_id=sorted(gen._stop_ids), pad_token_id=gen.tokenizer.pad_token_id)
+    want = gen.tokenizer.decode(raw[0, ids.shape[1]:], skip_special_tokens=True)
+    pieces = list(gen.stream(msgs, 24))
+    assert len(pieces) > 1 and "".join(pieces) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_detokenize_joins_to_the_full_decode_and_never_splits_a_character(tok_dir, text):
+    tok = _tok(tok_dir)
+    ids = tok.encode(text, add_special_tokens=False)
+    pieces = list(llm.detokenize(tok, ids))
+    full = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    assert "".join(pieces) == full
+    assert not any("\ufffd" in p for p in pieces) or "\ufffd" in full  # only where the text itself has one
+
+
+def test_detokenize_holds_multibyte_characters_until_complete(tok_dir):
+    tok = _tok(tok_dir)
+    ids = tok.encode("£25 🎉 café", add_special_tokens=False)
+    assert any("\ufffd" in tok.decode([i]) for i in ids)  # the case exists: some token ends mid-character
+    assert "".join(llm.detokenize(tok, ids)) == "£25 🎉 café"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text("ab\nU:", max_size=30), st.sampled_from(["\nU:", "b\n", "aaa"]))
+def test_detokenize_stops_before_a_stop_string(tok_dir, text, stop):
+    tok = _tok(tok_dir)
+    out = "".join(llm.detokenize(tok, tok.encode(text, add_special_tokens=False), [stop]))
+    assert stop not in out and text.startswith(out)
+    assert out == (text[: text.index(stop)] if stop in text else text)
+
+
+_TOKS: dict = {}
+
+
+def _tok(tok_dir):
+    if "t" not in _TOKS:
+        from transformers import AutoTokenizer
+
+        _TOKS["t"] = AutoTokenizer.from_pretrained(tok_dir)
+    return _TOKS["t"]
+
+
+def test_load_generator_from_a_directory_is_cached_per_process(tiny_dir, tmp_path):
+    cfg = GeneratorConfig(path=str(tiny_dir), adapter="none", dtype="float32", device="cpu")
+    gen = llm.load_generator(cfg, tmp_path)
+    assert llm.load_generator(cfg, tmp_path) is gen
+    assert gen.info["dtype"] == "float32" and gen.info["device"] == "cpu" and gen.info["adapter"] is None
+    assert gen.info["base_id"] == tiny_dir.name and gen.info["load_ms"] >= 0
+
+
+@pytest.mark.parametrize("path", ["/nonexistent/model", "/tmp"])
+def test_a_missing_or_wrong_model_path_raises_model_error_with_a_hint(path, tmp_path):
+    with pytest.raises(ModelError, match="generator.path") as err:
+        llm.load_generator(GeneratorConfig(path=path, adapter="none"), tmp_path)
+    assert err.value.hint
+
+
+def make_adapter(tiny_dir: Path, out: Path, fingerprint: dict | None) -> Path:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(3)
+    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "up_proj"],
+                      init_lora_weights=False)  # random B: the adapter really changes the outputs
+    get_peft_model(base, lora).save_pretrained(out)
+    if fingerprint is not None:
+        (out / llm.MANIFEST_NAME).write_text(json.dumps(fingerprint))
+    return out
+
+
+def test_a_matching_adapter_is_merged_and_changes_the_logits_like_peft(tiny_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter = make_adapter(tiny_dir, tmp_path / "lora", llm.base_model_fingerprint(tiny_dir))
+    cfg = GeneratorConfig(path=str(tiny_dir), adapter=str(adapter), dtype="float32")
+    gen = llm.load_generator(cfg, tmp_path)
+    assert gen.info["adapter"] == str(adapter)
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir), adapter).eval()
+    ids = torch.tensor([gen.encode(choose())])
+    with torch.inference_mode():
+        want, got = peft_model(ids).logits, gen.model(ids).logits
+        base = AutoModelForCausalLM.from_pretrained(tiny_dir)(ids).logits
+    assert torch.allclose(got, want, atol=1e-4) and not torch.allclose(got, base, atol=1e-3)
+
+
+def test_an_adapter_for_another_base_model_raises_a_clear_error(tiny_dir, tmp_path):
+    other = {"base_model_id": "some-other-model", "base_model_sha256": "0" * 64}
+    adapter = make_adapter(tiny_dir, tmp_path / "lora", other)
+    with pytest.raises(ModelError) as err:
+        llm.load_generator(GeneratorConfig(path=str(tiny_dir), adapter=str(adapter)), tmp_path)
+    assert "some-other-model" in str(err.value) and tiny_dir.name in str(err.value) and err.value.hint
+
+
+def test_a_default_adapter_for_another_base_is_skipped_and_logged(tiny_dir, tmp_path, monkeypatch, caplog):
+    other = {"base_model_id": "some-other-model", "base_model_sha256": "0" * 64}
+    monkeypatch.setattr(llm, "DEFAULT_ADAPTER_DIR", make_adapter(tiny_dir, tmp_path / "lora", other))
+    with caplog.at_level(logging.WARNING, logger="assistant.llm"):
+        assert llm.resolve_adapter("default", llm.base_model_fingerprint(tiny_dir)) is None
+    assert "some-other-model" in caplog.text
+    assert llm.resolve_adapter("none", {}) is None and llm.resolve_adapter(None, {}) is None
+
+
+def test_a_missing_adapter_dir_raises(tmp_path):
+    with pytest.raises(ModelError, match="adapter_config.json"):
+        llm.resolve_adapter(str(tmp_path / "nope"), {})
+
+
+def test_fingerprint_of_a_dir_follows_its_weights(tiny_dir, tok_dir, tmp_path):
+    fp = llm.base_model_fingerprint(tiny_dir)
+    assert fp == llm.base_model_fingerprint(tiny_dir) and len(fp["base_model_sha256"]) == 64
+    other = save_tiny_lm(tmp_path / tiny_dir.name, tok_dir, seed=2)
+    assert llm.base_model_fingerprint(other)["base_model_sha256"] != fp["base_model_sha256"]
+
+
+def test_auto_dtype_and_device_on_this_machine():
+    device = llm.resolve_device("auto")
+    assert device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert llm.resolve_dtype("auto", "cpu") == llm.CPU_AUTO_DTYPE
+    assert llm.resolve_dtype("float16", "cpu") == "float16"
+
+
+# ------------------------------------------------------------------------------------ the real model
+
+
+@pytest.fixture(scope="session")
+def real_gen() -> llm.Generator:
+    from bundlebot.config import load_config
+
+    return llm.load_generator(GeneratorConfig(adapter="none"), load_config().home_path)
+
+
+@pytest.mark.slow
+def test_real_default_model_scores_and_explains_a_tea_party(real_gen):
+    assert real_gen.info["base_id"] == llm.DEFAULT_BASE_ID
+    assert (Path(real_gen.info["path"]) / llm.SOURCE_NAME).is_file()  # loaded through the converted cache
+    msgs = choose()
+    p = real_gen.choice_scores(msgs, 5)
+    assert sum(p) == pytest.approx(1.0, abs=1e-6) and all(0 < x < 0.99 for x in p)
+    assert real_gen.choice_scores(msgs, 5) == p
+    text = "".join(real_gen.stream(explain_msgs(), 24))
+    assert len(text.split()) >= 5 and "<|im" not in text
+    assert "".join(real_gen.stream(explain_msgs(), 24)) == text
