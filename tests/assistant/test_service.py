@@ -1,0 +1,136 @@
+"""The ShoppingAssistant service: event order, invariants, errors, multi-turn edits, determinism, fallbacks.
+
+Fast tests use the fakes (real interfaces); one slow integration test runs the real demo shop with the real
+default model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from assistant.service import InvariantError, ShoppingAssistant
+from bundlebot.config import AppConfig
+from bundlebot.errors import RequestError
+from retrieval.types import Item, ScoredItem
+from tests.assistant.fakes import CATALOG, FakeGenerator, FakeRetriever
+
+REQUEST = "hosting a tea party for six, budget £25, no candles"
+
+
+def bot(text="The napkins and the cake stand suit a tea party.", **cfg_kw) -> ShoppingAssistant:
+    cfg = AppConfig()
+    for k, v in cfg_kw.items():
+        setattr(cfg.assistant, k, v)
+    return ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=FakeGenerator(text))
+
+
+def test_events_in_order_and_plain_json() -> None:
+    events = list(bot().turn_stream(REQUEST))
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["constraints", "bundle"] and kinds[-1] == "done" and set(kinds[2:-1]) == {"token"}
+    for e in events:
+        json.dumps(e.data)  # the HTTP API streams these as they are
+    done = events[-1].data
+    assert done["grounded"] and not done["replaced"]
+    assert done["explanation"] == "".join(e.data["text"] for e in events if e.type == "token").strip()
+    r = done["result"]
+    assert r["total"] <= 25 and len(r["items"]) == 4
+    assert not any("CANDLE" in it["title"] for it in r["items"])
+    assert {"parse", "retrieve", "llm_scoring", "assemble", "first_token", "explain", "total"} <= set(r["timings_ms"])
+    assert all(it["reason"] for it in r["items"])
+
+
+def test_ungrounded_explanation_is_replaced_on_done() -> None:
+    events = list(bot("Get 50% off the scented candles with free shipping!").turn_stream(REQUEST))
+    done = events[-1].data
+    assert done["replaced"] and not done["grounded"] and done["problems"]
+    assert "50%" not in done["explanation"] and done["result"]["explanation_source"] == "fallback"
+
+
+def test_three_turn_edit_through_json_state() -> None:
+    b = bot()
+    r1, s1 = b.turn(REQUEST)
+    second = r1.items[1]
+    r2, s2 = b.turn("swap the second one for something cheaper", json.loads(json.dumps(s1.to_dict())))
+    assert second.id not in [ln.id for ln in r2.items] and second.id in s2.rejected
+    assert r2.items[1].price < second.price and [ln.id for ln in r2.items][::2] == [ln.id for ln in r1.items][::2]
+    r3, s3 = b.turn("add a card", s2.to_dict())
+    assert len(r3.items) == 5 and any("CARD" in ln.title for ln in r3.items) and r3.total <= 25
+    assert second.id not in [ln.id for ln in r3.items]
+    r4, s4 = b.turn("start over", s3.to_dict())
+    assert r4.items == [] and s4.bundle == [] and s4.rejected == []
+
+
+def test_deterministic_same_input_same_output() -> None:
+    a, _ = bot().turn(REQUEST, shopper="s1")
+    b, _ = bot().turn(REQUEST, shopper="s1")
+    a.timings_ms = b.timings_ms = {}
+    assert a.to_dict() == b.to_dict()
+
+
+def test_fusion_off_does_not_call_the_model_for_scoring() -> None:
+    b = bot(fusion=False)
+    b.turn(REQUEST)
+    assert b._generator.scored == [] and len(b._generator.streamed) == 1
+
+
+@pytest.mark.parametrize(("message", "state"), [("", None), ("!!!", None), ("tea", {"shop": "other"}),
+                                                 ("tea", {"shop": "demo", "bundle": ["forged-id"]})])
+def test_bad_requests_are_error_events(message, state) -> None:
+    events = list(bot().turn_stream(message, state))
+    assert [e.type for e in events] == ["error"] and events[0].data["code"] == "bad_request"
+    with pytest.raises(RequestError):
+        bot().turn(message, state)
+
+
+def test_nothing_fits_says_so() -> None:
+    r, _ = bot().turn("tea party under £0.10")
+    assert r.items == [] and "nothing" in r.unmet and "Nothing" in r.explanation
+
+
+def test_time_budget_falls_back_to_deterministic() -> None:
+    b = bot(turn_time_budget_s=0.0)
+    r, _ = b.turn(REQUEST)
+    assert r.explanation_source == "fallback" and r.problems == ["ran out of time"] and r.items
+
+
+def test_invariants_catch_a_catalog_lie() -> None:
+    """A retriever returning an item whose price differs from the catalog is OUR bug: it raises."""
+    class Lying(FakeRetriever):
+        def candidates(self, query, **kw):
+            out = super().candidates(query, **kw)
+            return [ScoredItem(Item(s.item.id, s.item.title, price=0.01, currency="GBP"), s.score) for s in out]
+
+    b = ShoppingAssistant(AppConfig(), "demo", retriever=Lying(), generator=FakeGenerator())
+    with pytest.raises(InvariantError):
+        b.turn(REQUEST)
+
+
+def test_rejected_never_returns_over_many_turns() -> None:
+    b, state, rejected = bot(), None, set()
+    r, state = b.turn("tea party, 3 things", state)
+    for _ in range(4):
+        r, state = b.turn("swap the first one", state.to_dict())
+        rejected |= set(state.rejected)
+        assert not rejected & {ln.id for ln in r.items}
+    assert len(rejected) == 4 and set(CATALOG[i].id for i in range(len(CATALOG))) >= rejected
+
+
+@pytest.mark.slow
+def test_real_demo_shop_with_the_real_model(demo_retriever, demo_config, demo_shoppers) -> None:
+    """The done-when check: the real retriever + SmolLM2 give an in-budget, explained bundle in time."""
+    b = ShoppingAssistant(demo_config, "demo", retriever=demo_retriever)
+    shopper = demo_shoppers[0]
+    t = time.perf_counter()
+    r, s = b.turn("hosting a tea party for six, budget £25", shopper=shopper)
+    assert time.perf_counter() - t < 120
+    assert r.items and r.total is not None and r.total <= 25.0 and r.currency == "GBP"
+    assert r.explanation and r.explanation_source in ("model", "fallback")
+    for ln in r.items:
+        item = demo_retriever.item(ln.id)
+        assert item is not None and item.in_stock and item.price == ln.price
+    r2, _ = b.turn("swap the second one for something cheaper", s.to_dict(), shopper=shopper)
+    assert r.items[1].id not in [ln.id for ln in r2.items] and r2.total <= 25.0

@@ -1,0 +1,93 @@
+"""Conversation state: client states are validated, edits produce new states with the right plan."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.edits import Edit, parse_edit
+from assistant.state import apply_edit, validate_state
+from assistant.types import Constraints, ConversationState
+from bundlebot.errors import RequestError
+from tests.assistant.fakes import CATALOG
+
+ITEMS = {it.id: it for it in CATALOG}
+PRICES = {i: it.price for i, it in ITEMS.items()}
+TITLES = {i: it.title for i, it in ITEMS.items()}
+
+
+def state(**kw) -> ConversationState:
+    base = dict(shop="demo", constraints=Constraints(budget=25.0, size=3, query="tea party"),
+                bundle=["22423", "N1", "C1"])
+    return ConversationState(**(base | kw))
+
+
+def test_round_trip_through_json() -> None:
+    s = state(pinned=["N1"], rejected=["K1"])
+    back = validate_state(json.loads(json.dumps(s.to_dict())), "demo", ITEMS.get)
+    assert back == s
+
+
+@pytest.mark.parametrize(("raw", "needle"), [
+    ("not a dict", "JSON object"),
+    ({"shop": "other"}, "belongs to shop"),
+    ({"shop": "demo", "bundle": ["nope"]}, "not in shop"),
+    ({"shop": "demo", "pinned": ["nope"]}, "not in shop"),
+    ({"shop": "demo", "bundle": "22423"}, "list"),
+    ({"shop": "demo", "bundle": ["N1", "N1"]}, "distinct"),
+    ({"shop": "demo", "bundle": [f"i{i}" for i in range(50)]}, "at most"),
+    ({"shop": "demo", "constraints": {"budget": -5}}, "budget"),
+    ({"shop": "demo", "constraints": {"budget": "lots"}}, "budget"),
+    ({"shop": "demo", "constraints": {"size": 10_000}}, "size"),
+    ({"shop": "demo", "constraints": {"exclude": "candles"}}, "exclude"),
+    ({"shop": "demo", "unexpected": 1, "bundle": [1, 2]}, "list"),
+    ({"bundle": []}, "shop"),
+])
+def test_bad_client_states_are_rejected(raw, needle: str) -> None:
+    with pytest.raises(RequestError) as err:
+        validate_state(raw, "demo", ITEMS.get)
+    assert needle in str(err.value) and err.value.hint
+
+
+def test_none_is_a_fresh_state() -> None:
+    assert validate_state(None, "demo", ITEMS.get) == ConversationState(shop="demo")
+
+
+def test_swap_cheaper_rejects_target_pins_the_rest() -> None:
+    new, plan = apply_edit(state(), parse_edit("swap the second one for something cheaper", state().bundle, TITLES),
+                           prices=PRICES, titles=TITLES)
+    assert new.rejected == ["N1"] and plan.pinned == ["22423", "C1"] and plan.size == 3
+    assert plan.slot_max_price == PRICES["N1"] and "NAPKINS" in plan.extra_query
+
+
+def test_add_grows_the_bundle_and_requires_the_new_thing() -> None:
+    _, plan = apply_edit(state(), parse_edit("add a card", state().bundle, TITLES), prices=PRICES)
+    assert plan.size == 4 and plan.pinned == state().bundle and "card" in plan.constraints.must_have
+
+
+def test_budget_edit_keeps_the_rest_of_the_constraints() -> None:
+    s = state(constraints=Constraints(budget=25.0, exclude=["candles"], query="tea party", size=3))
+    new, plan = apply_edit(s, parse_edit("make it under £20", s.bundle, TITLES), prices=PRICES)
+    assert new.constraints.budget == 20.0 and new.constraints.exclude == ["candles"]
+    assert plan.query == "tea party" and plan.prefer == s.bundle
+
+
+def test_cheaper_without_a_target_lowers_the_budget_below_the_total() -> None:
+    _, plan = apply_edit(state(), parse_edit("something cheaper", state().bundle, TITLES), prices=PRICES)
+    total = sum(PRICES[i] for i in state().bundle)
+    assert plan.constraints.budget is not None and plan.constraints.budget < total
+
+
+def test_rejected_items_stay_rejected_and_restart_clears() -> None:
+    s = state(rejected=["K1"])
+    new, _ = apply_edit(s, parse_edit("remove the napkins", s.bundle, TITLES), prices=PRICES)
+    assert new.rejected == ["K1", "N1"]
+    fresh, plan = apply_edit(new, Edit("restart"), prices=PRICES)
+    assert fresh.rejected == [] and fresh.bundle == [] and plan.query == ""
+
+
+def test_more_like_searches_for_the_target_and_keeps_it() -> None:
+    _, plan = apply_edit(state(), parse_edit("more like the first one", state().bundle, TITLES), prices=PRICES,
+                         titles=TITLES)
+    assert plan.pinned == ["22423"] and plan.query == TITLES["22423"]
