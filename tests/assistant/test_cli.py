@@ -1,0 +1,70 @@
+"""`bundlebot ask` (one JSON object, batch JSONL) and `bundlebot chat` (a piped 3-turn conversation)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from assistant import cli
+from assistant.service import ShoppingAssistant
+from bundlebot.config import AppConfig
+from tests.assistant.fakes import FakeGenerator, FakeRetriever
+
+
+@pytest.fixture
+def app(monkeypatch) -> typer.Typer:
+    made = []
+
+    def fake_assistant(config, shop, adapter, fusion):
+        cfg = AppConfig()
+        cfg.assistant.fusion = fusion
+        b = ShoppingAssistant(cfg, shop, retriever=FakeRetriever(),
+                              generator=FakeGenerator("The napkins suit a tea party."))
+        made.append(b)
+        return b
+
+    monkeypatch.setattr(cli, "_assistant", fake_assistant)
+    a = typer.Typer()
+    cli.register(a)
+    a.made = made  # type: ignore[attr-defined]
+    return a
+
+
+def test_ask_json_is_one_object_with_the_contract(app) -> None:
+    res = CliRunner().invoke(app, ["ask", "hosting a tea party for six, budget £25", "--shop", "demo", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {"items", "total", "currency", "constraints", "explanation", "grounded", "ranked", "timings_ms"} <= set(out)
+    assert {"id", "title", "price", "reason"} <= set(out["items"][0])
+    assert out["constraints"]["budget"] == 25.0 and out["total"] <= 25.0 and out["currency"] == "GBP"
+    assert len(out["ranked"]) <= 20 and out["grounded"] is True
+
+
+def test_ask_batch_loads_once_and_answers_each_line(app, tmp_path) -> None:
+    f = tmp_path / "req.jsonl"
+    f.write_text('{"request": "tea party under £10", "shopper": "1"}\n\n{"request": ""}\n{"oops": 1}\n'
+                 '{"request": "a picnic, no plastic"}\n')
+    res = CliRunner().invoke(app, ["ask", "--batch", str(f), "--no-explain"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(rows) == 4 and len(app.made) == 1
+    assert rows[0]["total"] <= 10 and rows[1]["error"]["code"] == "bad_request" and "error" in rows[2]
+    assert not any("PLASTIC" in it["title"] for it in rows[3]["items"])
+
+
+def test_ask_human_output_shows_constraints_table_and_explanation(app) -> None:
+    res = CliRunner().invoke(app, ["ask", "tea party under £20, no candles"])
+    assert res.exit_code == 0
+    assert "Understood: budget £20.00" in res.stdout and "total" in res.stdout and "napkins suit" in res.stdout
+
+
+def test_chat_three_turn_edit_from_stdin(app) -> None:
+    turns = "hosting a tea party for six, budget £25\nswap the second one for something cheaper\nadd a card\nquit\n"
+    res = CliRunner().invoke(app, ["chat", "--shop", "demo"], input=turns)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("Understood:") == 3 and "Sorry" not in res.stdout
+    tables = res.stdout.split("Understood:")[1:]
+    assert "CARD" in tables[2] and "CARD" not in tables[0]
