@@ -27,10 +27,13 @@ from assistant.types import Constraints
 from retrieval.types import Item, ScoredItem
 
 # Words that describe a variant, not a kind of product: "TEAPOT RED RETROSPOT" is a teapot.
-VARIANT_WORDS = frozenset(
-    "red blue pink green white black ivory cream gold silver yellow orange purple grey gray brown natural "
-    "retrospot polkadot spotty spot dot vintage regency rose floral flower design assorted colour colours "
-    "style new classic heart hearts paisley gingham stripe stripes tin tiny jumbo single double".split())
+_VARIANT_WORDS_TEXT = (
+    "red blue pink green white black ivory cream gold silver yellow orange purple grey gray brown "
+    "natural retrospot polkadot spotty spot dot vintage regency rose floral flower design assorted "
+    "colour colours style new classic heart hearts paisley gingham stripe stripes tin tiny jumbo single "
+    "double "
+)
+VARIANT_WORDS = frozenset(_VARIANT_WORDS_TEXT.split())
 PREFER_BONUS = 0.5
 DIVERSITY_PENALTY = 0.15
 EPS = 1e-9

@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.assemble import Assembly, assemble, excluded_by
 from assistant.edits import Edit, parse_edit
-from assistant.explain import (Facts, check_explanation, deterministic_explanation, explain_messages,
-                               item_reason)
+from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
 from assistant.fusion import choose_messages, fuse, llm_scores, money
 from assistant.parse import clean_message
 from assistant.state import TurnPlan, apply_edit, validate_state

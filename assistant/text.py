@@ -27,11 +27,12 @@ NUMBER_WORD_RE = "|".join(sorted((re.escape(w) for w in WORD_NUMBERS if w not in
                                  key=len, reverse=True))
 
 # Words that carry no product meaning; they never count as a match or a distinctive word.
-STOPWORDS = frozenset(
+_STOPWORDS_TEXT = (
     "a an the and or of for to with in on at by from my our your his her their some any this that these "
     "those it its is are be i me we you he she they them us set pack box small large medium mini big "
-    "please just also only very really something things thing items item one ones".split()
+    "please just also only very really something things thing items item one ones "
 )
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 

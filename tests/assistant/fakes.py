@@ -35,8 +35,8 @@ CATALOG = [
 class FakeRetriever:
     """Word-overlap retrieval with the Retriever interface (candidates/rescore/item/history/currency)."""
 
-    def __init__(self, items: Sequence[Item] = tuple(CATALOG), history: dict[str, list[tuple[Item, Event]]] | None = None,
-                 currency: str | None = "GBP") -> None:
+    def __init__(self, items: Sequence[Item] = tuple(CATALOG),
+                 history: dict[str, list[tuple[Item, Event]]] | None = None, currency: str | None = "GBP") -> None:
         self.items = {it.id: it for it in items}
         self._history = history or {}
         self.currency = currency
