@@ -55,8 +55,12 @@ class Reranker:
 
     def score(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
               history: Sequence[tuple[Item, np.ndarray, Event]] = (),
-              chosen: Sequence[tuple[Item, np.ndarray]] = ()) -> list[ScoredItem]:
-        """Score and sort candidates (best first); chosen items are never returned."""
+              chosen: Sequence[tuple[Item, np.ndarray]] = (),
+              anchors: Sequence[str] = ()) -> list[ScoredItem]:
+        """Score and sort candidates (best first); chosen items are never returned.
+
+        ``anchors`` are further item ids whose complements count (e.g. the request's top vector hits).
+        """
         chosen_ids = {it.id for it, _ in chosen}
         candidates = [(it, v) for it, v in candidates if it.id not in chosen_ids]
         if not candidates:
@@ -68,8 +72,8 @@ class Reranker:
         sub_sim, sub_idx = self._max_sim(cand, _matrix([v for _, v in chosen], dim))
         thr = self.config.substitute_threshold
         sub = np.clip((sub_sim - thr) / max(1e-6, 1.0 - thr), 0.0, 1.0) if len(chosen) else sub_sim * 0
-        anchors = [it.id for it, _ in chosen] + [it.id for it, _, _ in history]
-        comp, comp_of = self._complements([it.id for it, _ in candidates], anchors)
+        anchor_ids = [it.id for it, _ in chosen] + [it.id for it, _, _ in history] + list(anchors)
+        comp, comp_of = self._complements([it.id for it, _ in candidates], anchor_ids)
         pop = self._popularity([it for it, _ in candidates])
         terms = {"relevance": rel, "affinity": np.clip(aff, 0.0, 1.0), "complement": comp,
                  "substitute": sub, "popularity": pop}

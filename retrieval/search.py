@@ -132,7 +132,8 @@ class Retriever:
         anchors += [it.id for it, _, _ in history]
         for item, vec in self._complements(anchors, filters, exclude=set(pool)):
             pool[item.id] = (item, vec)
-        return self.reranker.score(qv, list(pool.values()), history, chosen_pairs)[:k]
+        top_hits = [it.id for it, _, _ in hits[:EXPAND_FROM]]
+        return self.reranker.score(qv, list(pool.values()), history, chosen_pairs, anchors=top_hits)[:k]
 
     def rescore(self, candidates: Sequence[ScoredItem | Item], query: str, *, shopper: str | None = None,
                 chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:

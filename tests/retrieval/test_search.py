@@ -1,0 +1,67 @@
+"""The Retriever on the real demo shop (online-retail, real MiniLM vectors, real co-purchase stats)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.search import Filters
+
+
+def test_tea_party_under_five_pounds_is_priced_relevant_and_explained(demo_retriever):
+    out = demo_retriever.candidates("tea party", filters=Filters(max_price=5.0), k=10)
+    assert len(out) == 10
+    assert all(s.item.price is not None and s.item.price <= 5.0 and s.item.in_stock for s in out)
+    assert sum("TEA" in s.item.title.upper() for s in out) >= 3
+    assert [s.score for s in out] == sorted((s.score for s in out), reverse=True)
+    assert all(set(s.breakdown) == {"relevance", "affinity", "complement", "substitute", "popularity"}
+               for s in out)
+    assert demo_retriever.currency == "GBP" and demo_retriever.stats is not None
+
+
+@settings(max_examples=15, deadline=None)
+@given(query=st.sampled_from(["tea party", "christmas decorations", "lunch bag", "candles", "kids toys"]),
+       max_price=st.one_of(st.none(), st.sampled_from([0.5, 2.0, 10.0])),
+       not_in=st.lists(st.sampled_from(["kitchen", "christmas", "home", "bags", "party", "toys"]), max_size=2),
+       n_exclude=st.integers(0, 5))
+def test_every_candidate_is_a_shop_item_that_passes_the_filters(demo_retriever, demo_shoppers, query,
+                                                                max_price, not_in, n_exclude):
+    top = [s.item.id for s in demo_retriever.candidates(query, k=n_exclude)] if n_exclude else []
+    f = Filters(max_price=max_price, categories_not_in=tuple(not_in), exclude_ids=tuple(top))
+    out = demo_retriever.candidates(query, shopper=demo_shoppers[0], filters=f, k=30)
+    assert all(f.accepts(s.item) for s in out)
+    stored = {it.id: it for it in demo_retriever.store.get_items([s.item.id for s in out])}
+    assert all(stored.get(s.item.id) == s.item for s in out)
+
+
+def test_complements_expand_beyond_the_vector_hits(demo_retriever):
+    out = demo_retriever.candidates("regency teacup and saucer", k=60)
+    assert any("complement_of" in s.evidence for s in out)
+    assert any(s.breakdown["complement"] > 0 for s in out)
+
+
+def test_shopper_history_adds_affinity_with_evidence(demo_retriever, demo_shoppers):
+    shopper = demo_shoppers[0]
+    hist = demo_retriever.history(shopper)
+    assert hist and [e.timestamp for _, e in hist] == sorted((e.timestamp for _, e in hist), reverse=True)
+    bought = hist[0][0]
+    out = demo_retriever.candidates(bought.title, shopper=shopper, k=10)
+    best = next(s for s in out if s.item.id == bought.id)
+    assert best.evidence["history_item"] == bought.id and best.breakdown["affinity"] > 0.3
+    assert demo_retriever.candidates(bought.title, shopper="no-such-shopper", k=5)[0].breakdown["affinity"] == 0
+
+
+def test_rescore_with_a_chosen_item_penalizes_its_substitutes(demo_retriever):
+    cands = demo_retriever.candidates("teapot", k=20)
+    chosen = cands[0].item
+    again = demo_retriever.rescore(cands, "teapot", chosen=[chosen])
+    assert chosen.id not in {s.item.id for s in again}
+    assert any(s.breakdown["substitute"] < 0 and s.evidence["substitute_of"] == chosen.id for s in again)
+    assert demo_retriever.item(chosen.id) == chosen and demo_retriever.item("nope") is None
+
+
+def test_chosen_items_are_excluded_from_candidates(demo_retriever):
+    first = demo_retriever.candidates("jam making set", k=3)
+    ids = {s.item.id for s in first}
+    out = demo_retriever.candidates("jam making set", k=20, chosen=[s.item for s in first])
+    assert not ids & {s.item.id for s in out}
