@@ -36,6 +36,7 @@ _VARIANT_WORDS_TEXT = (
 VARIANT_WORDS = frozenset(_VARIANT_WORDS_TEXT.split())
 PREFER_BONUS = 0.5
 DIVERSITY_PENALTY = 0.15
+RESCORE_TOP = 30
 EPS = 1e-9
 
 Rescore = Callable[[list[ScoredItem], list[Item]], list[ScoredItem]]
@@ -130,13 +131,15 @@ def _pool(candidates: Sequence[ScoredItem], c: Constraints, rej: set[str], taken
 
 def _rescored(pool: list[ScoredItem], chosen: list[ScoredItem], rescore: Rescore,
               prefer: set[str]) -> list[ScoredItem]:
-    by_id = {s.item.id: s for s in pool}
-    fresh = [s for s in rescore(pool, [s.item for s in chosen]) if s.item.id in by_id]
+    # only the head of the pool can still be picked in practice; rescoring all of it costs latency
+    head, tail = pool[:RESCORE_TOP], pool[RESCORE_TOP:]
+    by_id = {s.item.id: s for s in head}
+    fresh = [s for s in rescore(head, [s.item for s in chosen]) if s.item.id in by_id]
     # rescoring only re-orders the same candidates; the hard filtering above stays valid
     out = [ScoredItem(by_id[s.item.id].item, s.score + (PREFER_BONUS if s.item.id in prefer else 0.0),
                       s.breakdown, s.evidence) for s in fresh]
     out.sort(key=lambda s: -s.score)
-    return out
+    return out + tail
 
 
 def _fits(chosen: list[ScoredItem], item: Item, c: Constraints, reserve: float = 0.0) -> bool:

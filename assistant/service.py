@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEFAULT_QUERY = "gift"
 RANKED_N = 20
+HISTORY_N = 5
 
 
 class InvariantError(AssertionError):
@@ -154,7 +155,7 @@ class ShoppingAssistant:
                 timings: dict[str, float]) -> tuple[BundleResult, list[tuple[Item, Event]]]:
         t = time.perf_counter()
         cands = self._candidates(plan, shopper)
-        history = self._history(shopper, plan.query)
+        history = self._history(shopper, cands)
         timings["retrieve"] = _ms(t)
         t = time.perf_counter()
         ranked = self._rank(plan, cands, history, timings)
@@ -183,13 +184,20 @@ class ShoppingAssistant:
                 seen.setdefault(s.item.id, s)
         return list(seen.values())
 
-    def _history(self, shopper: str | None, query: str) -> list[tuple[Item, Event]]:
+    def _history(self, shopper: str | None, cands: list[ScoredItem]) -> list[tuple[Item, Event]]:
+        """The shopper's RELEVANT history: items the reranker matched to top candidates, then recent ones."""
         if not shopper:
             return []
-        try:
-            return list(self.retriever.history(shopper, 5))
-        except TypeError:  # a retriever whose history() takes no limit
-            return list(self.retriever.history(shopper))[:5]
+        recent = list(self.retriever.history(shopper, HISTORY_N))
+        out: dict[str, tuple[Item, Event]] = {}
+        for s in cands[:20]:
+            hid = s.evidence.get("history_item")
+            if hid and hid not in out and (it := self.retriever.item(str(hid))) is not None:
+                ts = float(s.evidence.get("history_ts") or 0.0)
+                out[hid] = (it, Event(shopper, it.id, ts))
+        for it, ev in recent:
+            out.setdefault(it.id, (it, ev))
+        return list(out.values())[:HISTORY_N]
 
     def _rank(self, plan: TurnPlan, cands: list[ScoredItem], history: list[tuple[Item, Event]],
               timings: dict[str, float]) -> list[ScoredItem]:
@@ -241,19 +249,22 @@ class ShoppingAssistant:
         deadline = t0 + self.config.assistant.turn_time_budget_s
         messages = explain_messages(plan.query, result.items, result.total, plan.constraints, history)
         pieces: list[str] = []
-        timed_out = False
-        for piece in self.generator.stream(messages, self.config.assistant.generator.max_new_tokens):
-            if not pieces:
-                timings["first_token"] = _ms(t0)
-            pieces.append(piece)
-            yield TurnEvent("token", {"text": piece})
-            if time.perf_counter() > deadline:
-                timed_out = True
-                break
+        failure = ""
+        try:
+            for piece in self.generator.stream(messages, self.config.assistant.generator.max_new_tokens):
+                if not pieces:
+                    timings["first_token"] = _ms(t0)
+                pieces.append(piece)
+                yield TurnEvent("token", {"text": piece})
+                if time.perf_counter() > deadline:
+                    failure = "ran out of time"
+                    break
+        except RuntimeError as exc:  # model misbehaviour is handled: the deterministic text stands
+            log.warning("explanation generation failed: %s", exc)
+            failure = f"generation failed: {exc}"
         timings["explain"] = _ms(t)
         text = "".join(pieces).strip()
-        problems = ["ran out of time"] if timed_out else check_explanation(text, self._facts(result, plan,
-                                                                                             history))
+        problems = [failure] if failure else check_explanation(text, self._facts(result, plan, history))
         if problems:
             log.info("explanation replaced by the deterministic one: %s", "; ".join(problems))
             result.grounded, result.explanation_source, result.problems = False, "fallback", problems

@@ -134,3 +134,15 @@ def test_real_demo_shop_with_the_real_model(demo_retriever, demo_config, demo_sh
         assert item is not None and item.in_stock and item.price == ln.price
     r2, _ = b.turn("swap the second one for something cheaper", s.to_dict(), shopper=shopper)
     assert r.items[1].id not in [ln.id for ln in r2.items] and r2.total <= 25.0
+
+
+def test_shopper_history_reaches_both_prompts() -> None:
+    from retrieval.types import Event
+
+    hist = {"s1": [(CATALOG[2], Event("s1", "T1", 1304380800.0))]}
+    gen = FakeGenerator()
+    b = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever(history=hist), generator=gen)
+    b.turn(REQUEST, shopper="s1")
+    assert "Teapot red retrospot" in gen.scored[0][1]["content"] and "2011-05-03" in gen.streamed[0][1]["content"]
+    b.turn(REQUEST)  # no shopper: no history in the prompt
+    assert "Teapot red retrospot" not in gen.streamed[1][1]["content"]
