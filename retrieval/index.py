@@ -95,10 +95,13 @@ def load_for_index(spec: str, data_dir: Path, mapping: dict[str, str] | None = N
 
 def index_source(config: AppConfig, spec: str, shop: str, *, sync: bool = False, progress: bool = True,
                  mapping: dict[str, str] | None = None, shoppers: Collection[str] | None = None,
-                 embedder: Embedder | None = None) -> IndexReport:
-    """Index ``spec`` into ``shop``. ``shoppers`` restricts the history written (None = everyone)."""
+                 embedder: Embedder | None = None, data: SourceData | None = None) -> IndexReport:
+    """Index ``spec`` into ``shop``. ``shoppers`` restricts the history written (None = everyone);
+    ``data`` is the already loaded source (skips reading ``spec`` again)."""
     start = time.perf_counter()
-    data, rejected = load_for_index(spec, config.data_path, mapping)
+    rejected: list[Rejection] = []
+    if data is None:
+        data, rejected = load_for_index(spec, config.data_path, mapping)
     report = IndexReport(shop, spec, valid=len(data.items), rejected=rejected,
                          baskets=len(data.train_baskets))
     if report.failed:

@@ -4,6 +4,7 @@
 - ``embedder``: the real packaged all-MiniLM-L6-v2 (loaded once); ``hash_embedder``: the fast fake.
 - ``chroma_server``: a REAL ``chroma run`` on loopback for the session, yields (host, port).
 - ``app_config``: an AppConfig whose home is a fresh tmp folder (real embedder, embedded store).
+- ``online_retail``: the loaded online-retail SourceData (with its README splits).
 - ``demo_retriever`` / ``demo_config`` / ``demo_shoppers``: the demo shop (online-retail, ~3.6k items, real
   MiniLM vectors, co-purchase stats, history of ``demo_shoppers``) indexed once per session.
 - ``store_mode``: parametrizes a test over ``embedded`` and ``http`` (server) stores;
@@ -121,22 +122,27 @@ def store_config(store_mode, request) -> StoreConfig:
 
 
 @pytest.fixture(scope="session")
-def demo_shoppers(data_dir) -> list[str]:
+def online_retail(data_dir):
+    """The online-retail SourceData (catalog, train events/baskets, dev/test), loaded once."""
     from retrieval.importers import load_source
 
-    data = load_source("online-retail", data_dir)
-    return sorted({b.shopper_id for b in data.test if b.shopper_id})[:N_DEMO_SHOPPERS]
+    return load_source("online-retail", data_dir)
 
 
 @pytest.fixture(scope="session")
-def demo_config(tmp_path_factory, embedder, demo_shoppers) -> AppConfig:
+def demo_shoppers(online_retail) -> list[str]:
+    return sorted({b.shopper_id for b in online_retail.test if b.shopper_id})[:N_DEMO_SHOPPERS]
+
+
+@pytest.fixture(scope="session")
+def demo_config(tmp_path_factory, embedder, demo_shoppers, online_retail) -> AppConfig:
     """The AppConfig of the demo shop; the shop is indexed once here (real MiniLM, online-retail)."""
     from retrieval.index import index_source
 
     cfg = AppConfig(home=str(tmp_path_factory.mktemp("demo-home")),
                     retrieval=RetrievalConfig(embedder=EmbedderConfig()))
     report = index_source(cfg, "online-retail", DEMO_SHOP, progress=False, shoppers=set(demo_shoppers),
-                          embedder=embedder)
+                          embedder=embedder, data=online_retail)
     assert report.valid > 3000 and report.history_total > 0, report.summary()
     return cfg
 
