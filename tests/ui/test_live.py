@@ -1,0 +1,152 @@
+"""A REAL uvicorn server on loopback: the official OpenAI client streams a bundle, and headless Chromium
+drives the demo shop's widget and the Gradio UI. The service is the real ShoppingAssistant over the real
+indexed demo shop (Chroma + MiniLM); only the causal LM is the fast fake from tests/assistant/fakes.py
+(the real SmolLM2 runs in test_real_model.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bundlebot.config import AppConfig
+from tests.ui.conftest import LiveServer
+from ui.api import create_app
+from ui.config import ServerConfig
+from ui.runtime import ShopRuntime
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SECRET_KEY, WIDGET_KEY = "sk-demo-live", "pk_demo_live"
+
+
+def real_app(demo_config: AppConfig, demo_retriever, generator=None, **server: object):
+    from assistant.service import ShoppingAssistant
+    from tests.assistant.fakes import FakeGenerator
+
+    gen = generator or FakeGenerator(text="These pieces suit the occasion and stay within the budget.")
+
+    def factory(config: AppConfig, shop: str) -> ShopRuntime:
+        return ShopRuntime(shop, ShoppingAssistant(config, shop, generator=gen, retriever=demo_retriever),
+                           demo_retriever)
+
+    cfg = AppConfig(home=demo_config.home, data_dir=demo_config.data_dir, retrieval=demo_config.retrieval,
+                    assistant=demo_config.assistant,
+                    server=ServerConfig(default_shop="demo", api_keys={"demo": SECRET_KEY},
+                                        widget_keys={WIDGET_KEY: "demo"}, shopper_token_secret="live-secret",
+                                        **server))  # type: ignore[arg-type]
+    return create_app(cfg, assistant_factory=factory)
+
+
+@pytest.fixture(scope="module")
+def live(demo_config, demo_retriever):
+    with LiveServer(real_app(demo_config, demo_retriever)) as server:
+        yield server
+
+
+def test_openai_client_streams_a_bundle(live):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{live.url}/v1", api_key=SECRET_KEY, max_retries=0)
+    stream = client.chat.completions.create(
+        model="bundlebot", stream=True,
+        messages=[{"role": "user", "content": "hosting a tea party for six, about £25"}])
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    final = chunks[-1]
+    assert final.choices[0].finish_reason == "stop"
+    bundle = final.model_extra["bundle"]
+    assert len(bundle["items"]) >= 2 and bundle["total"] <= 25.0
+    assert all(ln["title"] in text for ln in bundle["items"])  # plain clients see the bundle as text
+    state = final.model_extra["bundlebot_state"]
+    assert state["bundle"] == [ln["id"] for ln in bundle["items"]]
+    follow = client.chat.completions.create(
+        model="bundlebot", messages=[{"role": "user", "content": "remove the first one"}],
+        extra_body={"bundlebot_state": state})
+    after = follow.choices[0].message.model_extra["bundle"]
+    assert bundle["items"][0]["id"] not in [ln["id"] for ln in after["items"]]
+
+
+def test_openai_client_sees_auth_errors(live):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{live.url}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.chat.completions.create(model="bundlebot", messages=[{"role": "user", "content": "tea"}])
+    assert "unknown API key" in str(info.value)
+
+
+# ---- the real browser ------------------------------------------------------------------------------------
+def _chromium_or_skip() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing (run `make browser-deps` as root: "
+                    "apt-get install -y chromium)")
+    probe = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--version"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"BROWSER TESTS SKIPPED: chromium cannot run here: {probe.stderr[-500:]}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _page(browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors
+
+
+@pytest.mark.browser
+def test_widget_on_demo_shop_page_adds_bundle_to_cart(live, browser):
+    page, errors = _page(browser)
+    page.goto(f"{live.url}/demo-shop")
+    page.locator(".launcher").click()  # Playwright's CSS locators pierce the widget's open shadow root
+    page.locator("form input").fill("hosting a tea party for six, about £25")
+    page.locator("form input").press("Enter")
+    page.locator(".card").first.wait_for(timeout=60_000)
+    page.locator(".add").click()
+    page.wait_for_function("window.cartEvents.length === 1", timeout=10_000)
+    detail = page.evaluate("window.cartEvents[0]")
+    ids = page.eval_on_selector_all(".card", "els => els.map(e => e.dataset.id)")
+    assert [it["id"] for it in detail["items"]] == ids and all(it["quantity"] >= 1 for it in detail["items"])
+    assert page.locator("#cart-count").inner_text() == str(sum(it["quantity"] for it in detail["items"]))
+    page.locator(".msg.bot").last.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "widget-demo-shop.png"), full_page=True)
+    assert errors == [], errors
+
+
+@pytest.mark.browser
+def test_gradio_ui_completes_a_turn(live, browser):
+    page, errors = _page(browser)
+    page.goto(f"{live.url}/")
+    box = page.locator("#bb-input textarea")
+    box.wait_for(timeout=30_000)
+    box.fill("a christmas gift for my gran under £15")
+    page.locator("#bb-send").click()
+    page.locator("#bb-cards .bb-card").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="remove").first.wait_for(timeout=30_000)
+    total = page.locator("#bb-cards .bb-total").inner_text()
+    assert "budget £15.00" in total
+    page.screenshot(path=str(ARTIFACTS / "gradio-ui.png"), full_page=True)
+    assert errors == [], errors
+
+
+def test_browser_artifacts_dir_is_ignored():
+    out = subprocess.run(["git", "check-ignore", "test-artifacts/x.png"], cwd=ARTIFACTS.parent,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 or shutil.which("git") is None
