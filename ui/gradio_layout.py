@@ -18,7 +18,8 @@ def layout(gr: Any, respond: Callable, pick: Callable, shoppers: list[str], show
         with gr.Row():
             with gr.Column(scale=3):
                 chips = gr.HTML(chips_html({}), elem_id="bb-chips")
-                chat = gr.Chatbot(label="Chat", height=420, elem_id="bb-chat", feedback_options=None)
+                chat = gr.Chatbot(label="Chat", height=420, elem_id="bb-chat", feedback_options=None,
+                                  buttons=["copy"])
                 with gr.Row():
                     box = gr.Textbox(placeholder="hosting a tea party for six, about £25", show_label=False,
                                      scale=4, elem_id="bb-input", max_length=2000)
@@ -49,9 +50,10 @@ def _item_buttons(gr: Any, respond: Callable, bundle: Any, ins: list, outs: list
     def buttons(current: dict | None) -> None:
         for i, line in enumerate((current or {}).get("items") or []):
             with gr.Row(equal_height=True):
-                gr.HTML(f"<b>#{i + 1}</b> {escape(str(line.get('title', '')))}")
+                with gr.Column(scale=3, min_width=140):
+                    gr.HTML(f"<b>#{i + 1}</b> {escape(str(line.get('title', '')))}")
                 for action in ("cheaper", "swap", "remove"):
-                    btn = gr.Button(action, size="sm", elem_classes=[f"bb-{action}"])
+                    btn = gr.Button(action, size="sm", scale=1, min_width=70, elem_classes=[f"bb-{action}"])
                     btn.click(_action(respond, action, i), ins, outs)
 
 
