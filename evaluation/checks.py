@@ -64,6 +64,11 @@ def _expectations(case: Case, ans: Answer, titles: Mapping[str, str]) -> list[st
         why.append(f"total did not decrease ({ans.first_total} -> {ans.total})")
     if c.changed and ids == ans.first_items:
         why.append("bundle did not change after the follow-up")
+    if c.reports_unmet and not ans.unmet:
+        why.append("did not report any unmet constraint")
+    said = f"{ans.explanation}\n{ans.message}".lower()
+    if said_bad := [p for p in c.forbidden_phrases if p.lower() in said]:
+        why.append(f"output says forbidden {said_bad}")
     return why
 
 

@@ -64,6 +64,7 @@ class ShopData:
     _order: list[Item] = field(default_factory=list, repr=False)
     _by_cat: dict[str, list[Item]] = field(default_factory=dict, repr=False)
     _vectors: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
+    _prices: dict[str, float | None] | None = field(default=None, repr=False)
 
     @classmethod
     def from_items(cls, name: str, items: list[Item],
@@ -99,7 +100,10 @@ class ShopData:
         return sorted(merged.values(), key=lambda it: (-it.popularity, it.id))
 
     def prices(self) -> dict[str, float | None]:
-        return {i: it.price for i, it in self.items.items()}
+        """id -> catalog price of every item (built once: it is read for every answer)."""
+        if self._prices is None:
+            self._prices = {i: it.price for i, it in self.items.items()}
+        return self._prices
 
     def vectors(self, config: AppConfig) -> tuple[list[str], np.ndarray]:
         """(ids, unit vectors) of the whole catalog via the shared embedding cache (fast once indexed)."""

@@ -18,7 +18,9 @@ Fields (all but ``id``, ``suite``, ``shop`` and ``turns`` are optional):
   ``must_exclude`` (item ids), ``must_exclude_terms`` (words no item title may contain), ``max_total``,
   ``min_items``/``max_items``, ``grounded`` (the explanation passed the grounding check), ``no_system_leak``,
   ``unmet`` (constraint names the answer must report as not met, e.g. ``["budget"]``), ``total_decreases``
-  (multi-turn: the last total is below the first), ``changed`` (the last bundle differs from the first).
+  (multi-turn: the last total is below the first), ``changed`` (the last bundle differs from the first),
+  ``reports_unmet`` (the answer says some constraint could not be met), ``forbidden_phrases`` (text the
+  explanation/message must not contain, e.g. what an injected instruction asked for).
   Every answer is also checked for non-catalog items and invented prices, whatever the case says.
 - ``meta``: free-form provenance (source basket id, split), never read by the variants.
 
@@ -67,6 +69,8 @@ class Checks(BaseModel):
     unmet: list[str] = Field(default_factory=list)
     total_decreases: bool = False
     changed: bool = False
+    reports_unmet: bool = False
+    forbidden_phrases: list[str] = Field(default_factory=list)
 
 
 class Case(BaseModel):

@@ -1,0 +1,146 @@
+"""Write a run's results: ``results.json`` (every case x variant x metric), ``report.md`` (a table per suite:
+metric x variant, with the number of cases each figure is taken over), PNG plots, and per-case failures.
+
+>>> fmt(0.123456), fmt(3), fmt(None), fmt(1234.5)
+('0.123', '3', '–', '1234')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from evaluation.runner import SuiteRun
+
+log = logging.getLogger(__name__)
+
+# Metrics shown per suite in report.md (all are in results.json); the first ones are each suite's headline.
+SHOWN = {
+    "bundle-intent": ("recall@5", "recall@10", "hit", "precision", "recall", "f1"),
+    "personal-aisle": ("hit@1", "hit@5", "recall@10", "hit"),
+    "budget": ("within_budget", "total/budget", "recall@10", "recall", "hit"),
+}
+COMMON = ("checks_passed", "invalid_items", "invented_prices", "grounding_failures", "system_leaks",
+          "errors", "empty", "latency_p50_ms", "latency_p95_ms")
+MAX_FAILURES_LISTED = 25
+
+
+def fmt(v: float | int | None) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, int) or float(v).is_integer() and abs(v) >= 1:
+        return str(int(v))
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3f}"
+
+
+def results_json(runs: list[SuiteRun], meta: dict[str, Any]) -> dict[str, Any]:
+    return {"meta": meta, "suites": {
+        r.name: {"n_cases": len(r.cases), "skipped": r.skipped, "seconds": r.seconds,
+                 "summary": {v: r.summary(v) for v in r.results}, "cases": r.results} for r in runs}}
+
+
+def _table(run: SuiteRun) -> list[str]:
+    variants = list(run.results)
+    if not variants:
+        return ["_no variant ran_", ""]
+    sums = {v: run.summary(v) for v in variants}
+    rows = [f"| metric (n) | {' | '.join(variants)} |", "|---|" + "---|" * len(variants)]
+    for m in SHOWN.get(run.name, ()) + COMMON:
+        cells = [f"{fmt(sums[v][m]['value'])} ({sums[v][m]['n']})" for v in variants]
+        rows.append(f"| {m} | {' | '.join(cells)} |")
+    secs = " | ".join(f"{run.seconds[v]:.0f}" for v in variants)
+    rows.append(f"| wall seconds | {secs} |")
+    return rows + [""]
+
+
+def _failures(run: SuiteRun) -> list[str]:
+    lines = []
+    for v, recs in run.results.items():
+        failed = [r for r in recs if r["failures"]]
+        if not failed:
+            continue
+        lines.append(f"**{v}**: {len(failed)} of {len(recs)} cases failed a check")
+        lines.append("")
+        for r in failed[:MAX_FAILURES_LISTED]:
+            lines.append(f"- `{r['id']}`: {'; '.join(r['failures'])} — items {r['answer']['items']}")
+        if len(failed) > MAX_FAILURES_LISTED:
+            lines.append(f"- … {len(failed) - MAX_FAILURES_LISTED} more in results.json")
+        lines.append("")
+    return lines
+
+
+def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
+    out = ["# bundlebot evaluation report", "", f"Command: `{meta.get('command', '')}`", "",
+           f"Split: {meta.get('split')}; created {meta.get('created')}; machine: {meta.get('machine')}", ""]
+    if meta.get("index_seconds"):
+        out += ["Indexing done in this run (seconds): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in sorted(meta["index_seconds"].items())), ""]
+    out += ["Figures are means over the cases where the metric applies (n in brackets); counts "
+            "(invalid_items, invented_prices, grounding_failures, system_leaks, errors, empty) are sums.", ""]
+    for run in runs:
+        out += [f"## {run.name} ({len(run.cases)} cases)", ""]
+        out += _table(run)
+        for v, why in sorted(run.skipped.items()):
+            out.append(f"- skipped `{v}`: {why}")
+        if run.skipped:
+            out.append("")
+        fails = _failures(run)
+        if fails:
+            out += ["### Failures", ""] + fails
+    return "\n".join(out) + "\n"
+
+
+def plots(runs: list[SuiteRun], out_dir: Path) -> list[Path]:
+    """metric-by-variant bars per suite and a latency histogram per suite (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for run in runs:
+        variants = list(run.results)
+        if not variants:
+            continue
+        metrics = SHOWN.get(run.name, ("checks_passed",))[:4]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        width = 0.8 / len(variants)
+        for j, v in enumerate(variants):
+            s = run.summary(v)
+            vals = [s[m]["value"] or 0.0 for m in metrics]
+            ax.bar([i + j * width for i in range(len(metrics))], vals, width, label=v)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(metrics))], metrics)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{run.name}: metric by variant ({len(run.cases)} cases)")
+        ax.legend(fontsize=7)
+        paths.append(_save(fig, out_dir / f"{run.name}-metrics.png"))
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for v in variants:
+            ax.hist([r["metrics"]["latency_ms"] for r in run.results[v]], bins=30, alpha=0.5, label=v)
+        ax.set_xlabel("latency per case (ms)")
+        ax.set_yscale("log")
+        ax.set_title(f"{run.name}: latency")
+        ax.legend(fontsize=7)
+        paths.append(_save(fig, out_dir / f"{run.name}-latency.png"))
+    return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write(runs: list[SuiteRun], meta: dict[str, Any], out_dir: Path, with_plots: bool = True) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = results_json(runs, meta)
+    (out_dir / "results.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    (out_dir / "report.md").write_text(report_md(runs, meta), encoding="utf-8")
+    if with_plots:
+        plots(runs, out_dir)
+    return out_dir / "report.md"
