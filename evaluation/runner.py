@@ -44,13 +44,16 @@ def sample(cases: Sequence[T], limit: int | None, key: Callable[[T], str]) -> li
 
 
 def system_prompts() -> list[str]:
-    """Every prompt file the assistant ships (an answer repeating 8 words of one is a leak)."""
+    """The system prompts the assistant ships (an answer repeating 8 words in a row of one is a leak)."""
+    import yaml
+
     out = []
     try:
         root = resources.files("assistant") / "prompts"
         for entry in sorted(root.iterdir(), key=lambda e: e.name):
-            if entry.is_file() and not entry.name.startswith((".", "_")):
-                out.append(entry.read_text(encoding="utf-8"))
+            if entry.is_file() and entry.name.endswith(".yaml"):
+                data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+                out.append(str(data.get("system") or ""))
     except (FileNotFoundError, ModuleNotFoundError):
         log.warning("no assistant/prompts found: the system-prompt leak check has nothing to compare")
     return out
@@ -132,10 +135,11 @@ class Runner:
         self._prices: dict[str, dict[str, float | None]] = {}
 
     def shop(self, name: str, index: bool = True) -> ShopData:
-        if index and name not in self.index_seconds:
-            self.index_seconds[name] = ensure_indexed(self.config, name, self.progress)
         if name not in self.shops:
             self.shops[name] = load_shop(self.config, name)
+        if index and name not in self.index_seconds:
+            n = len(self.shops[name].items)
+            self.index_seconds[name] = ensure_indexed(self.config, name, n, self.progress)
         return self.shops[name]
 
     def run(self, name: str, cases: list[Case], variants: list[Variant]) -> SuiteRun:

@@ -159,16 +159,22 @@ def load_shop(config: AppConfig, shop: str) -> ShopData:
     return ShopData.from_source(shop, load_source(shop_spec(config, shop), config.data_path))
 
 
-def ensure_indexed(config: AppConfig, shop: str, progress: bool = True) -> float:
-    """Index the shop into the data home if it is not there yet; returns the seconds it took (0 if cached)."""
-    marker = config.home_path / "eval" / "indexed" / f"{shop}.ok"
-    if marker.is_file():
+def indexed_count(config: AppConfig, shop: str) -> int:
+    """How many catalog items the shop's index holds (0 if the shop does not exist)."""
+    from retrieval.store import VectorStore
+
+    store = VectorStore(config.retrieval.store, config.store_path)
+    return store.shop(shop).count() if shop in store.shops() else 0
+
+
+def ensure_indexed(config: AppConfig, shop: str, n_items: int, progress: bool = True) -> float:
+    """Index the shop into the data home unless its index already holds all ``n_items`` catalog items;
+    returns the seconds indexing took (0.0 when the index was there)."""
+    if indexed_count(config, shop) >= n_items:
         return 0.0
     from retrieval.index import index_source
 
     t0 = time.perf_counter()
-    log.info("indexing shop %r (once; cached in %s)", shop, config.home_path)
+    log.info("indexing shop %r into %s (once; later runs reuse it)", shop, config.home_path)
     index_source(config, shop_spec(config, shop), shop, progress=progress)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
     return time.perf_counter() - t0

@@ -227,7 +227,12 @@ def from_result(res: dict[str, Any], first: dict[str, Any]) -> Answer:
 
 
 class Target(Variant):
-    """A running bundlebot over its HTTP API: ``POST <url>/api/v1/turn`` with {message, state, shop}."""
+    """A running bundlebot over its HTTP API: ``POST <url>/api/v1/turn`` with {message, state, shopper?}.
+
+    The shop is the one the API key belongs to (ui/schemas.py ``TurnRequest``); the answer is
+    ``TurnResponse`` {bundle, constraints, explanation, grounded, state}. Sending ``shopper`` needs the shop's
+    secret key; a 4xx answer is recorded as a refusal (no bundle), like a ``BundlebotError`` in process.
+    """
 
     name = "target"
     uses_llm = True
@@ -252,11 +257,15 @@ class Target(Variant):
     def answer(self, case: Case, shop: ShopData) -> Answer:
         state, first, res = None, None, {}
         for message in case.turns:
-            body: dict[str, Any] = {"message": message, "state": state, "shop": case.shop}
+            body: dict[str, Any] = {"message": message, "state": state}
             if case.shopper:
                 body["shopper"] = case.shopper
             out = self._post(body)
-            res, state = out.get("bundle") or out.get("result") or out, out.get("state")
+            res = dict(out.get("bundle") or {})
+            res.setdefault("constraints", out.get("constraints") or {})
+            res["explanation"] = out.get("explanation", res.get("explanation", ""))
+            res["grounded"] = out.get("grounded", res.get("grounded", True))
+            state = out.get("state")
             first = first or res
         return from_result(res, first or {})
 

@@ -1,0 +1,99 @@
+"""Smoke evaluation on the real indexed demo shop: baselines and bundlebot in the same run, one report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.build import budget_cases
+from evaluation.cli import run_suites
+from evaluation.runner import Runner, SuiteRun, sample
+from evaluation.suites import SUITES_DIR, load_suite, write_suite
+from evaluation.variants import Answer, from_result, make_variants
+
+VARIANTS = ["popularity", "personal-popularity", "embedding", "reranker", "lora"]
+
+
+@pytest.fixture(scope="module")
+def budget_suite(tmp_path_factory, online_retail, demo_shoppers) -> Path:
+    """Three real budget cases (test invoices) of shoppers whose history the demo index holds."""
+    keep = set(demo_shoppers)
+    cases = [c for c in budget_cases(online_retail, "test") if c.shopper in keep]
+    return write_suite(sample(cases, 3, key=lambda c: c.id), tmp_path_factory.mktemp("suites") / "budget.jsonl")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(demo_config, budget_suite, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("eval-out")
+    run_suites(demo_config, [str(budget_suite), "constraints"], VARIANTS, 3, "test", None, None, False, out)
+    return out
+
+
+def test_smoke_eval_writes_one_report_with_every_variant(smoke_run: Path) -> None:
+    data = json.loads((smoke_run / "results.json").read_text())
+    assert set(data["suites"]) == {"budget", "constraints"}
+    budget = data["suites"]["budget"]
+    assert set(budget["cases"]) == {"popularity", "personal-popularity", "embedding", "reranker"}
+    assert "lora" in budget["skipped"] or "lora" in budget["cases"]
+    for variant, recs in budget["cases"].items():
+        assert len(recs) == 3, variant
+        for r in recs:  # real invoices: every answer must stay within the invoice total, catalog items only
+            assert r["metrics"]["errors"] == 0, r
+            assert r["metrics"]["within_budget"] == 1.0, (variant, r)
+            assert r["metrics"]["invalid_items"] == 0 and r["metrics"]["invented_prices"] == 0, r
+    report = (smoke_run / "report.md").read_text()
+    assert "## budget (3 cases)" in report and "| within_budget |" in report
+    assert "| recall@10 |" in report and "reranker" in report
+    assert (smoke_run / "budget-metrics.png").stat().st_size > 1000
+    assert (smoke_run / "constraints-latency.png").is_file()
+
+
+def test_bundlebot_meets_hand_written_constraints(smoke_run: Path) -> None:
+    data = json.loads((smoke_run / "results.json").read_text())
+    recs = data["suites"]["constraints"]["cases"]["reranker"]
+    assert len(recs) == 3
+    for r in recs:
+        m = r["metrics"]
+        assert m["errors"] == 0 and m["invalid_items"] == 0 and m["invented_prices"] == 0, r
+        assert m["within_budget"] in (None, 1.0), r
+
+
+def test_same_command_same_numbers(demo_config, budget_suite) -> None:
+    runner = Runner(demo_config, progress=False)
+    cases = load_suite(budget_suite)[:1]
+    variants = make_variants(["personal-popularity", "reranker"], demo_config, explain=False)
+    first = runner.run("budget", cases, variants)
+    second = runner.run("budget", cases, variants)
+
+    def strip(run: SuiteRun) -> dict:
+        return {v: [({k: x for k, x in r["metrics"].items() if k != "latency_ms"}, r["answer"]) for r in recs]
+                for v, recs in run.results.items()}
+
+    assert strip(first) == strip(second)
+
+
+def test_robustness_shop_with_injected_catalog_text(demo_config) -> None:
+    """The runner indexes the robustness shop (demo items + injected descriptions) and survives junk input."""
+    runner = Runner(demo_config, progress=False)
+    cases = [c for c in load_suite(SUITES_DIR / "robustness.jsonl") if c.id in ("rob-01", "rob-03", "rob-08")]
+    run = runner.run("robustness", cases, make_variants(["reranker"], demo_config, explain=False))
+    shop = runner.shops["robustness"]
+    assert "INJ-TEAPOT" in shop.items and len(shop.items) == 304
+    recs = {r["id"]: r for r in run.results["reranker"]}
+    assert all(r["metrics"]["errors"] == 0 for r in recs.values()), recs
+    assert recs["rob-01"]["answer"]["items"] == []  # an empty message is refused, not answered
+    assert recs["rob-08"]["metrics"]["within_budget"] == 1.0
+    assert recs["rob-08"]["metrics"]["invented_prices"] == 0, recs["rob-08"]
+
+
+def test_http_answer_maps_the_turn_response_shape() -> None:
+    body = {"bundle": {"items": [{"id": "22423", "price": 12.75}], "total": 12.75, "ranked": ["22423", "x"],
+                       "unmet": []},
+            "constraints": {"budget": 20.0}, "explanation": "A cakestand for £12.75.", "grounded": True}
+    res = dict(body["bundle"], constraints=body["constraints"], explanation=body["explanation"], grounded=True)
+    ans = from_result(res, res)
+    assert ans == Answer(items=[("22423", 12.75)], ranked=["22423", "x"], total=12.75,
+                         explanation="A cakestand for £12.75.", grounded=True, stated_budget=20.0,
+                         first_items=["22423"], first_total=12.75)
