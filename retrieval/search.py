@@ -84,6 +84,17 @@ class Filters:
 ChosenLike = Item | str
 
 
+@dataclass
+class CandidatePool:
+    """One request's candidates before ranking (lets callers re-rank without querying again)."""
+
+    query_vec: np.ndarray
+    candidates: list[tuple[Item, np.ndarray]]
+    history: list[tuple[Item, np.ndarray, Event]]
+    chosen: list[tuple[Item, np.ndarray]]
+    anchors: list[str]
+
+
 class Retriever:
     """Candidates for a request in one shop. Open with ``Retriever.open(config, shop)``."""
 
@@ -118,6 +129,11 @@ class Retriever:
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
                    k: int | None = None, chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
         """Reranked candidates for ``query``, best first, at most ``k`` (default: config candidates)."""
+        return self.rank(self.gather(query, shopper=shopper, filters=filters, k=k, chosen=chosen), k)
+
+    def gather(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
+               k: int | None = None, chosen: Sequence[ChosenLike] = ()) -> CandidatePool:
+        """Everything the reranker needs for one request (vector hits + complements, history, chosen)."""
         k = k or self.config.retrieval.candidates
         qv = self.embedder.embed(query)
         chosen_pairs = self._with_vectors(chosen)
@@ -133,7 +149,13 @@ class Retriever:
         for item, vec in self._complements(anchors, filters, exclude=set(pool)):
             pool[item.id] = (item, vec)
         top_hits = [it.id for it, _, _ in hits[:EXPAND_FROM]]
-        return self.reranker.score(qv, list(pool.values()), history, chosen_pairs, anchors=top_hits)[:k]
+        return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits)
+
+    def rank(self, pool: CandidatePool, k: int | None = None) -> list[ScoredItem]:
+        """Rerank a gathered pool with the current reranker weights, best first."""
+        k = k or self.config.retrieval.candidates
+        return self.reranker.score(pool.query_vec, pool.candidates, pool.history, pool.chosen,
+                                   anchors=pool.anchors)[:k]
 
     def rescore(self, candidates: Sequence[ScoredItem | Item], query: str, *, shopper: str | None = None,
                 chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
