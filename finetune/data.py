@@ -335,7 +335,7 @@ def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, prog
         if ensure_index is None:
             from evaluation.shops import ensure_indexed
 
-            ensure_indexed(app, SHOPS[source], progress=progress)
+            ensure_indexed(app, SHOPS[source], len(src.items), progress=progress)
         else:
             ensure_index(app, SHOPS[source])
         retriever = Retriever.open(app, SHOPS[source])

@@ -76,7 +76,8 @@ def wrap_lora(model: Any, cfg: TrainConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
     lcfg = LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM", bias="none")
+                      target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM", bias="none",
+                      layers_to_transform=list(cfg.lora.layers) if cfg.lora.layers is not None else None)
     return get_peft_model(model, lcfg)
 
 

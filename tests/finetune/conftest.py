@@ -66,7 +66,7 @@ def index_small(app, shop: str) -> None:
     from retrieval.index import index_source
 
     assert shop == "bundlerec-food", "the fine-tuning tests index only the small BundleRec food shop"
-    index_source(app, "bundlerec-food", shop, progress=False)
+    index_source(app, "bundlerec-food", shop, progress=False, shoppers=())  # bundle intents need no history
 
 
 @pytest.fixture(scope="session")

@@ -50,9 +50,10 @@ def test_examples_come_from_train_baskets_and_dev_only_from_dev(real_examples, f
     assert not ({r["basket_id"] for r in train + dev} & test_ids)
 
 
-def test_explanations_state_only_bundle_facts(real_examples) -> None:
+def test_explanations_state_only_bundle_facts(real_examples, food) -> None:
     import re
 
+    catalog = {it.id: it.title for it in food.items}
     out, info = real_examples
     exps = [r for r in _rows(out / "train.jsonl") if r["kind"] == "explain"]
     assert len(exps) == info["counts"]["train/bundlerec-food/explain"] >= 1
@@ -61,9 +62,11 @@ def test_explanations_state_only_bundle_facts(real_examples) -> None:
         block = prompt.split("<bundle>")[1].split("</bundle>")[0]
         titles = [line[2:].split(" — ")[0] for line in block.strip().splitlines()]
         assert len(titles) == len(r["bundle"]) >= 1
-        assert all(t.lower() in r["target"].lower() for t in titles)
-        # every number the target states is a number the prompt shows (prices, totals, sizes)
-        assert set(re.findall(r"\d+(?:\.\d+)?", r["target"])) <= set(re.findall(r"\d+(?:\.\d+)?", prompt))
+        # the target names exactly the bundle's items, by their catalog titles (the prompt may shorten them)
+        assert all(catalog[i] in r["target"] for i in r["bundle"])
+        # every number the target states is a catalog fact of the bundle (prices, totals, counts, titles)
+        facts = prompt + " ".join(catalog[i] for i in r["bundle"]) + f" {len(r['bundle'])}"
+        assert set(re.findall(r"\d+(?:\.\d+)?", r["target"])) <= set(re.findall(r"\d+(?:\.\d+)?", facts))
 
 
 def test_dataset_card_has_counts_lengths_and_hashes(real_examples) -> None:

@@ -1,0 +1,170 @@
+"""Does the adapter help the LLM choose? Base vs LoRA on the SAME prompts of the evaluation suites' cases.
+
+For each case of a generated suite (``bundle-intent``, ``personal-aisle``, ``budget``; dev or test split,
+built by ``evaluation.build``) the live candidate list is computed once (parsed request -> Retriever ->
+top ``k``, exactly as the service and the training data do), rendered with the shared ``choose`` prompt,
+and scored by ``Generator.choice_scores`` of the base model and of base + adapter. Reported per suite:
+
+- ``coverage``: share of cases with a gold item among the k candidates (the LLM cannot do better);
+- ``hit@1`` / ``recall@3``: the LLM's top letter / top 3 letters hold a gold item (over covered cases);
+- ``rerank_hit@1``: the reranker's own first candidate is gold (the order the LLM re-sorts);
+- the paired difference LoRA - base of hit@1 with a 95% bootstrap interval (resampling cases).
+
+Example (the command EVALUATION.md records)::
+
+    .venv/bin/python -m finetune.measure --split dev --limit 80 --out /tmp/measure-dev.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+SUITES = ("bundle-intent", "personal-aisle", "budget")
+
+
+def suite_cases(app: Any, suite: str, split: str, limit: int, seed: int) -> list[Any]:
+    """A seeded sample of the suite's cases (personal-aisle: at most one case per basket, for variety)."""
+    from evaluation.build import BUILDERS, SOURCES
+    from retrieval.importers import load_source
+
+    spec, shop = SOURCES[suite]
+    cases = BUILDERS[suite](load_source(spec, app.data_path), split)
+    if suite == "personal-aisle":
+        seen: set[str] = set()
+        cases = [c for c in cases if not (c.meta["basket"] in seen or seen.add(c.meta["basket"]))]
+    for c in cases:
+        c.shop = shop
+    return random.Random(seed).sample(cases, min(limit, len(cases)))
+
+
+def _source_items(app: Any, suite: str) -> list[Any]:
+    from evaluation.build import SOURCES
+    from retrieval.importers import load_source
+
+    return load_source(SOURCES[suite][0], app.data_path).items
+
+
+def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict], list[str]]:
+    """(choose messages, candidate ids) the live assistant would score for the case's first turn."""
+    from assistant.fusion import choose_messages
+    from finetune.data import live_candidates, live_query
+
+    c, query = live_query(case.turns[0])
+    cands = live_candidates(retriever, c, query, case.shopper, k)
+    history = list(retriever.history(case.shopper, 5)) if case.shopper else []
+    return choose_messages(query, cands, history), [s.item.id for s in cands]
+
+
+def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold: set[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)),
+                           "rerank_hit1": bool(ids) and ids[0] in gold}
+    for name, gen in gens.items():
+        if len(ids) < 2:
+            row[f"{name}_hit1"] = row[f"{name}_rec3"] = False
+            continue
+        probs = gen.choice_scores(messages, len(ids))
+        order = sorted(range(len(ids)), key=lambda i: -probs[i])
+        row[f"{name}_hit1"] = ids[order[0]] in gold
+        row[f"{name}_rec3"] = bool({ids[i] for i in order[:3]} & gold)
+    return row
+
+
+def bootstrap_diff(a: list[bool], b: list[bool], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of b - a and its 95% percentile interval over resampled cases (paired).
+
+    >>> bootstrap_diff([False, False, True, True], [True, True, True, True], n=200)[0]
+    0.5
+    """
+    rng = random.Random(seed)
+    d = [int(y) - int(x) for x, y in zip(a, b, strict=True)]
+    if not d:
+        return 0.0, 0.0, 0.0
+    means = sorted(sum(d[rng.randrange(len(d))] for _ in d) / len(d) for _ in range(n))
+    return sum(d) / len(d), means[int(0.025 * n)], means[int(0.975 * n) - 1]
+
+
+def summarize(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    covered = [r for r in rows if r["covered"]]
+    out: dict[str, Any] = {"cases": len(rows), "coverage": round(len(covered) / max(1, len(rows)), 3),
+                           "rerank_hit@1": _rate(covered, "rerank_hit1")}
+    for name in names:
+        out[f"{name}_hit@1"] = _rate(covered, f"{name}_hit1")
+        out[f"{name}_recall@3"] = _rate(covered, f"{name}_rec3")
+    if {"base", "lora"} <= set(names):
+        mean, lo, hi = bootstrap_diff([r["base_hit1"] for r in covered], [r["lora_hit1"] for r in covered])
+        out["lora-base_hit@1"] = {"mean": round(mean, 3), "ci95": [round(lo, 3), round(hi, 3)]}
+    return out
+
+
+def _rate(rows: list[dict], key: str) -> float:
+    return round(sum(bool(r[key]) for r in rows) / max(1, len(rows)), 3)
+
+
+def generators(app: Any, adapter: Path | None) -> dict[str, Any]:
+    """The base model and base + adapter, both through ``assistant.llm`` (the serving code path)."""
+    from dataclasses import replace
+
+    from assistant.llm import load_generator
+
+    g = app.assistant.generator
+    gens = {"base": load_generator(replace(g, adapter="none", dtype="float32"), app.home_path)}
+    if adapter is not None:
+        gens["lora"] = load_generator(replace(g, adapter=str(adapter), dtype="float32"), app.home_path)
+    return gens
+
+
+def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
+            suites: tuple[str, ...] = SUITES) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from evaluation.shops import ensure_indexed
+    from retrieval.search import Retriever
+
+    gens = generators(app, adapter)
+    k = app.assistant.llm_candidates
+    report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter), "suites": {}}
+    for suite in suites:
+        cases = suite_cases(app, suite, split, limit, seed)
+        ensure_indexed(app, cases[0].shop, len(_source_items(app, suite)))
+        retriever = Retriever.open(app, cases[0].shop)
+        rows, t0 = [], time.perf_counter()
+        for case in tqdm(cases, desc=f"{suite} ({split})", unit="case"):
+            messages, ids = case_prompt(app, retriever, case, k)
+            rows.append(score_case(gens, messages, ids, set(case.gold_items)))
+        report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0)}
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from bundlebot.config import load_config
+    from finetune.adapter import DEFAULT_ADAPTER
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--limit", type=int, default=80, help="cases per suite (seeded sample)")
+    ap.add_argument("--adapter", type=Path, default=DEFAULT_ADAPTER)
+    ap.add_argument("--suites", default=",".join(SUITES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, tuple(args.suites.split(",")))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
