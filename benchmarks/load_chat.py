@@ -77,17 +77,19 @@ def write_config(folder: Path, home: Path, store: dict[str, object]) -> Path:
 
 
 def wait_for(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    deadline, last = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            r = httpx.get(url, timeout=2)
+            if r.status_code == 200:
                 return
+            last = r.text[:300]
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {timeout} s")
+    raise RuntimeError(f"{url} not ready after {timeout} s: {last}")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -201,7 +203,7 @@ def main() -> None:
     ap.add_argument("--chats", type=int, default=1, help="sequential chats per client")
     ap.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "bundlebot-bench")
     ap.add_argument("--max-seconds", type=float, default=240.0, help="bound per client level")
-    ap.add_argument("--startup-seconds", type=float, default=300.0)
+    ap.add_argument("--startup-seconds", type=float, default=900.0)
     args = ap.parse_args()
     args.home.mkdir(parents=True, exist_ok=True)
     print_machine()

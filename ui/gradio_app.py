@@ -136,6 +136,17 @@ def demo_shoppers(config: AppConfig, runtime: ShopRuntime, n: int = 8) -> list[s
         return []
 
 
+def picker_visible(config: AppConfig) -> bool:
+    """The shopper picker exposes shoppers' history: only in open local mode unless configured.
+
+    >>> from ui.config import ServerConfig
+    >>> picker_visible(AppConfig()), picker_visible(AppConfig(server=ServerConfig(api_keys={"a": "k"})))
+    (True, False)
+    """
+    picker = config.server.ui_shopper_picker
+    return config.server.open_mode if picker is None else picker
+
+
 def build_blocks(config: AppConfig, runtimes: Runtimes) -> Any:
     """The Blocks app; every callback is a few lines around ``chat_events``."""
     import gradio as gr
@@ -143,8 +154,7 @@ def build_blocks(config: AppConfig, runtimes: Runtimes) -> Any:
     from ui.gradio_layout import layout
 
     shop = config.server.default_shop
-    picker = config.server.ui_shopper_picker
-    show_picker = config.server.open_mode if picker is None else picker
+    show_picker = picker_visible(config)
     budget = config.server.turn_time_budget_s or config.assistant.turn_time_budget_s
 
     def respond(message: str, history: list, state: dict | None, bundle: dict | None, shopper: str | None):

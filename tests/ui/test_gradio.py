@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bundlebot.config import AppConfig
 from tests.ui.fakes import XSS, fake_factory
+from ui import gradio_app
 from ui.config import ServerConfig
 from ui.format import cards_html, chips_html
 from ui.gradio_app import action_message, build_blocks, chat_events, demo_shoppers, history_html
@@ -64,9 +65,9 @@ def test_history_and_shopper_picker():
 
 
 def test_blocks_build_with_picker_only_in_open_mode():
-    blocks = build_blocks(AppConfig(), Runtimes(AppConfig(), fake_factory()))
-    dropdowns = [b for b in blocks.blocks.values() if type(b).__name__ == "Dropdown"]
-    assert dropdowns and dropdowns[0].visible
     keyed = AppConfig(server=ServerConfig(api_keys={"demo": "k"}))
     blocks = build_blocks(keyed, Runtimes(keyed, fake_factory()))
-    assert not [b for b in blocks.blocks.values() if type(b).__name__ == "Dropdown"][0].visible
+    dropdowns = [b for b in blocks.blocks.values() if type(b).__name__ == "Dropdown"]
+    assert len(dropdowns) == 1 and not dropdowns[0].visible  # keyed server: no one's history on show
+    assert gradio_app.picker_visible(AppConfig()) and gradio_app.picker_visible(AppConfig(server=ServerConfig(
+        api_keys={"demo": "k"}, ui_shopper_picker=True)))
