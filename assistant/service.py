@@ -94,14 +94,22 @@ class ShoppingAssistant:
     def turn_stream(self, message: str, state: ConversationState | dict | None = None,
                     shopper: str | None = None, *, explain: bool | None = None) -> Iterator[TurnEvent]:
         """Events of one turn (see the module docstring)."""
-        t0 = time.perf_counter()
         try:
+            self._warm(explain)
+            t0 = time.perf_counter()  # one-time loading is not part of a turn's latency
             yield from self._turn(message, state, shopper, t0, self.config.assistant.explain
                                   if explain is None else explain)
         except BundlebotError as exc:
             ev = TurnEvent("error", exc.to_dict())
             ev.exception = exc  # type: ignore[attr-defined]  # for turn(); data stays plain JSON
             yield ev
+
+    def _warm(self, explain: bool | None) -> None:
+        """Open the retriever and load the generator once (they are shared by every later turn)."""
+        self.retriever  # noqa: B018
+        cfg = self.config.assistant
+        if (cfg.fusion and cfg.fusion_weight > 0) or (cfg.explain if explain is None else explain):
+            self.generator  # noqa: B018
 
     # ---- the turn -------------------------------------------------------------------------------------
     def _turn(self, message: str, raw_state: Any, shopper: str | None, t0: float,
@@ -168,7 +176,7 @@ class ShoppingAssistant:
         asm.items = _in_slots(asm.items, plan.slots)
         if plan.note:
             asm.message = " ".join(filter(None, [plan.note, asm.message]))
-        return self._result(asm, plan, ranked), history
+        return self._result(asm, plan, ranked, history), history
 
     def _candidates(self, plan: TurnPlan, shopper: str | None) -> list[ScoredItem]:
         from retrieval.search import Filters
@@ -223,9 +231,15 @@ class ShoppingAssistant:
                     for s in pool]
         return run
 
-    def _result(self, asm: Assembly, plan: TurnPlan, ranked: list[ScoredItem]) -> BundleResult:
+    def _result(self, asm: Assembly, plan: TurnPlan, ranked: list[ScoredItem],
+                history: list[tuple[Item, Event]]) -> BundleResult:
         c = plan.constraints
-        title_of = self._title_of
+        # a reason may only name an item the shopper sees: one in the bundle or in their history
+        known = {s.item.id for s in asm.items} | {it.id for it, _ in history}
+
+        def title_of(item_id: str) -> str | None:
+            return self._title_of(item_id) if item_id in known else None
+
         lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price,
                             currency=s.item.currency or c.currency, reason=item_reason(s, plan.query, title_of),
                             category=s.item.category_path, image_url=s.item.image_url, score=round(s.score, 6),
