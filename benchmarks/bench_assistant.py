@@ -138,6 +138,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=len(REQUESTS), help="requests for the bundle-only pass")
     ap.add_argument("--explain-n", type=int, default=len(REQUESTS), help="requests for the full-turn pass")
     ap.add_argument("--config", default=None)
+    ap.add_argument("--no-fusion", action="store_true", help="reranker only in the bundle pass (no LLM scoring)")
     args = ap.parse_args()
     from assistant.service import ShoppingAssistant
     from bundlebot.config import load_config
@@ -151,7 +152,10 @@ def main() -> None:
     print(f"load + warm-up: {time.perf_counter() - t:.1f} s; generator {bot.generator.info}")
     who = shoppers(30)
     reqs = (REQUESTS * 2)[: args.n]
-    report(run(bot, reqs, who, explain=False), "bundle only (explain off)")
+    fusion = cfg.assistant.fusion
+    cfg.assistant.fusion = fusion and not args.no_fusion
+    report(run(bot, reqs, who, explain=False), f"bundle only (explain off, fusion {cfg.assistant.fusion})")
+    cfg.assistant.fusion = fusion
     print(f"rerank (Retriever.rescore, 40 candidates): p50 {pct(rerank_ms(bot, reqs), .5):.1f} ms")
     report(run(bot, (REQUESTS * 2)[: args.explain_n], who, explain=True), "full turn (model explanation)")
     pipe, raw = decode_speed(bot)
