@@ -72,8 +72,8 @@ class Reranker:
         sub_sim, sub_idx = self._max_sim(cand, _matrix([v for _, v in chosen], dim))
         thr = self.config.substitute_threshold
         sub = np.clip((sub_sim - thr) / max(1e-6, 1.0 - thr), 0.0, 1.0) if len(chosen) else sub_sim * 0
-        anchor_ids = [it.id for it, _ in chosen] + [it.id for it, _, _ in history] + list(anchors)
-        comp, comp_of = self._complements([it.id for it, _ in candidates], anchor_ids)
+        comp, comp_of = self._complements([it.id for it, _ in candidates],
+                                          self._anchor_weights(candidates, rel, history, chosen, anchors))
         pop = self._popularity([it for it, _ in candidates])
         terms = {"relevance": rel, "affinity": np.clip(aff, 0.0, 1.0), "complement": comp,
                  "substitute": sub, "popularity": pop}
@@ -99,17 +99,33 @@ class Reranker:
         idx = sims.argmax(axis=1)
         return sims[np.arange(len(cand)), idx], idx
 
-    def _complements(self, cand_ids: list[str], anchors: list[str]) -> tuple[np.ndarray, list[str | None]]:
+    @staticmethod
+    def _anchor_weights(candidates: Sequence[tuple[Item, np.ndarray]], rel: np.ndarray,
+                        history: Sequence[tuple[Item, np.ndarray, Event]], chosen: Sequence[tuple[Item, np.ndarray]],
+                        anchors: Sequence[str]) -> dict[str, tuple[float, bool]]:
+        """anchor id -> (weight, use category fallback). Chosen and history items count fully, with the
+        category fallback (an item never bought still has complements); a request's top hits count in
+        proportion to their relevance and only with item-level evidence (their fallback is mostly noise)."""
+        out: dict[str, tuple[float, bool]] = {}
+        rel_by_id = {it.id: float(r) for (it, _), r in zip(candidates, rel, strict=True)}
+        top = max([rel_by_id.get(a, 0.0) for a in anchors] + [1e-6])
+        for a in anchors:
+            out[a] = (max(0.0, rel_by_id.get(a, top)) / top, False)
+        for it, *_ in list(chosen) + list(history):
+            out[it.id] = (1.0, True)
+        return out
+
+    def _complements(self, cand_ids: list[str],
+                     anchors: dict[str, tuple[float, bool]]) -> tuple[np.ndarray, list[str | None]]:
         scores = np.zeros(len(cand_ids), dtype=np.float32)
         which: list[str | None] = [None] * len(cand_ids)
         if self.stats is None or not anchors:
             return scores, which
-        anchors = list(dict.fromkeys(anchors))
         for i, cid in enumerate(cand_ids):
-            for a in anchors:
-                if a == cid:
+            for a, (weight, fallback) in anchors.items():
+                if a == cid or weight <= 0:
                     continue  # an item is not its own complement
-                s = float(self.stats.association(a, cid))
+                s = weight * float(self.stats.association(a, cid, fallback=fallback))
                 if s > scores[i]:
                     scores[i], which[i] = s, a
         return np.clip(scores, 0.0, 1.0), which
