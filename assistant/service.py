@@ -183,8 +183,10 @@ class ShoppingAssistant:
 
         c = plan.constraints
         filters = Filters(max_price=c.budget, exclude_ids=tuple(plan.rejected))
-        searches = [plan.extra_query] if plan.extra_query else []
-        searches += [m for m in c.must_have if m != plan.extra_query] + [plan.query]
+        # a must-have is searched in the request's context: "card" for a tea party is a greeting card
+        context = f" for {c.occasion}" if c.occasion else ""
+        searches = [plan.extra_query + context] if plan.extra_query else []
+        searches += [m + context for m in c.must_have if m != plan.extra_query] + [plan.query]
         seen: dict[str, ScoredItem] = {}
         for q in searches:
             k = None if q == plan.query else 20
@@ -241,7 +243,8 @@ class ShoppingAssistant:
             return self._title_of(item_id) if item_id in known else None
 
         lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price,
-                            currency=s.item.currency or c.currency, reason=item_reason(s, plan.query, title_of),
+                            currency=s.item.currency or c.currency, reason=_asked_for(s.item, c) or
+                            item_reason(s, plan.query, title_of),
                             category=s.item.category_path, image_url=s.item.image_url, score=round(s.score, 6),
                             breakdown=dict(s.breakdown)) for s in asm.items]
         return BundleResult(items=lines, total=asm.total, currency=c.currency, constraints=c,
@@ -326,6 +329,13 @@ class ShoppingAssistant:
             raise InvariantError(f"total {result.total} is not the sum of catalog prices {sum(prices)}")
         if c.budget is not None and (result.total is None or result.total > c.budget + 1e-9):
             raise InvariantError(f"total {result.total} exceeds the budget {c.budget}")
+
+
+def _asked_for(item: Item, c: Constraints) -> str | None:
+    from assistant.text import matches_term
+
+    term = next((m for m in c.must_have if matches_term(item.title, m)), None)
+    return f"the {term} you asked for" if term else None
 
 
 def _in_slots(items: list[ScoredItem], slots: list[str]) -> list[ScoredItem]:
