@@ -40,7 +40,9 @@ class ServerConfig:
     queue_timeout_s: float = 60.0
     """How long a turn may wait for a free slot before the request fails with 503 + Retry-After."""
     turn_time_budget_s: float | None = None
-    """Wall-clock budget of one turn once it runs; None = assistant.turn_time_budget_s."""
+    """Hard wall-clock ceiling of one turn once it runs (then error ``turn_timeout``, HTTP 504).
+    None = 1.5 x assistant.turn_time_budget_s + 5 s (the service's own budget is soft: past it, it
+    falls back to a deterministic explanation, and needs a moment to do so)."""
     max_history_messages: int = 20
     """How many prior chat messages /v1/chat/completions keeps when it derives the state from them."""
     ui_shopper_picker: bool | None = None

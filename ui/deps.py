@@ -92,5 +92,7 @@ async def runtime_of(request: Request, who: Principal) -> ShopRuntime:
 
 
 def budget_s(request: Request) -> float:
+    """The hard ceiling of one turn. The service's own budget is soft (past it, it stops generating and
+    falls back to a checked deterministic text), so by default the ceiling leaves it room to do that."""
     cfg = request.app.state.config
-    return cfg.server.turn_time_budget_s or cfg.assistant.turn_time_budget_s
+    return cfg.server.turn_time_budget_s or cfg.assistant.turn_time_budget_s * 1.5 + 5.0

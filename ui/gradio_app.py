@@ -155,7 +155,7 @@ def build_blocks(config: AppConfig, runtimes: Runtimes) -> Any:
 
     shop = config.server.default_shop
     show_picker = picker_visible(config)
-    budget = config.server.turn_time_budget_s or config.assistant.turn_time_budget_s
+    budget = config.server.turn_time_budget_s or config.assistant.turn_time_budget_s * 1.5 + 5.0
 
     def respond(message: str, history: list, state: dict | None, bundle: dict | None, shopper: str | None):
         message = (message or "").strip()[: config.server.max_message_chars]
