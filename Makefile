@@ -61,6 +61,7 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/bench_retrieval.py
+	$(PY) benchmarks/bench_llm.py --no-gguf
 	$(PY) benchmarks/bench_assistant.py
 
 clean:
