@@ -107,13 +107,13 @@ def _rate(rows: list[dict], key: str) -> float:
     return round(sum(bool(r[key]) for r in rows) / max(1, len(rows)), 3)
 
 
-def generators(app: Any, adapter: Path | None) -> dict[str, Any]:
+def generators(app: Any, adapter: Path | None, threads: int | None = None) -> dict[str, Any]:
     """The base model and base + adapter, both through ``assistant.llm`` (the serving code path)."""
     from dataclasses import replace
 
     from assistant.llm import load_generator
 
-    g = app.assistant.generator
+    g = replace(app.assistant.generator, threads=threads or app.assistant.generator.threads)
     gens = {"base": load_generator(replace(g, adapter="none", dtype="float32"), app.home_path)}
     if adapter is not None:
         gens["lora"] = load_generator(replace(g, adapter=str(adapter), dtype="float32"), app.home_path)
@@ -121,13 +121,13 @@ def generators(app: Any, adapter: Path | None) -> dict[str, Any]:
 
 
 def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
-            suites: tuple[str, ...] = SUITES) -> dict[str, Any]:
+            suites: tuple[str, ...] = SUITES, threads: int | None = None) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from evaluation.shops import ensure_indexed
     from retrieval.search import Retriever
 
-    gens = generators(app, adapter)
+    gens = generators(app, adapter, threads)
     k = app.assistant.llm_candidates
     report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter), "suites": {}}
     for suite in suites:
@@ -156,10 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--adapter", type=Path, default=DEFAULT_ADAPTER)
     ap.add_argument("--suites", default=",".join(SUITES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, tuple(args.suites.split(",")))
+    report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, tuple(args.suites.split(",")),
+                     args.threads)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -30,6 +30,16 @@ from finetune.encode import batch_loss, choice_hits, collate, encode_example, le
 
 log = logging.getLogger(__name__)
 STATE = "trainer_state.pt"
+ADAPTER_README = """# bundlebot LoRA adapter
+
+A PEFT LoRA adapter for the base model `{base}`, trained by `bundlebot train` ({steps} optimizer steps).
+
+- `bundlebot_manifest.json`: base model id + sha256 (the loader refuses another base), data hash, training
+  config, dev metrics (base and adapter), wall time, hardware, the loss history.
+- `dataset_card.md`: what the training examples are, how they were derived, counts, token lengths, input hashes.
+- Reproduce: `bundlebot train --config finetune/configs/default.toml`; merge for serving:
+  `bundlebot train merge <this dir> --out DIR`.
+"""
 
 
 @dataclass
@@ -237,7 +247,7 @@ def _run_epochs(run: _Run, bar: Any) -> str:
             batch = {k: v.to(run.acc.device) if hasattr(v, "to") else v for k, v in batch.items()}
             loss, _ = batch_loss(run.model, batch)
             run.acc.backward(loss / cfg.grad_accum)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             run.progress["micro"] = j + 1
             if (j + 1) % cfg.grad_accum and j + 1 < len(micro):
                 continue
@@ -315,6 +325,8 @@ def _write_adapter(run: _Run, out: Path, data_dir: Path, base: dict[str, str], m
 
     out.mkdir(parents=True, exist_ok=True)
     run.acc.unwrap_model(run.model).save_pretrained(str(out))
+    # peft writes a boilerplate model card; ours points at the facts instead
+    (out / "README.md").write_text(ADAPTER_README.format(base=base.get("base_model_id"), steps=run.progress["step"]))
     card = data_dir / adapter_mod.CARD
     if card.is_file():
         shutil.copyfile(card, out / adapter_mod.CARD)

@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bundlebot.errors import DataError
@@ -78,7 +78,7 @@ def test_dataset_card_has_counts_lengths_and_hashes(real_examples) -> None:
     assert info["token_lengths"]["max"] <= 1024
 
 
-def test_builder_never_touches_test_rows(app_config, small_train_config, food) -> None:
+def test_builder_never_touches_test_rows(ft_app_config, small_train_config, food) -> None:
     """The test split is replaced by a list that fails on any read; building must not notice."""
     from dataclasses import replace
 
@@ -92,7 +92,7 @@ def test_builder_never_touches_test_rows(app_config, small_train_config, food) -
         __iter__ = __getitem__ = __len__ = __contains__ = __bool__ = _boom
 
     guarded = replace(food, test=Forbidden())
-    retriever = Retriever.open(app_config, "bundlerec-food")
+    retriever = Retriever.open(ft_app_config, "bundlerec-food")
     rows = list(source_examples("bundlerec-food", guarded, retriever, small_train_config, random.Random(1)))
     assert rows and {r["split"] for r in rows} == {"train", "dev"}
 
@@ -103,6 +103,7 @@ def test_check_splits_rejects_a_basket_from_another_split(food) -> None:
         check_splits(food, [Target("bundlerec-food", b, "x", list(b.item_ids), "train")])
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ids=st.lists(st.sampled_from("abcdefghijklmnop"), min_size=1, max_size=12, unique=True),
        gold=st.sets(st.sampled_from("abcdefghijklmnopqrstuvwxyz"), min_size=1, max_size=4),
        seed=st.integers(0, 10_000))

@@ -1,0 +1,64 @@
+"""The dataset card written next to the training examples (and copied into the adapter directory).
+
+>>> info = {"data_config": {"candidates": 12, "max_length": 1024}, "gold_inserted": 3, "counts": {"train/x": 5},
+...         "dropped_too_long": {}, "token_lengths": {"p50": 700}, "inputs_sha256": {"a.csv": "ab12"}}
+>>> "- train/x: 5" in dataset_card(info)
+True
+"""
+
+from __future__ import annotations
+
+CARD_TEXT = """# bundlebot fine-tuning data (dataset card)
+
+Supervised examples for the LoRA adapter of the default generator, built by `bundlebot train build-data`
+(`finetune/data.py`) from the TRAIN splits of the shared data sets (`../shared/data`, splits as in its
+README). Dev baskets give the dev examples (eval loss only); test baskets are never read into examples.
+
+## How requests were derived (the same way the evaluation suites derive theirs)
+
+- bundlerec-food: a train bundle's crowd-written intent is the request; gold = the bundle's items.
+- instacart: each shopper's last train order; one of its items (seeded draw) gives "I need <aisle>";
+  gold = the order's items in that aisle; history = the shopper's orders before it.
+- online-retail (shop `demo`): each shopper's last train invoice; request = its product themes, item count
+  and real total as the budget ("I need 3 things for my shop: ... My budget is £42.50."); gold = its items.
+
+Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
+complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
+`choose` prompt (`assistant.fusion.choose_messages`). If no gold item was retrieved, one gold item is put at a
+seeded random position, replacing the last candidate ({inserted} train examples). Target: the gold letter(s);
+the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).
+
+Explanation examples: gold items within the budget as a bundle with their catalog facts and reranker reasons,
+rendered with the shared `explain` prompt; target = `deterministic_explanation` (states only those facts),
+each verified by the grounding check `check_explanation` before it is kept.
+
+## Counts
+
+{counts}
+
+Dropped for exceeding max_length ({max_length} tokens): {dropped}
+
+## Token lengths of the train examples (prompt + target, SmolLM2 tokenizer)
+
+{lengths}
+
+## Inputs (sha256)
+
+{hashes}
+
+## Known limits
+
+- Co-purchase statistics and the reranker's shopper affinity are fitted on all train baskets, including the
+  basket an example was made from (the prompt's history is not: it only shows purchases before the basket).
+- Explanation targets are templated, so the adapter learns a plain, factual style rather than free prose.
+"""
+
+
+def dataset_card(info: dict) -> str:
+    def table(d: dict) -> str:
+        return "\n".join(f"- {k}: {v}" for k, v in d.items()) or "- none"
+
+    return CARD_TEXT.format(k=info["data_config"]["candidates"], inserted=info["gold_inserted"],
+                            counts=table(info["counts"]), max_length=info["data_config"]["max_length"],
+                            dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
+                            hashes=table(info["inputs_sha256"]))
