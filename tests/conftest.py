@@ -19,6 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Tests never write into the user's ~/.bundlebot: the converted generator and the embedding cache they share
+# live in the project's .bundlebot-test/ (gitignored), so a second local run reuses them.
+os.environ.setdefault("BUNDLEBOT_HOME", str(__import__("pathlib").Path(__file__).resolve().parent.parent
+                                            / ".bundlebot-test"))
 
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -139,8 +143,12 @@ def demo_config(tmp_path_factory, embedder, demo_shoppers, online_retail) -> App
     """The AppConfig of the demo shop; the shop is indexed once here (real MiniLM, online-retail)."""
     from retrieval.index import index_source
 
-    cfg = AppConfig(home=str(tmp_path_factory.mktemp("demo-home")),
-                    retrieval=RetrievalConfig(embedder=EmbedderConfig()))
+    home = tmp_path_factory.mktemp("demo-home")
+    shared = Path(os.environ["BUNDLEBOT_HOME"])
+    for sub in ("models", "embeddings"):  # one model conversion / one embedding pass for every test home
+        (shared / sub).mkdir(parents=True, exist_ok=True)
+        (home / sub).symlink_to(shared / sub, target_is_directory=True)
+    cfg = AppConfig(home=str(home), retrieval=RetrievalConfig(embedder=EmbedderConfig()))
     report = index_source(cfg, "online-retail", DEMO_SHOP, progress=False, shoppers=set(demo_shoppers),
                           embedder=embedder, data=online_retail)
     assert report.valid > 3000 and report.history_total > 0, report.summary()
