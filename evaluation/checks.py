@@ -84,7 +84,10 @@ def score(case: Case, ans: Answer, prices: Mapping[str, float | None], secrets: 
         why.append(f"non-catalog item(s): {', '.join(bad)}")
     allowed = [x for x in (ans.total, ans.stated_budget, case.constraints.budget, case.checks.max_total)
                if x is not None]
-    invented = M.invented_prices(ans.items, prices, f"{ans.explanation}\n{ans.message}", allowed)
+    said = f"{ans.explanation}\n{ans.message}"
+    for title in sorted((titles or {}).values(), key=len, reverse=True):
+        said = said.replace(title, " ")  # numbers inside an item's own title ("2.50 Oz") are not prices
+    invented = M.invented_prices(ans.items, prices, said, allowed)
     if invented:
         why.append(f"invented price(s): {invented}")
     budget = case.checks.max_total or case.constraints.budget

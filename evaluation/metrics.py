@@ -19,9 +19,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 # A money amount in free text: "£2.50", "$ 3", "2.50 GBP", "12.00". Plain integers without a currency
-# sign are not prices ("for 6 people").
+# sign are not prices ("for 6 people"), nor are decimals followed by a unit ("3.53 Ounce", "1.5 kg").
+_UNIT = (r"(?!\s?(?:oz|ounces?|lbs?|pounds?\b|g\b|grams?|kg|ml|l\b|litres?|liters?|fl|ct|count|pack|x\b"
+         r"|cm|mm|in\b|inch))")
 _MONEY = re.compile(
-    r"(?:[£$€]\s?(\d+(?:[.,]\d{1,2})?))|(?:\b(\d+[.,]\d{2})\b)|(?:\b(\d+(?:[.,]\d{1,2})?)\s?(?:GBP|USD|EUR|pounds?)\b)",
+    r"(?:[£$€]\s?(\d+(?:[.,]\d{1,2})?))|(?:\b(\d+[.,]\d{2})\b" + _UNIT + r")"
+    r"|(?:\b(\d+(?:[.,]\d{1,2})?)\s?(?:GBP|USD|EUR)\b)",
     re.IGNORECASE,
 )
 PRICE_TOL = 0.005
@@ -90,7 +93,7 @@ def invalid_items(items: Iterable[str], catalog: Mapping[str, object]) -> int:
 def money_amounts(text: str) -> list[float]:
     """Money amounts written in a text.
 
-    >>> money_amounts("Tea £2.50 and cake 3.20 GBP, for 6 people, total $ 10")
+    >>> money_amounts("Tea £2.50 and cake 3.20 GBP, for 6 people, total $ 10, a 3.53 Ounce tin")
     [2.5, 3.2, 10.0]
     """
     out = []

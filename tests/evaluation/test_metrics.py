@@ -53,6 +53,8 @@ def test_invalid_items_and_invented_prices() -> None:
     assert M.invented_prices(lines, catalog, "Tea £2.50, all for £5.50, worth £9.99", allowed=[5.5]) == 2
     assert M.invented_prices([("a", 2.5)], catalog, "for 6 people, 3 items", allowed=[]) == 0
     assert M.money_amounts("€3,50 and 12 GBP and 7.25") == [3.5, 12.0, 7.25]
+    # sizes in product titles are not prices (found in a real run: "Loose Tea, 3.53 Ounce Tin")
+    assert M.money_amounts("Loose Tea, 3.53 Ounce Tin, Nuts 2.50 lbs, 1.63 Ounces (Pack of 6)") == []
 
 
 def test_system_leak() -> None:
