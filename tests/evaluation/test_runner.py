@@ -13,7 +13,8 @@ from evaluation.runner import Runner, SuiteRun, sample
 from evaluation.suites import SUITES_DIR, load_suite, write_suite
 from evaluation.variants import Answer, from_result, make_variants
 
-VARIANTS = ["popularity", "personal-popularity", "embedding", "reranker", "lora"]
+# The LLM variants cost seconds per case here: the bundle-intent run in EVALUATION.md exercises them.
+VARIANTS = ["popularity", "personal-popularity", "embedding", "reranker"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,6 @@ def test_smoke_eval_writes_one_report_with_every_variant(smoke_run: Path) -> Non
     assert set(data["suites"]) == {"budget", "constraints"}
     budget = data["suites"]["budget"]
     assert set(budget["cases"]) == {"popularity", "personal-popularity", "embedding", "reranker"}
-    assert "lora" in budget["skipped"] or "lora" in budget["cases"]
     for variant, recs in budget["cases"].items():
         assert len(recs) == 3, variant
         for r in recs:  # real invoices: every answer must stay within the invoice total, catalog items only
