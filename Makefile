@@ -66,6 +66,11 @@ bench: install
 	$(PY) benchmarks/recall_bundlerec.py
 	$(PY) benchmarks/load_chat.py --clients 1,4,16
 
+# The standard evaluation suites (figures: EVALUATION.md).
+eval: install
+	$(BIN)/bundlebot eval build-suites
+	$(BIN)/bundlebot eval --suite standard
+
 # Reproduces finetune/adapters/default (see its bundlebot_manifest.json for the run that made it).
 train: models
 	$(BIN)/bundlebot train --config finetune/configs/default.toml
