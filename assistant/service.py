@@ -162,8 +162,8 @@ class ShoppingAssistant:
     def _bundle(self, plan: TurnPlan, shopper: str | None,
                 timings: dict[str, float]) -> tuple[BundleResult, list[tuple[Item, Event]]]:
         t = time.perf_counter()
-        cands = self._candidates(plan, shopper)
-        history = self._history(shopper, cands)
+        cands, pool = self._candidates(plan, shopper)
+        history = self._history(shopper, cands, pool)
         timings["retrieve"] = _ms(t)
         t = time.perf_counter()
         ranked = self._rank(plan, cands, history, timings)
@@ -171,14 +171,18 @@ class ShoppingAssistant:
         t = time.perf_counter()
         pinned = [ScoredItem(it, 1.0, {}, {}) for i in plan.pinned if (it := self.retriever.item(i))]
         asm = assemble(ranked, plan.constraints, size=plan.size, pinned=pinned, rejected=plan.rejected,
-                       prefer=plan.prefer, slot_max_price=plan.slot_max_price, rescore=self._rescorer(plan, shopper))
+                       prefer=plan.prefer, slot_max_price=plan.slot_max_price,
+                       rescore=self._rescorer(plan, shopper, pool))
         timings["assemble"] = _ms(t)
         asm.items = _in_slots(asm.items, plan.slots)
         if plan.note:
             asm.message = " ".join(filter(None, [plan.note, asm.message]))
         return self._result(asm, plan, ranked, history), history
 
-    def _candidates(self, plan: TurnPlan, shopper: str | None) -> list[ScoredItem]:
+    def _candidates(self, plan: TurnPlan, shopper: str | None) -> tuple[list[ScoredItem], Any]:
+        """Candidates of every search of the turn, and (with the real Retriever) the turn's pool: the main
+        request's vectors, history and feedback centroid plus every search's candidates, so that assembly
+        re-ranks after each pick without embedding or querying again."""
         from retrieval.search import Filters
 
         c = plan.constraints
@@ -187,22 +191,31 @@ class ShoppingAssistant:
         context = f" for {c.occasion}" if c.occasion else ""
         searches = [plan.extra_query + context] if plan.extra_query else []
         searches += [m + context for m in c.must_have if m != plan.extra_query] + [plan.query]
+        gather = getattr(self.retriever, "gather", None)
         seen: dict[str, ScoredItem] = {}
+        pools: list[Any] = []
         for q in searches:
             k = None if q == plan.query else 20
-            for s in self.retriever.candidates(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned):
+            if gather is None:
+                ranked = self.retriever.candidates(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned)
+            else:
+                pools.append(gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned))
+                ranked = self.retriever.rank(pools[-1], k)
+            for s in ranked:
                 seen.setdefault(s.item.id, s)
-        return list(seen.values())
+        return list(seen.values()), (pools[-1].merged(pools[:-1]) if pools else None)
 
-    def _history(self, shopper: str | None, cands: list[ScoredItem]) -> list[tuple[Item, Event]]:
+    def _history(self, shopper: str | None, cands: list[ScoredItem], pool: Any = None) -> list[tuple[Item, Event]]:
         """The shopper's RELEVANT history: items the reranker matched to top candidates, then recent ones."""
         if not shopper:
             return []
         recent = list(self.retriever.history(shopper, HISTORY_N))
+        # the pool already holds the relevant history items: no catalog read per matched item
+        known = {it.id: it for it, *_ in (pool.history if pool is not None else [])}
         out: dict[str, tuple[Item, Event]] = {}
         for s in cands[:20]:
             hid = s.evidence.get("history_item")
-            if hid and hid not in out and (it := self.retriever.item(str(hid))) is not None:
+            if hid and hid not in out and (it := known.get(str(hid)) or self.retriever.item(str(hid))) is not None:
                 ts = float(s.evidence.get("history_ts") or 0.0)
                 out[hid] = (it, Event(shopper, it.id, ts))
         for it, ev in recent:
@@ -220,13 +233,15 @@ class ShoppingAssistant:
             probs = llm_scores(self.generator, choose_messages(request, top, history), len(top))
         return fuse(usable, probs, weight=cfg.fusion_weight)
 
-    def _rescorer(self, plan: TurnPlan, shopper: str | None) -> Any:
+    def _rescorer(self, plan: TurnPlan, shopper: str | None, turn_pool: Any = None) -> Any:
         rescore = getattr(self.retriever, "rescore", None)
         if rescore is None:
             return None
+        # with the turn's pool the Retriever re-ranks in numpy: nothing is embedded or read per pick
+        extra = {"pool": turn_pool} if turn_pool is not None else {}
 
         def run(pool: list[ScoredItem], chosen: list[Item]) -> list[ScoredItem]:
-            fresh = {s.item.id: s for s in rescore(pool, plan.query, shopper=shopper, chosen=chosen)}
+            fresh = {s.item.id: s for s in rescore(pool, plan.query, shopper=shopper, chosen=chosen, **extra)}
             # keep the fused order's scale: add the complement/substitute change the reranker sees
             return [ScoredItem(s.item, s.score + _delta(s, fresh.get(s.item.id)), s.breakdown,
                                {**s.evidence, **(fresh[s.item.id].evidence if s.item.id in fresh else {})})

@@ -55,15 +55,28 @@ class RerankConfig:
     """Similarity of the item to the shopper's relevant history."""
     complement: float = 0.5
     """Co-purchase association with items already chosen / in the history."""
+    complement_hits: float = 0.0
+    """How much the request's own top hits count as complement anchors (chosen/history items count 1).
+    0: on BundleRec food dev they cost recall (0.158 -> 0.126 at complement 0.5), on Online Retail dev the
+    complements of the chosen item carry the gain (benchmarks/recall_bundlerec.py --grid)."""
     substitute_penalty: float = 0.6
     """Penalty for near-duplicates of items already chosen (four teapots are not a bundle)."""
     substitute_threshold: float = 0.85
     """Cosine above which two items count as substitutes."""
-    popularity: float = 0.1
+    popularity: float = 0.05
     """Log-popularity prior from train baskets."""
+    lexical: float = 0.25
+    """BM25 match of the request's words in the item's title/category, in [0, 1] (retrieval/lexical.py)."""
+    feedback: float = 1.0
+    """Similarity to the centroid of the request's best first hits (pseudo-relevance feedback)."""
+    feedback_k: int = 3
+    """How many first hits (by relevance + lexical) form the feedback centroid; 0 turns feedback off."""
 
     def __post_init__(self) -> None:
-        for name in ("relevance", "affinity", "complement", "substitute_penalty", "popularity"):
+        if self.feedback_k < 0:
+            raise ConfigError(f"rerank.feedback_k should be >= 0, got {self.feedback_k}")
+        for name in ("relevance", "affinity", "complement", "complement_hits", "substitute_penalty", "popularity",
+                     "lexical", "feedback"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"rerank.{name} should be >= 0, got {getattr(self, name)}")
 

@@ -1,8 +1,12 @@
 """The embedding reranker: scores candidates given (request, shopper history, items already chosen).
 
-score = w_rel·relevance + w_aff·affinity + w_comp·complement − w_sub·substitute + w_pop·popularity
+score = w_rel·relevance + w_lex·lexical + w_fb·feedback + w_aff·affinity + w_comp·complement
+        − w_sub·substitute + w_pop·popularity
 
 - relevance:  cosine of the item to the request;
+- lexical:    BM25 of the request's words in the item's title/category, in [0, 1] (evidence: which words);
+- feedback:   similarity to the centroid of the request's best first hits (pseudo-relevance feedback: a
+  request names a kind of thing, its best hits show what that kind looks like in this catalog);
 - affinity:   max cosine to the shopper's history items relevant to this request (evidence: which, when);
 - complement: max co-purchase association with a chosen or history item (evidence: which);
 - substitute: how far the cosine to a chosen item exceeds the threshold, scaled to [0, 1] (four teapots
@@ -10,7 +14,8 @@ score = w_rel·relevance + w_aff·affinity + w_comp·complement − w_sub·subst
 - popularity: log1p(popularity) / log1p(max popularity).
 
 ``breakdown`` holds each term's weighted contribution (they sum to ``score``), ``evidence`` the facts behind
-them, from which explanations such as "often bought with the teapot" are written. Pure numpy.
+them, from which explanations such as "often bought with the teapot" are written. Pure numpy: the complement
+term reads one sparse row block for all anchors at once.
 
 >>> import numpy as np
 >>> from retrieval.config import RerankConfig
@@ -20,13 +25,14 @@ them, from which explanations such as "often bought with the teapot" are written
 >>> v = np.array([1.0, 0.0], dtype=np.float32)
 >>> r = Reranker(RerankConfig(popularity=0.0))
 >>> [s.item.id for s in r.score(q, [(pot, v)], [], [])], r.score(q, [(pot2, v)], [], [(pot, v)])[0].breakdown
-(['pot'], {'relevance': 1.0, 'affinity': 0.0, 'complement': 0.0, 'substitute': -0.6, 'popularity': 0.0})
+(['pot'], {'relevance': 1.0, 'lexical': 0.0, 'feedback': 0.0, 'affinity': 0.0, 'complement': 0.0, \
+'substitute': -0.6, 'popularity': 0.0})
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,7 +43,9 @@ from retrieval.types import Event, Item, ScoredItem
 if TYPE_CHECKING:
     from retrieval.copurchase import CoPurchase
 
-TERMS = ("relevance", "affinity", "complement", "substitute", "popularity")
+TERMS = ("relevance", "lexical", "feedback", "affinity", "complement", "substitute", "popularity")
+Lexical = Mapping[str, tuple[float, Sequence[str]]]
+"""item id -> (lexical score in [0, 1], the request words its text holds)."""
 
 
 def _matrix(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
@@ -52,14 +60,17 @@ class Reranker:
         self.config = config
         self.stats = stats
         self.max_popularity = max_popularity
+        self._item_cat: np.ndarray | None = None
 
     def score(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
               history: Sequence[tuple[Item, np.ndarray, Event]] = (),
               chosen: Sequence[tuple[Item, np.ndarray]] = (),
-              anchors: Sequence[str] = ()) -> list[ScoredItem]:
+              anchors: Sequence[str] = (), *, lexical: Lexical | None = None,
+              feedback_vec: np.ndarray | None = None) -> list[ScoredItem]:
         """Score and sort candidates (best first); chosen items are never returned.
 
-        ``anchors`` are further item ids whose complements count (e.g. the request's top vector hits).
+        ``anchors`` are further item ids whose complements count (e.g. the request's top vector hits);
+        ``lexical`` the request's word matches per item id; ``feedback_vec`` the centroid of the first hits.
         """
         chosen_ids = {it.id for it, _ in chosen}
         candidates = [(it, v) for it, v in candidates if it.id not in chosen_ids]
@@ -72,24 +83,41 @@ class Reranker:
         sub_sim, sub_idx = self._max_sim(cand, _matrix([v for _, v in chosen], dim))
         thr = self.config.substitute_threshold
         sub = np.clip((sub_sim - thr) / max(1e-6, 1.0 - thr), 0.0, 1.0) if len(chosen) else sub_sim * 0
-        comp, comp_of = self._complements([it.id for it, _ in candidates],
-                                          self._anchor_weights(candidates, rel, history, chosen, anchors))
-        pop = self._popularity([it for it, _ in candidates])
-        terms = {"relevance": rel, "affinity": np.clip(aff, 0.0, 1.0), "complement": comp,
-                 "substitute": sub, "popularity": pop}
+        anchor_w = self._anchor_weights(candidates, rel, history, chosen, anchors, self.config.complement_hits)
+        comp, comp_of = self._complements([it.id for it, _ in candidates], anchor_w)
+        lex = np.array([(lexical or {}).get(it.id, (0.0, ()))[0] for it, _ in candidates], dtype=np.float32)
+        fb = cand @ feedback_vec.astype(np.float32) if feedback_vec is not None else rel * 0
+        terms = {"relevance": rel, "lexical": lex, "feedback": np.clip(fb, 0.0, 1.0),
+                 "affinity": np.clip(aff, 0.0, 1.0), "complement": comp, "substitute": sub,
+                 "popularity": self._popularity([it for it, _ in candidates])}
         weights = self._weights()
         out = []
         for i, (item, _) in enumerate(candidates):
             breakdown = {t: round(float(weights[t] * terms[t][i]), 6) for t in TERMS}
             evidence = self._evidence(i, history, aff, aff_idx, chosen, sub, sub_idx, comp, comp_of)
+            if lex[i] > 0 and lexical is not None:
+                evidence["matched_words"] = list(lexical[item.id][1])
             out.append(ScoredItem(item, round(sum(breakdown.values()), 6), breakdown, evidence))
         out.sort(key=lambda s: (-s.score, s.item.id))
         return out
 
     def _weights(self) -> dict[str, float]:
         c = self.config
-        return {"relevance": c.relevance, "affinity": c.affinity, "complement": c.complement,
-                "substitute": -c.substitute_penalty, "popularity": c.popularity}
+        return {"relevance": c.relevance, "lexical": c.lexical, "feedback": c.feedback, "affinity": c.affinity,
+                "complement": c.complement, "substitute": -c.substitute_penalty, "popularity": c.popularity}
+
+    def feedback_centroid(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
+                          lexical: Lexical | None = None) -> np.ndarray | None:
+        """Mean vector of the ``feedback_k`` best candidates by relevance + lexical (None when off)."""
+        k = self.config.feedback_k
+        if self.config.feedback <= 0 or k <= 0 or not candidates:
+            return None
+        cand = _matrix([v for _, v in candidates], int(np.asarray(query_vec).shape[-1]))
+        first = self.config.relevance * (cand @ np.asarray(query_vec, dtype=np.float32))
+        first += self.config.lexical * np.array([(lexical or {}).get(it.id, (0.0, ()))[0]
+                                                 for it, _ in candidates], dtype=np.float32)
+        top = np.argsort(-first, kind="stable")[:k]
+        return cand[top].mean(axis=0)
 
     @staticmethod
     def _max_sim(cand: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,33 +130,58 @@ class Reranker:
     @staticmethod
     def _anchor_weights(candidates: Sequence[tuple[Item, np.ndarray]], rel: np.ndarray,
                         history: Sequence[tuple[Item, np.ndarray, Event]], chosen: Sequence[tuple[Item, np.ndarray]],
-                        anchors: Sequence[str]) -> dict[str, tuple[float, bool]]:
+                        anchors: Sequence[str], hits_weight: float = 1.0) -> dict[str, tuple[float, bool]]:
         """anchor id -> (weight, use category fallback). Chosen and history items count fully, with the
-        category fallback (an item never bought still has complements); a request's top hits count in
-        proportion to their relevance and only with item-level evidence (their fallback is mostly noise)."""
+        category fallback (an item never bought still has complements); a request's top hits count
+        ``hits_weight`` times their relevance share, with item-level evidence only (their fallback is noise)."""
         out: dict[str, tuple[float, bool]] = {}
         rel_by_id = {it.id: float(r) for (it, _), r in zip(candidates, rel, strict=True)}
         top = max([rel_by_id.get(a, 0.0) for a in anchors] + [1e-6])
         for a in anchors:
-            out[a] = (max(0.0, rel_by_id.get(a, top)) / top, False)
+            out[a] = (hits_weight * max(0.0, rel_by_id.get(a, top)) / top, False)
         for it, *_ in list(chosen) + list(history):
             out[it.id] = (1.0, True)
         return out
 
     def _complements(self, cand_ids: list[str],
                      anchors: dict[str, tuple[float, bool]]) -> tuple[np.ndarray, list[str | None]]:
+        """Per candidate, the best weighted association with an anchor (as ``CoPurchase.association``)."""
         scores = np.zeros(len(cand_ids), dtype=np.float32)
         which: list[str | None] = [None] * len(cand_ids)
-        if self.stats is None or not anchors:
+        st = self.stats
+        live = [(a, w, fb) for a, (w, fb) in anchors.items() if w > 0 and st is not None and a in st.index]
+        if st is None or not live:
             return scores, which
-        for i, cid in enumerate(cand_ids):
-            for a, (weight, fallback) in anchors.items():
-                if a == cid or weight <= 0:
-                    continue  # an item is not its own complement
-                s = weight * float(self.stats.association(a, cid, fallback=fallback))
-                if s > scores[i]:
-                    scores[i], which[i] = s, a
+        cidx = np.array([st.index.get(c, -1) for c in cand_ids])
+        cols = np.flatnonzero(cidx >= 0)
+        if not len(cols):
+            return scores, which
+        aidx = np.array([st.index[a] for a, _, _ in live])
+        assoc = st.assoc[aidx][:, cidx[cols]].toarray()  # (anchors, known candidates), one sparse slice
+        fallback = np.array([fb for _, _, fb in live])
+        if fallback.any():
+            assoc = np.where((assoc > 0) | ~fallback[:, None], assoc, self._category_fallback(aidx, cidx[cols]))
+        assoc[aidx[:, None] == cidx[cols][None, :]] = 0.0  # an item is not its own complement
+        weighted = np.array([w for _, w, _ in live], dtype=np.float64)[:, None] * assoc
+        best = weighted.argmax(axis=0)  # the first anchor reaching the maximum, like a strict `>` scan
+        vals = weighted[best, np.arange(len(cols))]
+        scores[cols] = vals
+        for j in np.flatnonzero(vals > 0):
+            which[int(cols[j])] = live[int(best[j])][0]
         return np.clip(scores, 0.0, 1.0), which
+
+    def _category_fallback(self, aidx: np.ndarray, cidx: np.ndarray) -> np.ndarray:
+        """FALLBACK_WEIGHT x category association (0 within one category or for an unknown category)."""
+        from retrieval.copurchase import FALLBACK_WEIGHT
+
+        st = self.stats
+        assert st is not None
+        if self._item_cat is None:
+            self._item_cat = np.array([st.cat_index.get(c, -1) for c in st.item_category], dtype=np.int64)
+        ca, cc = self._item_cat[aidx], self._item_cat[cidx]
+        vals = st.cat_assoc[np.ix_(np.maximum(ca, 0), np.maximum(cc, 0))].astype(np.float64)
+        ok = (ca[:, None] >= 0) & (cc[None, :] >= 0) & (ca[:, None] != cc[None, :])
+        return np.where(ok, FALLBACK_WEIGHT * vals, 0.0)
 
     def _popularity(self, items: list[Item]) -> np.ndarray:
         top = max([self.max_popularity] + [it.popularity for it in items])

@@ -15,15 +15,17 @@ False
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from retrieval.embeddings import Embedder, make_embedder
+from retrieval.lexical import Lexicon, item_text
 from retrieval.rerank import Reranker
 from retrieval.store import HistoryEntry, ShopStore, VectorStore
 from retrieval.types import Event, Item, ScoredItem
@@ -86,13 +88,30 @@ ChosenLike = Item | str
 
 @dataclass
 class CandidatePool:
-    """One request's candidates before ranking (lets callers re-rank without querying again)."""
+    """One request's candidates before ranking, with everything ranking needs (vectors, history, lexical
+    matches, the feedback centroid), so a caller can re-rank as often as it likes without querying again."""
 
     query_vec: np.ndarray
     candidates: list[tuple[Item, np.ndarray]]
     history: list[tuple[Item, np.ndarray, Event]]
     chosen: list[tuple[Item, np.ndarray]]
     anchors: list[str]
+    query: str = ""
+    lexical: dict[str, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
+    feedback_vec: np.ndarray | None = None
+
+    def vectors(self) -> dict[str, tuple[Item, np.ndarray]]:
+        """Every item this pool holds a vector for (candidates and chosen), by id."""
+        return {it.id: (it, v) for it, v in [*self.candidates, *self.chosen]}
+
+    def merged(self, others: Sequence[CandidatePool]) -> CandidatePool:
+        """This pool (its request, history, centroid) with the candidates of ``others`` added."""
+        pairs = {it.id: (it, v) for it, v in self.candidates}
+        for p in others:
+            for it, v in p.candidates:
+                pairs.setdefault(it.id, (it, v))
+        return replace(self, candidates=list(pairs.values()),
+                       lexical={**{k: v for p in others for k, v in p.lexical.items()}, **self.lexical})
 
 
 class Retriever:
@@ -107,6 +126,7 @@ class Retriever:
         meta = shop.meta()
         self.currency: str | None = meta.get("currency")
         self.reranker = Reranker(config.retrieval.rerank, stats, int(meta.get("max_popularity", 0)))
+        self._lexicon: Lexicon | None = None
 
     @classmethod
     def open(cls, config: AppConfig, shop: str, embedder: Embedder | None = None) -> Retriever:
@@ -125,6 +145,13 @@ class Retriever:
         items = {it.id: it for it in self.store.get_items([e.item_id for e in entries])}
         return [(items[e.item_id], e.to_event()) for e in entries if e.item_id in items]
 
+    @property
+    def lexicon(self) -> Lexicon:
+        """Word document frequencies of the shop's catalog, read once per Retriever (on first use)."""
+        if self._lexicon is None:
+            self._lexicon = Lexicon.fit(_meta_text(m) for m in self.store.item_metadata().values())
+        return self._lexicon
+
     # ---- retrieval --------------------------------------------------------------------------------------
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
                    k: int | None = None, chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
@@ -133,37 +160,74 @@ class Retriever:
 
     def gather(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
                k: int | None = None, chosen: Sequence[ChosenLike] = ()) -> CandidatePool:
-        """Everything the reranker needs for one request (vector hits + complements, history, chosen)."""
-        k = k or self.config.retrieval.candidates
+        """Everything the reranker needs for one request: vector hits, hits of the feedback-expanded request,
+        complements, relevant history, chosen items, all with vectors (embedded and read once)."""
+        k = max(k or 0, self.config.retrieval.candidates)
         qv = self.embedder.embed(query)
         chosen_pairs = self._with_vectors(chosen)
         chosen_ids = tuple(it.id for it, _ in chosen_pairs)
         if chosen_ids:
             filters = Filters(filters.max_price, filters.in_stock_only, filters.categories_in,
                               filters.categories_not_in, tuple(set(filters.exclude_ids) | set(chosen_ids)))
-        hits = self.store.query_items_with_vectors(qv, max(k, self.config.retrieval.candidates), filters)
-        pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v, _ in hits}
+        hits = [(it, v) for it, v, _ in self.store.query_items_with_vectors(qv, k, filters)]
+        pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v in hits}
+        lexical = self._lexical(query, [it for it, _ in hits])
+        feedback = self.reranker.feedback_centroid(qv, hits, lexical)
+        if feedback is not None:  # the expanded request finds what the plain one ranked just too low
+            expanded = qv + self.config.retrieval.rerank.feedback * feedback
+            more = self.store.query_items_with_vectors(expanded / np.linalg.norm(expanded), k, filters)
+            pool.update((it.id, (it, v)) for it, v, _ in more if it.id not in pool)
         history = self._relevant_history(shopper, qv)
-        anchors = [it.id for it, _, _ in hits[:EXPAND_FROM]] + list(chosen_ids)
-        anchors += [it.id for it, _, _ in history]
+        top_hits = [it.id for it, _ in hits[:EXPAND_FROM]]
+        anchors = top_hits + list(chosen_ids) + [it.id for it, _, _ in history]
         for item, vec in self._complements(anchors, filters, exclude=set(pool)):
             pool[item.id] = (item, vec)
-        top_hits = [it.id for it, _, _ in hits[:EXPAND_FROM]]
-        return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits)
+        lexical.update(self._lexical(query, [it for it, _ in pool.values() if it.id not in lexical]))
+        return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits, query, lexical, feedback)
 
-    def rank(self, pool: CandidatePool, k: int | None = None) -> list[ScoredItem]:
-        """Rerank a gathered pool with the current reranker weights, best first."""
+    def rank(self, pool: CandidatePool, k: int | None = None, *,
+             chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
+        """Rerank a gathered pool, best first; ``chosen`` adds items already picked (pure numpy when the pool
+        holds their vectors, as it does for its own candidates)."""
         k = k or self.config.retrieval.candidates
-        return self.reranker.score(pool.query_vec, pool.candidates, pool.history, pool.chosen,
-                                   anchors=pool.anchors)[:k]
+        return self._score(pool, pool.candidates, chosen)[:k]
 
     def rescore(self, candidates: Sequence[ScoredItem | Item], query: str, *, shopper: str | None = None,
-                chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
-        """Rerank given candidates again, now knowing which items are already chosen."""
-        qv = self.embedder.embed(query)
+                chosen: Sequence[ChosenLike] = (), pool: CandidatePool | None = None) -> list[ScoredItem]:
+        """Rerank given candidates again, now knowing which items are already chosen. With the ``pool`` they
+        came from, nothing is embedded or read again (the per-pick path of bundle assembly)."""
         items = [c.item if isinstance(c, ScoredItem) else c for c in candidates]
-        pairs = self.store.get_items([it.id for it in items], with_vectors=True)
-        return self.reranker.score(qv, pairs, self._relevant_history(shopper, qv), self._with_vectors(chosen))
+        if pool is None:
+            qv = self.embedder.embed(query)
+            pairs = self.store.get_items([it.id for it in items], with_vectors=True)
+            pool = CandidatePool(qv, pairs, self._relevant_history(shopper, qv), [], [], query,
+                                 self._lexical(query, [it for it, _ in pairs]))
+        # as before the pool existed: complements of the chosen items and history, not of the request's hits
+        return self._score(pool, self._pairs(pool, [it.id for it in items]), chosen, anchors=())
+
+    def _score(self, pool: CandidatePool, cands: Sequence[tuple[Item, np.ndarray]],
+               chosen: Sequence[ChosenLike], anchors: Sequence[str] | None = None) -> list[ScoredItem]:
+        extra = self._pairs(pool, [c if isinstance(c, str) else c.id for c in chosen])
+        picked = list({it.id: (it, v) for it, v in [*pool.chosen, *extra]}.values())
+        anchors = pool.anchors if anchors is None else anchors
+        return self.reranker.score(pool.query_vec, cands, pool.history, picked, anchors=anchors,
+                                   lexical=pool.lexical, feedback_vec=pool.feedback_vec)
+
+    def _pairs(self, pool: CandidatePool, ids: Sequence[str]) -> list[tuple[Item, np.ndarray]]:
+        """(Item, vector) for ids, from the pool where it has them, else read from the store."""
+        have = pool.vectors()
+        missing = [i for i in ids if i not in have]
+        if missing:
+            have.update((it.id, (it, v)) for it, v in self.store.get_items(missing, with_vectors=True))
+        return [have[i] for i in ids if i in have]
+
+    def _lexical(self, query: str, items: Sequence[Item]) -> dict[str, tuple[float, tuple[str, ...]]]:
+        if self.config.retrieval.rerank.lexical <= 0 and self.config.retrieval.rerank.feedback <= 0:
+            return {}
+        texts = [item_text(it) for it in items]
+        scores = self.lexicon.scores(query, texts)
+        return {it.id: (s, tuple(self.lexicon.matched(query, t)) if s > 0 else ())
+                for it, t, s in zip(items, texts, scores, strict=True)}
 
     def _with_vectors(self, chosen: Sequence[ChosenLike]) -> list[tuple[Item, np.ndarray]]:
         ids = [c if isinstance(c, str) else c.id for c in chosen]
@@ -205,3 +269,8 @@ def load_stats(config: AppConfig, shop: str) -> CoPurchase | None:
     from retrieval.copurchase import CoPurchase
 
     return CoPurchase.load(path)
+
+
+def _meta_text(meta: dict[str, Any]) -> str:
+    """The lexical text of an item from its stored metadata (as ``lexical.item_text``)."""
+    return " ".join([str(meta.get("title", "")), *json.loads(meta.get("category") or "[]")[-2:]])

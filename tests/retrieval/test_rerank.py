@@ -80,3 +80,48 @@ def test_breakdown_sums_to_score_and_output_is_sorted(weights, n_chosen):
     for s in out:
         assert s.score == pytest.approx(sum(s.breakdown.values()), abs=1e-4)
     assert [s.score for s in out] == sorted((s.score for s in out), reverse=True)
+
+
+def _loop_complements(stats: CoPurchase, cand_ids, anchors):
+    """The reference: CoPurchase.association per (anchor, candidate) pair, best anchor first met."""
+    out = []
+    for cid in cand_ids:
+        best, which = 0.0, None
+        for a, (w, fb) in anchors.items():
+            s = w * stats.association(a, cid, fallback=fb) if a != cid and w > 0 else 0.0
+            if s > best:
+                best, which = s, a
+        out.append((best, which))
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=4), min_size=3, max_size=12),
+       st.dictionaries(st.sampled_from("abcdefghz"), st.tuples(st.floats(0, 1), st.booleans()), max_size=4),
+       st.lists(st.sampled_from("abcdefghz"), min_size=1, max_size=8, unique=True))
+def test_vectorised_complements_equal_the_per_pair_association(baskets, anchors, cand_ids):
+    items = [Item(i, i, category=("c" + str("abcdefgh".index(i) % 3),)) for i in "abcdefgh"]
+    stats = CoPurchase.fit([Basket(str(n), tuple(b)) for n, b in enumerate(baskets)], items, min_count=1)
+    scores, which = Reranker(RerankConfig(), stats)._complements(cand_ids, anchors)
+    expected = _loop_complements(stats, cand_ids, anchors)
+    assert scores.tolist() == pytest.approx([min(1.0, s) for s, _ in expected], abs=1e-6)
+    assert which == [w for _, w in expected]
+
+
+def test_lexical_term_lifts_items_naming_the_request_and_says_which_words():
+    r = Reranker(RerankConfig(popularity=0.0, lexical=0.5))
+    lexical = {"teapot2": (0.8, ("blue",)), "cups": (0.0, ())}
+    out = r.score(unit(1, 0, 0), pairs(TEAPOT2, CUPS), lexical=lexical)
+    best = out[0]
+    assert best.item.id == "teapot2" and best.breakdown["lexical"] == pytest.approx(0.4)
+    assert best.evidence["matched_words"] == ["blue"] and "matched_words" not in out[1].evidence
+
+
+def test_feedback_centroid_is_the_mean_of_the_best_first_hits_and_scores_their_neighbours():
+    r = Reranker(RerankConfig(popularity=0.0, feedback=1.0, feedback_k=2, lexical=0.0))
+    cands = pairs(TEAPOT, TEAPOT2, CUPS, HOSE)
+    centroid = r.feedback_centroid(unit(1, 0, 0), cands)
+    assert np.allclose(centroid, (VEC["teapot"] + VEC["teapot2"]) / 2)
+    out = {s.item.id: s for s in r.score(unit(1, 0, 0), cands, feedback_vec=centroid)}
+    assert out["cups"].breakdown["feedback"] > out["hose"].breakdown["feedback"] == 0
+    assert Reranker(RerankConfig(feedback=0.0)).feedback_centroid(unit(1, 0, 0), cands) is None

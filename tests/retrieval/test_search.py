@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +15,9 @@ def test_tea_party_under_five_pounds_is_priced_relevant_and_explained(demo_retri
     assert all(s.item.price is not None and s.item.price <= 5.0 and s.item.in_stock for s in out)
     assert sum("TEA" in s.item.title.upper() for s in out) >= 3
     assert [s.score for s in out] == sorted((s.score for s in out), reverse=True)
-    assert all(set(s.breakdown) == {"relevance", "affinity", "complement", "substitute", "popularity"}
-               for s in out)
+    assert all(set(s.breakdown) == {"relevance", "lexical", "feedback", "affinity", "complement", "substitute",
+                                    "popularity"} for s in out)
+    assert any(set(s.evidence.get("matched_words", ())) & {"tea", "party"} for s in out)
     assert demo_retriever.currency == "GBP" and demo_retriever.stats is not None
 
 
@@ -65,3 +67,26 @@ def test_chosen_items_are_excluded_from_candidates(demo_retriever):
     ids = {s.item.id for s in first}
     out = demo_retriever.candidates("jam making set", k=20, chosen=[s.item for s in first])
     assert not ids & {s.item.id for s in out}
+
+
+def test_ranking_a_pool_with_chosen_items_reads_nothing_again(demo_retriever, demo_shoppers, monkeypatch):
+    """The per-pick path of bundle assembly: after gather(), re-ranking is numpy only, and it agrees with the
+    slow path (rescore without the pool) on the complement and substitute terms."""
+    pool = demo_retriever.gather("tea party", shopper=demo_shoppers[0])
+    first = demo_retriever.rank(pool, 20)
+    chosen = [first[0].item, first[3].item]
+    slow = {s.item.id: s for s in demo_retriever.rescore(first, "tea party", shopper=demo_shoppers[0],
+                                                         chosen=chosen)}
+
+    def boom(*a, **kw):
+        raise AssertionError("read again")
+
+    for obj, name in [(demo_retriever.store, "get_items"), (demo_retriever.store, "history_query"),
+                      (demo_retriever.store, "query_items_with_vectors"), (demo_retriever.embedder, "embed")]:
+        monkeypatch.setattr(obj, name, boom)
+    fast = demo_retriever.rescore(first, "tea party", shopper=demo_shoppers[0], chosen=chosen, pool=pool)
+    assert {s.item.id for s in fast} == set(slow) and not {c.id for c in chosen} & set(slow)
+    for s in fast:
+        for term in ("complement", "substitute", "affinity", "relevance"):
+            assert s.breakdown[term] == pytest.approx(slow[s.item.id].breakdown[term], abs=1e-5)
+    assert any(s.breakdown["complement"] > 0 for s in fast)
