@@ -1,8 +1,11 @@
 """The Retriever: request (+ shopper, + items already chosen) -> reranked catalog candidates.
 
-A vector query with metadata filters finds items like the request; co-purchase complements of the top hits
-and of the shopper's relevant history widen the set (filtered the same way); the reranker orders them.
-Every returned item comes from the shop's own collection and passes the filters.
+A vector query with metadata filters finds items like the request; a second query with the request moved
+towards its best first hits (pseudo-relevance feedback) finds what the plain one ranked just too low;
+co-purchase complements of the top hits and of the shopper's relevant history widen the set (filtered the
+same way); the reranker orders them. ``gather`` does all the reading once per request and returns a
+``CandidatePool`` holding every vector; ``rank``/``rescore(pool=...)`` re-rank it in numpy (bundle assembly
+re-ranks after each pick). Every returned item comes from the shop's own collection and passes the filters.
 
 >>> f = Filters(max_price=5.0, categories_not_in=("garden",), exclude_ids=("22423",))
 >>> f.where()["$and"][0]

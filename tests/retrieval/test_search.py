@@ -36,10 +36,10 @@ def test_every_candidate_is_a_shop_item_that_passes_the_filters(demo_retriever, 
     assert all(stored.get(s.item.id) == s.item for s in out)
 
 
-def test_complements_expand_beyond_the_vector_hits(demo_retriever):
-    out = demo_retriever.candidates("regency teacup and saucer", k=60)
-    assert any("complement_of" in s.evidence for s in out)
-    assert any(s.breakdown["complement"] > 0 for s in out)
+def test_complements_of_a_chosen_item_are_scored_with_evidence(demo_retriever):
+    first = demo_retriever.candidates("regency teacup and saucer", k=1)[0].item
+    out = demo_retriever.candidates("regency teacup and saucer", k=60, chosen=[first])
+    assert any(s.evidence.get("complement_of") == first.id and s.breakdown["complement"] > 0 for s in out)
 
 
 def test_shopper_history_adds_affinity_with_evidence(demo_retriever, demo_shoppers):
