@@ -41,17 +41,11 @@ def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
 def letter_ids(tokenizer: Any, n: int = len(LETTERS)) -> list[list[int]]:
     """Token ids spelling each letter as the next token: " A" first (natural after "Answer:"), then "A".
 
-    The assistant merges both spellings (``assistant.llm.letter_token_ids``); so does the loss.
+    The loss merges both spellings exactly as the assistant reads scores, so it uses the assistant's own table.
     """
-    out = []
-    for letter in LETTERS[:n]:
-        ids = [t[0] for s in (" " + letter, letter)
-               if len(t := tokenizer.encode(s, add_special_tokens=False)) == 1]
-        if not ids:
-            raise DataError(f"letter {letter!r} should be one token, got none",
-                            hint="use a tokenizer where A..Z are single tokens (SmolLM2's is)")
-        out.append(sorted(set(ids), key=ids.index))
-    return out
+    from assistant.llm import letter_token_ids
+
+    return letter_token_ids(tokenizer, n)
 
 
 def encode_example(tokenizer: Any, ex: dict[str, Any]) -> dict[str, Any]:
