@@ -61,13 +61,12 @@ MANIFEST_NAME = "bundlebot_manifest.json"
 SOURCE_NAME = "bundlebot_source.json"
 """Written by the conversion into a cached model dir: the fingerprint of the GGUF it came from."""
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-CPU_AUTO_DTYPE = "bfloat16"
-"""What ``dtype="auto"`` means on CPU. Measured on the 2-core AMD EPYC (AVX2) dev machine with
-benchmarks/bench_llm.py: bf16 roughly halves a 400-token prefill (~1.2 s -> ~0.6 s on a quiet machine) and
-speeds greedy decode ~14 -> ~17 tok/s; on 5 real 12-candidate Online Retail choose prompts the choice argmax
-agreed 5/5 with fp32 and the largest probability difference was 0.023; greedy explanations stay identical
-for the first ~65-140 characters, then diverge (equally fluent; the grounding check guards the facts).
-Fine-tuning and its before/after measurement pin float32 explicitly."""
+CPU_AUTO_DTYPE = "float32"
+"""What ``dtype="auto"`` means on CPU. Measured on the 2-core AMD EPYC dev machine (AVX2 only: no native bf16
+matmul), one 906-token 12-candidate choice-scoring pass: float32 3.2-4.6 s, bfloat16 15.3-17.6 s (same run,
+load ~1-3), so bf16 is ~4x SLOWER here although its choice argmax agreed 5/5 with fp32 (max |dp| 0.023).
+On CPUs with native bf16 (AVX512-BF16 / AMX) set ``generator.dtype = "bfloat16"`` and re-measure with
+benchmarks/bench_llm.py. Fine-tuning and its before/after measurement pin float32 explicitly."""
 
 Messages = Sequence[Mapping[str, str]]
 _CACHE: dict[tuple, Generator] = {}
