@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bundlebot.cli import ConfigOption
 from bundlebot.errors import BundlebotError, RequestError
 
 if TYPE_CHECKING:
     from assistant.service import ShoppingAssistant
     from assistant.types import BundleResult
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML config file (default: $BUNDLEBOT_CONFIG or built-ins).")
-]
 ShopOption = Annotated[str, typer.Option(help="Shop name.")]
 ShopperOption = Annotated[str | None, typer.Option(help="Shopper id: personalizes with their history.")]
 AdapterOption = Annotated[str | None, typer.Option(help="LoRA adapter directory, 'default', or 'none'.")]

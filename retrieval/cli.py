@@ -6,16 +6,12 @@ Each command parses options, calls library code and formats the result.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bundlebot.cli import ConfigOption
 from bundlebot.errors import ConfigError
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML config file (default: $BUNDLEBOT_CONFIG or built-ins).")
-]
 
 
 def register(app: typer.Typer) -> None:

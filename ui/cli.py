@@ -8,9 +8,7 @@ from typing import Annotated
 
 import typer
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML config file (default: $BUNDLEBOT_CONFIG or built-ins).")
-]
+from bundlebot.cli import ConfigOption
 
 
 def register(app: typer.Typer) -> None:
