@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,6 +73,9 @@ def _expectations(case: Case, ans: Answer, titles: Mapping[str, str]) -> list[st
     return why
 
 
+_FIX_HINT = re.compile(r"\(fix: .*?\)\s*$", re.DOTALL)
+
+
 def score(case: Case, ans: Answer, prices: Mapping[str, float | None], secrets: Sequence[str],
           titles: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
     """All metrics of one (case, answer) and the list of failures (empty = passed)."""
@@ -84,7 +88,8 @@ def score(case: Case, ans: Answer, prices: Mapping[str, float | None], secrets: 
         why.append(f"non-catalog item(s): {', '.join(bad)}")
     allowed = [x for x in (ans.total, ans.stated_budget, case.constraints.budget, case.checks.max_total)
                if x is not None]
-    said = f"{ans.explanation}\n{ans.message}"
+    # A refusal's "(fix: ...)" hint is a usage example ("... under £25"), not a claim about the catalog.
+    said = f"{ans.explanation}\n{_FIX_HINT.sub(' ', ans.message)}"
     for title in sorted((titles or {}).values(), key=len, reverse=True):
         said = said.replace(title, " ")  # numbers inside an item's own title ("2.50 Oz") are not prices
     invented = M.invented_prices(ans.items, prices, said, allowed)

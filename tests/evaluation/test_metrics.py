@@ -91,3 +91,19 @@ def test_recall_is_monotone_in_k_and_bounded(ranked: list[str], gold: list[str],
     r_k, r_k1 = M.recall_at_k(ranked, gold, k), M.recall_at_k(ranked, gold, k + 1)
     assert 0.0 <= r_k <= r_k1 <= 1.0
     assert M.hit_at_k(ranked, gold, k) == (1.0 if r_k > 0 else 0.0)
+
+
+def test_refusal_hint_example_is_not_an_invented_price() -> None:
+    """Real case bi-bundle:110 (intent text "500"): the refusal's usage hint quotes "£25" as an example."""
+    from evaluation.checks import score
+    from evaluation.suites import Case
+    from evaluation.variants import Answer
+
+    case = Case.model_validate({"id": "bi", "suite": "s", "shop": "x", "turns": ["500"], "gold_items": ["a"]})
+    hint = ("the message '500' has no words (fix: describe what you are shopping for, "
+            "e.g. 'a tea party for six under £25')")
+    m, _ = score(case, Answer(items=[], ranked=[], total=None, message=hint, unmet=["bad_request"]), {}, [])
+    assert m["invented_prices"] == 0
+    claim = "Everything here is £3 (fix: nothing)"
+    m, why = score(case, Answer(items=[], ranked=[], total=None, message=claim), {}, [])
+    assert m["invented_prices"] == 1, why
