@@ -11,7 +11,8 @@ bundlebot itself, through ``ShoppingAssistant`` with a config per variant:
 - ``reranker``: retrieval core only (fusion off, deterministic explanation, no LLM).
 - ``base``: the default model zero-shot with fusion, adapter none.
 - ``lora``: with the fine-tuned adapter (``finetune/adapters/default``); skipped with a reason if absent.
-- ``llm-only``: the LLM's choice scores alone over the top reranked candidates (fusion weight 1), base model.
+- ``llm-only``: the LLM's choice scores alone over the top reranked candidates (fusion weight 1), base model,
+  no explanation (the choice is what it measures; explanations are base's and lora's).
 - ``llm-only-lora``: the same with the adapter, so the adapter's own contribution is visible.
 - ``target``: a running bundlebot over HTTP (``--target URL``).
 
@@ -171,7 +172,8 @@ def variant_config(base: AppConfig, name: str, explain: bool) -> AppConfig:
     """The app config of an assistant variant (a deep copy; the base config is never changed)."""
     cfg = copy.deepcopy(base)
     a = cfg.assistant
-    a.explain = explain and name != "reranker"
+    # llm-only variants measure the choice alone: their explanation would be base's, at seconds per turn.
+    a.explain = explain and name in ("base", "lora")
     a.generator.adapter = "default" if name.endswith("lora") else "none"
     a.fusion = name != "reranker"
     if name.startswith("llm-only"):

@@ -10,9 +10,13 @@ and scored by ``Generator.choice_scores`` of the base model and of base + adapte
 - ``rerank_hit@1``: the reranker's own first candidate is gold (the order the LLM re-sorts);
 - the paired difference LoRA - base of hit@1 with a 95% bootstrap interval (resampling cases).
 
+Also ``--grounding N``: the explanation grounding pass rate of base vs base + adapter on the SAME N bundles
+(demo shop, requests of the committed constraints / multi-turn suites, fusion off so the bundle is fixed).
+
 Example (the command EVALUATION.md records)::
 
     .venv/bin/python -m finetune.measure --split dev --limit 80 --out /tmp/measure-dev.json
+    .venv/bin/python -m finetune.measure --grounding 20 --out /tmp/grounding.json
 """
 
 from __future__ import annotations
@@ -142,6 +146,56 @@ def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 
     return report
 
 
+def grounding_requests(limit: int) -> list[str]:
+    """First turns of the committed demo-shop suites (constraints, then multi-turn), at most ``limit``."""
+    from evaluation.runner import load_cases
+    from evaluation.suites import resolve_suite
+
+    out: list[str] = []
+    for name in ("constraints", "multi-turn"):
+        out += [c.turns[0] for c in load_cases(resolve_suite(name, Path(".")), None, name) if c.shop == "demo"]
+    return out[:limit]
+
+
+def grounding(app: Any, adapter: Path | None, requests: list[str], shop: str = "demo") -> dict[str, Any]:
+    """Explanation grounding pass rate of base vs base + adapter on the SAME bundles.
+
+    Fusion is off, so the bundle does not depend on the model; each model then writes the explanation
+    through the live service path and the live check (``assistant.explain.check_explanation``) judges it.
+    The turn budget is lifted so that only the check (not a slow CPU) can fail a text.
+    """
+    from copy import deepcopy
+
+    from tqdm.auto import tqdm
+
+    from assistant.service import ShoppingAssistant
+
+    cfg = deepcopy(app)
+    cfg.assistant.fusion = False
+    cfg.assistant.turn_time_budget_s = 3600.0
+    gens = generators(cfg, adapter)
+    bots = {name: ShoppingAssistant(cfg, shop, generator=gen) for name, gen in gens.items()}
+    rows = []
+    for text in tqdm(requests, desc="grounding", unit="request"):
+        results = {name: bot.turn(text, explain=True)[0] for name, bot in bots.items()}
+        bundles = {name: [line.id for line in r.items] for name, r in results.items()}
+        if len({tuple(b) for b in bundles.values()}) != 1:
+            raise AssertionError(f"fusion is off, yet the bundles differ for {text!r}: {bundles}")
+        if not bundles["base"]:
+            continue
+        rows.append({"request": text, **{f"{n}_grounded": r.explanation_source == "model" for n, r in results.items()},
+                     **{f"{n}_problems": r.problems for n, r in results.items()},
+                     **{f"{n}_text": r.explanation for n, r in results.items()}})
+    out: dict[str, Any] = {"bundles": len(rows), "shop": shop}
+    for name in gens:
+        out[f"{name}_grounded"] = _rate(rows, f"{name}_grounded")
+    if "lora" in gens:
+        mean, lo, hi = bootstrap_diff([r["base_grounded"] for r in rows], [r["lora_grounded"] for r in rows])
+        out["lora-base_grounded"] = {"mean": round(mean, 3), "ci95": [round(lo, 3), round(hi, 3)]}
+    out["rows"] = rows
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     import os
 
@@ -158,8 +212,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--grounding", type=int, default=0, metavar="N",
+                    help="instead: explanation grounding base vs adapter on N demo-shop bundles")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.grounding:
+        report = grounding(load_config(), args.adapter, grounding_requests(args.grounding))
+        text = json.dumps(report, indent=2, default=str)
+        print(text)
+        if args.out:
+            args.out.write_text(text + "\n")
+        return
     report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, tuple(args.suites.split(",")),
                      args.threads)
     text = json.dumps(report, indent=2)
