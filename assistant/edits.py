@@ -38,6 +38,13 @@ _ADD_RE = re.compile(r"^\s*(?:(?:can|could) you\s+|please\s+)?(?:add|also|plus|t
                      r"(?:in\s+)?(?:(?:a|an|some|one more|another|the)\s+)?(?P<t>[^,.!?]*)", re.I)
 _MORE_LIKE_RE = re.compile(r"\b(?:more like|similar to|something like|like the|others like)\s+(?P<t>.*)", re.I)
 _KEEP_RE = re.compile(r"\b(?:keep|i like|i love|pin|hold on to)\s+(?P<t>.*)", re.I)
+# "remove anything with lights", "drop all the candles": a kind of item, which must not come back either
+_REMOVE_KIND_RE = re.compile(
+    r"\b(?:remove|drop|delete|take out|take away|get rid of|lose|ditch|cut)\s+(?:"
+    r"(?:anything|everything|any(?:\s+(?:items?|things?|ones?))?|all(?:\s+(?:the\s+)?(?:items?|things?|ones?))?|"
+    r"every(?:\s+(?:item|thing|one))?|the\s+(?:items?|things?|ones?))\s+(?:that\s+(?:has|have|contains?|is|are)\s+|"
+    r"with|containing|made\s+(?:of|from|with)|featuring|including)\s+(?P<x>[^,.!?;]+)"
+    r"|all(?:\s+of)?(?:\s+the)?\s+(?P<y>[^,.!?;]+))", re.I)
 _SIZE_EDIT_RE = re.compile(r"\b(?:one|1) (?:more|extra)\b|\banother (?:one|item|thing)\b", re.I)
 
 
@@ -67,6 +74,9 @@ def parse_edit(text: str, bundle: list[str], titles: dict[str, str]) -> Edit:
         rest = text[m.end():].strip(" ,.;:!-")
         fresh = parse_request(rest) if re.search(r"[A-Za-z]{3}", rest) else Constraints()
         return Edit("restart", query=fresh.query, constraints=fresh)
+    kind_edit = _remove_kind(text, bundle, titles, stated)
+    if kind_edit:
+        return kind_edit
     for kind, rx in (("keep", _KEEP_RE), ("more_like", _MORE_LIKE_RE), ("replace", _REPLACE_RE),
                      ("remove", _REMOVE_RE)):
         m = rx.search(text)
@@ -86,18 +96,45 @@ def parse_edit(text: str, bundle: list[str], titles: dict[str, str]) -> Edit:
         targets = resolve_targets(m.group("t"), bundle, titles)
         if targets:
             return Edit("replace", targets=targets, cheaper=True, constraints=stated)
+    if _only_constraints(stated) and not _SIZE_EDIT_RE.search(text):
+        # "and make it 3 items", "and no candles": a leading "and" does not make it an addition
+        return Edit("constraints", cheaper=bool(_CHEAPER_RE.search(text)) and stated.budget is None,
+                    constraints=stated)
     m = _ADD_RE.search(text)
     if m and (_concrete(m.group("t")) or _SIZE_EDIT_RE.search(text)):
-        what = stated.must_have[0] if stated.must_have else _strip_articles(
-            re.sub(r"\b(?:please|too|as well|thanks)\b", "", m.group("t"), flags=re.I))
-        what = what if _concrete(what) else ""
-        return Edit("add", query=what, constraints=stated)
+        return Edit("add", query=_addition(m.group("t"), stated), constraints=stated)
     if _SIZE_EDIT_RE.search(text):
         return Edit("add", constraints=stated)
     if _only_constraints(stated) or _CHEAPER_RE.search(text):
         return Edit("constraints", cheaper=bool(_CHEAPER_RE.search(text)) and stated.budget is None,
                     constraints=stated)
     return Edit("new", query=stated.query, constraints=stated)
+
+
+def _remove_kind(text: str, bundle: list[str], titles: dict[str, str], stated: Constraints) -> Edit | None:
+    """"remove anything with lights": every bundle item whose title matches goes, and the term becomes an
+    exclusion so that no later turn brings such an item back. None when the message is not of that form."""
+    m = _REMOVE_KIND_RE.search(text)
+    if not m:
+        return None
+    phrase = m.group("x") or m.group("y")
+    terms = [t for t in parse_request(f"no {phrase}").exclude if _concrete(t)]
+    if not terms:  # "remove all the ones", "drop everything with it": nothing to exclude
+        return None
+    stated.exclude = list(dict.fromkeys(stated.exclude + terms))
+    targets = [i for i in bundle if any(matches_term(titles.get(i, ""), t) for t in terms)]
+    # none in the bundle: still a constraint for what comes next, not a no-op
+    return Edit("remove", targets=targets, constraints=stated) if targets else Edit("constraints",
+                                                                                    constraints=stated)
+
+
+def _addition(phrase: str, stated: Constraints) -> str:
+    """What an "add ..." asks for, without its constraints: "a card under £5" -> "card"."""
+    if stated.must_have:
+        return stated.must_have[0]
+    phrase = re.sub(r"\b(?:please|too|as well|thanks)\b", "", phrase, flags=re.I)
+    what = _strip_articles(parse_request(phrase).query if re.search(r"[A-Za-z]", phrase) else "")
+    return what if _concrete(what) else ""
 
 
 def resolve_targets(phrase: str, bundle: list[str], titles: dict[str, str]) -> list[str]:

@@ -14,7 +14,7 @@ Edits of the current bundle live in :mod:`assistant.edits`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.text import NUMBER_WORD_RE, STOPWORDS, tokens, words_to_int
 from assistant.types import Constraints
@@ -62,19 +62,33 @@ _PEOPLE_RE = re.compile(
     rf"\b(?:for|serves|serving|feeds|feeding|party of|table of|group of)\s+{_COUNT}"
     rf"(?:\s+(?:{_PEOPLE_WORDS}))?\b(?!\s*[£$€])(?!\s*(?:pounds?|quid|dollars?|euros?|{_GENERIC_NOUNS})\b)"
     rf"|\b{_COUNT.replace('?P<c>', '?P<c2>')}\s+(?:{_PEOPLE_WORDS})\b", re.I)
+# "Lunch bags, 4 of them": a count of the product just named
+_SIZE_OF_RE = re.compile(rf"\b{_COUNT}\s+of\s+(?:them|those|these)\b", re.I)
+# "make it 2", "cut it down to 3 items": a follow-up resizing the bundle; money and people were parsed before
+_SIZE_MAKE_RE = re.compile(
+    rf"\b(?:make|cut|trim|reduce|bring|drop|bump|take)\s+(?:it|that|this|them|the bundle)\s+(?:down\s+|up\s+)?"
+    rf"(?:to\s+)?(?:just\s+|only\s+)?{_COUNT}(?P<noun>\s+(?:{_GENERIC_NOUNS}))?\b"
+    rf"(?!\s*(?:[£$€%]|[.,]\d|more\b|extra\b|less\b|fewer\b|pounds?\b|quids?\b|dollars?\b|euros?\b|bucks?\b))",
+    re.I)
+MAX_BARE_SIZE = 12
+"""A bare "make it N" above this is more likely money than a count: it stays unsettled."""
 # "6 mugs", "three candles": a count of one concrete product means similar items are fine
 _PLURAL_SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?P<noun>[a-z][a-z-]{{2,}}s)\b", re.I)
 
 _STOP_CLAUSE = (r"(?=\s*(?:[,.;!?]|\bbut\b|\bplease\b|\bunder\b|\bbelow\b|\bfor\b|\bwith\b|\bwithin\b|\bup to\b"
                 r"|\bbudget\b|\bmax\b|\bbetween\b|\babout\b|\baround\b|\bmust\b|\bi\b|[£$€]|$))")
 _EXCL_RE = re.compile(
-    rf"\b(?:no|nothing with|nothing containing|nothing made of|without|not|avoid|avoiding|excluding|except|"
+    rf"\b(?:no|nothing with|nothing containing|nothing made of|nothing(?!\s+(?:but|else|more|less|at all)\b)|"
+    rf"without|not|avoid|avoiding|excluding|except|"
     rf"exclude|minus|don'?t want|do not want|don'?t include|no more)\s+(?:any\s+|a\s+|an\s+|the\s+)?"
     rf"(?P<x>[a-z][a-z' -]*?){_STOP_CLAUSE}", re.I)
 _FREE_RE = re.compile(r"\b(?P<x>[a-z]+)-free\b", re.I)
 _EXCL_IGNORE = {"more", "less", "idea", "rush", "problem", "need", "budget", "limit", "too", "higher",
                 "later", "sure", "worries", "longer", "matter", "one", "fuss", "big deal", "expensive",
-                "too expensive", "pricey", "too pricey", "much", "over", "above", "than", "cheap"}
+                "too expensive", "pricey", "too pricey", "much", "over", "above", "than", "cheap", "fancy",
+                "special", "else", "big"}
+# trailing words that name no product: "no christmas stuff" excludes christmas, not the word "stuff"
+_VAGUE_TAIL_RE = re.compile(r"(?:[\s-]+(?:stuff|things?|items?|products?|bits|ones?|related|themed|anything))+$")
 _MUST_RE = re.compile(
     rf"\b(?:must (?:include|have|contain)|must-have|has to (?:include|have)|including|include|make sure "
     rf"(?:there'?s|it has|to include)|plus|with)\s+(?P<art>a|an|some|the)?\s*(?P<x>[a-z][a-z' -]*?){_STOP_CLAUSE}",
@@ -115,6 +129,8 @@ class _Scan:
     """The text being parsed; spans that were understood are blanked so the rest becomes the query."""
 
     text: str
+    excluded: list[tuple[int, int]] = field(default_factory=list)
+    """Spans that state exclusions: an occasion inside one ("nothing christmas") is not the occasion."""
 
     def blank(self, m: re.Match[str], group: int | str = 0) -> None:
         s, e = m.span(group)
@@ -146,11 +162,10 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     _parse_budget(scan, c)
     _parse_people(scan, c)
     _parse_size(scan, c)
+    _settle_budget(scan, c)
     c.exclude = _parse_exclusions(scan)
     c.must_have = _parse_must(scan)
-    c.occasion = _first(_OCC_RE, text, lambda m: m.group(0).lower().rstrip("s").replace("xma", "christma")
-                        if m.group(0).lower().endswith("s") and not m.group(0).lower().endswith("mas")
-                        else m.group(0).lower())
+    c.occasion = _parse_occasion(text, scan.excluded)
     c.recipient = _parse_recipient(scan)
     c.query = _query(scan.text, c)
     if c.size is None and default_size is not None:
@@ -160,9 +175,14 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     return c
 
 
-def _first(rx: re.Pattern[str], text: str, fn):  # type: ignore[no-untyped-def]
-    m = rx.search(text)
-    return fn(m) if m else None
+def _parse_occasion(text: str, excluded: list[tuple[int, int]]) -> str | None:
+    """The first occasion named outside an exclusion ("party supplies but nothing christmas" -> party)."""
+    for m in _OCC_RE.finditer(text):
+        if any(s <= m.start() < e for s, e in excluded):
+            continue
+        occ = m.group(0).lower()
+        return occ.rstrip("s").replace("xma", "christma") if occ.endswith("s") and not occ.endswith("mas") else occ
+    return None
 
 
 def _to_float(s: str) -> float:
@@ -207,13 +227,21 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
         t = _TRAIL_RE.match(scan.text[m.end():]) if m else None  # type: ignore[union-attr]
         if t and m:
             scan.text = scan.text[:m.end()] + " " * t.end() + scan.text[m.end() + t.end():]
-        scan.text = re.sub(r"\b(?:my |a |the |with a |on a )?budget(?: is| of)?\b", " ", scan.text, flags=re.I)
+        scan.text = re.sub(r"\b(?:my |a |the |with a |on a )?budget(?: is| of)?\b", lambda b: " " * len(b.group(0)),
+                           scan.text, flags=re.I)  # same length: spans stay aligned with the message
         if c.budget <= 0 or c.budget > MAX_BUDGET:
             c.budget, c.budget_min = None, None
             c.uncertain.append("budget")
     elif re.search(r"\b(?:cheap|budget|affordable|inexpensive)\b", scan.text, re.I) or re.search(
             r"\b\d+(?:\.\d+)?\b", scan.text):
         c.uncertain.append("budget")
+
+
+def _settle_budget(scan: _Scan, c: Constraints) -> None:
+    """A bare number that turned out to be the count ("make it 2") leaves no doubt about the budget."""
+    if c.size is not None and c.budget is None and "budget" in c.uncertain and not re.search(
+            r"\b(?:\d|cheap|budget|affordable|inexpensive)", scan.text, re.I):
+        c.uncertain.remove("budget")
 
 
 def _parse_recipient(scan: _Scan) -> str | None:
@@ -235,14 +263,21 @@ def _parse_people(scan: _Scan, c: Constraints) -> None:
 
 
 def _parse_size(scan: _Scan, c: Constraints) -> None:
-    for rx in (_SIZE_RE, _SIZE_VERB_RE):
+    for rx in (_SIZE_MAKE_RE, _SIZE_RE, _SIZE_VERB_RE, _SIZE_OF_RE):
         m = rx.search(scan.text)
-        if m:
-            n = words_to_int(m.group("c"))
-            if n:
-                c.size = n
-                scan.blank(m)
-                return
+        if not m:
+            continue
+        n = words_to_int(m.group("c"))
+        if rx is _SIZE_MAKE_RE and n and n > MAX_BARE_SIZE and not m.group("noun"):
+            continue  # "make it 20": pounds or items? leave it unsettled
+        if rx is _SIZE_OF_RE and n == 1:
+            continue  # "one of them" points at an item, it is not a count
+        if n:
+            c.size = n
+            c.similar_ok = c.similar_ok or rx is _SIZE_OF_RE  # "mugs, 6 of them": six mugs are wanted
+            scan.blank(m)
+            _check_size(c)
+            return
     m = _PLURAL_SIZE_RE.search(scan.text)
     if m and m.group("noun").lower() not in ("pounds", "dollars", "euros", "quids", "bucks", "years", "days",
                                                "weeks", "months", "hours", "minutes", "tiers"):
@@ -250,6 +285,10 @@ def _parse_size(scan: _Scan, c: Constraints) -> None:
         if n and n > 1:
             c.size, c.similar_ok = n, True
             scan.blank(m, "c")  # keep the noun: it is what the shopper wants
+    _check_size(c)
+
+
+def _check_size(c: Constraints) -> None:
     if c.size is not None and not 1 <= c.size <= 50:
         c.uncertain.append("size")
         c.size = None
@@ -260,7 +299,7 @@ def _terms(raw: str) -> list[str]:
     for part in re.split(r",|/|\bor\b|\band\b|\bnor\b", raw, flags=re.I):
         part = re.sub(r"^\s*(?:no|not|without|nothing with|nor|neither)\s+", "", part, flags=re.I)
         words = [w for w in part.strip(" '-").lower().split() if w not in ("any", "a", "an", "the", "some")]
-        term = " ".join(words).strip(" '-")
+        term = _VAGUE_TAIL_RE.sub("", " ".join(words)).strip(" '-")
         first = term.split()[0] if term else ""
         if term and term not in _EXCL_IGNORE and first not in ("too", "so", "very", "that", "much", "more",
                                                                  "less", "sure", "idea") and not term.isdigit():
@@ -275,6 +314,7 @@ def _parse_exclusions(scan: _Scan) -> list[str]:
         if terms:
             out.extend(t for t in terms if t not in out)
             scan.blank(m)
+            scan.excluded.append(m.span())
     for m in list(_FREE_RE.finditer(scan.text)):
         term = m.group("x").lower()
         if term not in ("gluten", "sugar", "dairy", "plastic", "nut", "alcohol", "caffeine", "lactose", "meat",
@@ -306,8 +346,8 @@ def _parse_must(scan: _Scan) -> list[str]:
 def _query(rest: str, c: Constraints) -> str:
     rest = _FILLER_RE.sub(" ", rest)
     rest = re.sub(r"\b(?:budget|please|thanks|thank you|cheap|ideas?|some|suggestions?|something|anything|"
-                  r"give me|show me|find me|max|maximum|tops|not too (?:expensive|pricey)|nothing fancy)\b", " ", rest,
-                  flags=re.I)
+                  r"give me|show me|find me|max|maximum|tops|(?:not|nothing) too (?:expensive|pricey)|nothing fancy)\b",
+                  " ", rest, flags=re.I)
     rest = re.sub(r"\s+([,.;!?])", r"\1", " ".join(rest.split()))
     rest = re.sub(r"^[\s,.;:!?'-]+|[\s,.;:!?'-]+$", "", rest)
     rest = re.sub(r"\b(?:and|or|but|with|for|under|a|an|the|of|in|to)$", "", rest, flags=re.I).strip(" ,.;")
