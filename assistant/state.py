@@ -116,6 +116,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
     old, stated, bundle = state.constraints, edit.constraints, list(state.bundle)
     if edit.kind in ("new", "restart"):
         c = replace(stated, uncertain=list(stated.uncertain))
+        if c.size:  # "12 items" with max_size 10: the state holds what is shown, or the next turn is refused
+            c.size = min(c.size, max_size)
         new = ConversationState(shop=state.shop, shopper=state.shopper, constraints=c, turns=list(state.turns))
         size = min(c.size or default_size, max_size)
         return new, TurnPlan(edit.kind, c, c.query, size)
@@ -158,6 +160,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
     plan.constraints = c
     if plan.kind in ("remove", "replace", "add", "keep", "noop"):
         c.size = plan.size
+    if c.size:
+        c.size = min(c.size, max_size)
     new = ConversationState(shop=state.shop, shopper=state.shopper, constraints=c, pinned=plan.pinned
                             if edit.kind in ("keep", "more_like") else pinned, rejected=rejected,
                             turns=list(state.turns))

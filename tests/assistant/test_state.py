@@ -91,3 +91,16 @@ def test_more_like_searches_for_the_target_and_keeps_it() -> None:
     _, plan = apply_edit(state(), parse_edit("more like the first one", state().bundle, TITLES), prices=PRICES,
                          titles=TITLES)
     assert plan.pinned == ["22423"] and plan.query == TITLES["22423"]
+
+
+def test_a_size_above_the_maximum_is_capped_so_the_next_turn_is_accepted() -> None:
+    """'12 items for a tea party' with max_size 10: the stored state must validate on the next turn."""
+    from assistant.parse import parse_request
+
+    edit = Edit("new", constraints=parse_request("12 items for a tea party"))
+    new, plan = apply_edit(ConversationState(shop="demo"), edit, prices=PRICES, max_size=10)
+    assert plan.size == 10 and new.constraints.size == 10
+    again = validate_state(json.loads(json.dumps(new.to_dict())), "demo", ITEMS.get, max_size=10)
+    bigger, plan2 = apply_edit(again, Edit("constraints", constraints=Constraints(size=15)), prices=PRICES,
+                               max_size=10)
+    assert plan2.size == 10 and bigger.constraints.size == 10
