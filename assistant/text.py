@@ -33,11 +33,15 @@ _STOPWORDS_TEXT = (
     "please just also only very really something things thing items item one ones "
 )
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
-_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_TOKEN_RE = re.compile(r"[a-z]+|[0-9]+")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case alphanumeric tokens. ``tokens("T-LIGHT Holder, 3")`` -> ``['t', 'light', 'holder', '3']``."""
+    """Lower-case alphanumeric tokens; digits glued to letters split off.
+
+    >>> tokens("T-LIGHT Holder, 20LIGHT")
+    ['t', 'light', 'holder', '20', 'light']
+    """
     return _TOKEN_RE.findall(text.lower())
 
 
