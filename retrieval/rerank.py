@@ -91,10 +91,14 @@ class Reranker:
                  "affinity": np.clip(aff, 0.0, 1.0), "complement": comp, "substitute": sub,
                  "popularity": self._popularity([it for it, _ in candidates])}
         weights = self._weights()
+        repeat = self._repeat([it.id for it, _ in candidates], history) if self.config.repeat > 0 else None
         out = []
         for i, (item, _) in enumerate(candidates):
             breakdown = {t: round(float(weights[t] * terms[t][i]), 6) for t in TERMS}
             evidence = self._evidence(i, history, aff, aff_idx, chosen, sub, sub_idx, comp, comp_of)
+            if repeat is not None and repeat[i][0] > 0:
+                breakdown["affinity"] = round(breakdown["affinity"] + self.config.repeat * repeat[i][0], 6)
+                evidence["times_bought"] = repeat[i][1]
             if lex[i] > 0 and lexical is not None:
                 evidence["matched_words"] = list(lexical[item.id][1])
             out.append(ScoredItem(item, round(sum(breakdown.values()), 6), breakdown, evidence))
@@ -118,6 +122,13 @@ class Reranker:
                                                  for it, _ in candidates], dtype=np.float32)
         top = np.argsort(-first, kind="stable")[:k]
         return cand[top].mean(axis=0)
+
+    @staticmethod
+    def _repeat(ids: Sequence[str], history: Sequence[tuple[Item, np.ndarray, Event]]) -> list[tuple[float, int]]:
+        """(bonus in [0, 1], times bought) per candidate: log1p(times) / log1p(10) for the shopper's past items."""
+        times = {it.id: max(1, int(ev.quantity)) for it, _, ev in history}
+        return [(min(1.0, math.log1p(times[i]) / math.log1p(10)), times[i]) if i in times else (0.0, 0)
+                for i in ids]
 
     @staticmethod
     def _max_sim(cand: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -181,6 +181,9 @@ class Retriever:
             more = self.store.query_items_with_vectors(expanded / np.linalg.norm(expanded), k, filters)
             pool.update((it.id, (it, v)) for it, v, _ in more if it.id not in pool)
         history = self._relevant_history(shopper, qv)
+        for it, vec, _ in history[: self.config.retrieval.history_candidates]:  # "I need milk": THEIR milk
+            if it.id not in pool and it.id not in chosen_ids and filters.accepts(it):
+                pool[it.id] = (it, vec)
         top_hits = [it.id for it, _ in hits[:EXPAND_FROM]]
         anchors = top_hits + list(chosen_ids) + [it.id for it, _, _ in history]
         for item, vec in self._complements(anchors, filters, exclude=set(pool)):

@@ -125,3 +125,17 @@ def test_feedback_centroid_is_the_mean_of_the_best_first_hits_and_scores_their_n
     out = {s.item.id: s for s in r.score(unit(1, 0, 0), cands, feedback_vec=centroid)}
     assert out["cups"].breakdown["feedback"] > out["hose"].breakdown["feedback"] == 0
     assert Reranker(RerankConfig(feedback=0.0)).feedback_centroid(unit(1, 0, 0), cands) is None
+
+
+def test_repeat_bonus_lifts_what_the_shopper_bought_often_and_counts_it():
+    """With ``repeat`` the shopper's 3-times teapot2 beats the closer-to-the-query teapot; 0 turns it off."""
+    hist = [(TEAPOT2, VEC["teapot2"], Event("s1", "teapot2", 1.0, quantity=3))]
+    base = Reranker(RerankConfig(popularity=0.0, affinity=0.0, repeat=0.0)).score(unit(1, 0, 0), pairs(TEAPOT, TEAPOT2),
+                                                                       history=hist)
+    assert base[0].item.id == "teapot" and "times_bought" not in base[1].evidence
+    out = Reranker(RerankConfig(popularity=0.0, affinity=0.0, repeat=0.5)).score(
+        unit(1, 0, 0), pairs(TEAPOT, TEAPOT2), history=hist)
+    assert out[0].item.id == "teapot2" and out[0].evidence["times_bought"] == 3
+    bonus = 0.5 * np.log1p(3) / np.log1p(10)
+    assert out[0].breakdown["affinity"] == pytest.approx(bonus, abs=1e-5)
+    assert out[0].score == pytest.approx(sum(out[0].breakdown.values()), abs=1e-5)

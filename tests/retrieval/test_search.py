@@ -90,3 +90,22 @@ def test_ranking_a_pool_with_chosen_items_reads_nothing_again(demo_retriever, de
         for term in ("complement", "substitute", "affinity", "relevance"):
             assert s.breakdown[term] == pytest.approx(slow[s.item.id].breakdown[term], abs=1e-5)
     assert any(s.breakdown["complement"] > 0 for s in fast)
+
+
+def test_history_candidates_put_the_shoppers_own_items_in_the_pool(demo_retriever, demo_shoppers):
+    """With ``history_candidates`` the past items most relevant to the request become candidates themselves."""
+    from dataclasses import replace
+
+    shopper = demo_shoppers[0]
+    query = "something for the kitchen"
+    qv = demo_retriever.embedder.embed(query)
+    relevant = [it.id for it, _, _ in demo_retriever._relevant_history(shopper, qv) if it.in_stock]
+    retrieval = demo_retriever.config.retrieval
+    try:
+        demo_retriever.config.retrieval = replace(retrieval, history_candidates=0)
+        off = {it.id for it, _ in demo_retriever.gather(query, shopper=shopper).candidates}
+        demo_retriever.config.retrieval = replace(retrieval, history_candidates=4)
+        on = {it.id for it, _ in demo_retriever.gather(query, shopper=shopper).candidates}
+    finally:
+        demo_retriever.config.retrieval = retrieval
+    assert relevant and set(relevant[:4]) <= on and len(on) >= len(off)
