@@ -45,3 +45,15 @@ def test_unknown_keys_and_missing_files_are_config_errors(tmp_path) -> None:
     cfg = load_train_config(ok)
     assert (cfg.lora.rank, cfg.train.max_steps, cfg.to_dict()["lora"]["rank"]) == (4, 3, 4)
     assert isinstance(cfg, TrainConfig)
+
+
+def test_the_committed_adapter_was_trained_with_the_committed_default_config() -> None:
+    """`bundlebot train --config finetune/configs/default.toml` reproduces finetune/adapters/default."""
+    import json
+
+    from finetune.adapter import DEFAULT_ADAPTER, MANIFEST
+
+    trained = json.loads((DEFAULT_ADAPTER / MANIFEST).read_text())["config"]
+    cfg = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml").to_dict()
+    for section in ("data", "lora", "train"):
+        assert trained[section] == cfg[section], section
