@@ -2,8 +2,9 @@
 
 A vector query with metadata filters finds items like the request; a second query with the request moved
 towards its best first hits (pseudo-relevance feedback) finds what the plain one ranked just too low;
-co-purchase complements of the top hits and of the shopper's relevant history widen the set (filtered the
-same way); the reranker orders them. ``gather`` does all the reading once per request and returns a
+the shopper's past items most relevant to the request join it ("I need milk" finds THEIR milk), and
+co-purchase complements of the top hits and of that history widen the set (all filtered the same way); the
+reranker orders them. ``gather`` does all the reading once per request and returns a
 ``CandidatePool`` holding every vector; ``rank``/``rescore(pool=...)`` re-rank it in numpy (bundle assembly
 re-ranks after each pick). Every returned item comes from the shop's own collection and passes the filters.
 
