@@ -71,12 +71,27 @@ def item_reason(s: ScoredItem, query: str, title_of: Callable[[str], str | None]
         if other:
             options.append((bd.get("complement", 0.0) + 0.01, f"often bought together with the {other}"))
     if "llm" in bd:
-        options.append((bd["llm"] * 0.5, f"the assistant's top pick for {query}" if query else
-                        "the assistant's top pick"))
+        options.append((bd["llm"] * 0.5, "the assistant's top pick"))
     if bd.get("popularity", 0.0) > bd.get("relevance", 0.0):
         options.append((bd["popularity"], "a popular choice in this shop"))
-    options.append((bd.get("relevance", 0.0), f"matches '{query}'" if query else "a good match"))
+    words = topic(query, [s.item.title, *s.item.category])
+    options.append((bd.get("relevance", 0.0), f"matches '{words}'" if words else "a close match for the request"))
     return max(options, key=lambda o: o[0])[1]
+
+
+def topic(query: str, texts: Sequence[str]) -> str:
+    """The request's words that the catalog texts also use, in request order: what a reply may quote back.
+
+    Never the raw request: injected instructions, markup or other languages are not echoed to the shopper.
+
+    >>> topic("<script>alert(1)</script> mugs for the office", ["HOME SWEET HOME MUG"])
+    'mugs'
+    >>> topic("Je cherche un cadeau", ["TEA CUP"])
+    ''
+    """
+    known = set().union(*(content_stems(t) for t in texts)) if texts else set()
+    out = [w for w in dict.fromkeys(tokens(query)) if w not in STOPWORDS and stem(w) in known]
+    return " ".join(out)
 
 
 def _month(ts: Any) -> str:
@@ -104,7 +119,8 @@ def deterministic_explanation(lines: Sequence[Any], total: float | None, c: Cons
     if not lines:
         return message or "Nothing in the catalog fits this request."
     currency = lines[0].currency or c.currency
-    what = f" for {query}" if query else ""
+    words = topic(query, [t for ln in lines for t in (ln.title, ln.category)])
+    what = f" for {words}" if words else ""
     head = f"Here {'is' if len(lines) == 1 else 'are'} {len(lines)} item{'s' * (len(lines) != 1)}{what}"
     if total is not None:
         head += f", {money(total, currency)} in total"
