@@ -25,11 +25,12 @@ MAX_BUDGET = 1_000_000.0
 
 CURRENCIES = {
     "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "quids": "GBP",
+    "livre": "GBP", "livres": "GBP",  # French shoppers ("moins de 20 livres"): the shop's pounds
     "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "buck": "USD",
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
 }
 _CUR_SYM = r"(?P<sym>[£$€])"
-_CUR_WORD = r"(?P<cw>gbp|usd|eur|pounds?|quids?|dollars?|bucks?|euros?)\b"
+_CUR_WORD = r"(?P<cw>gbp|usd|eur|pounds?|quids?|dollars?|bucks?|euros?|livres?)\b"
 _NUM = r"(?P<n>\d+(?:[.,]\d{1,2})?)"
 _AMOUNT = rf"{_CUR_SYM}?\s?{_NUM}(?:\s?{_CUR_WORD})?"
 
@@ -42,7 +43,7 @@ def _amount(prefix: str) -> str:
 
 # "between 20 and 40", "£20-£40", "from 20 to 40 pounds"
 _RANGE_RE = re.compile(rf"(?:\b(?:between|from)\s*)?{_amount('a')}\s*(?:-|–|to|and)\s*{_amount('b')}", re.I)
-_UPPER_WORDS = (r"under|below|less than|no more than|not more than|max(?:imum)?|at most|up to|within|"
+_UPPER_WORDS = (r"under|below|less than|moins de|no more than|not more than|max(?:imum)?|at most|up to|within|"
                 r"cheaper than|tops|a maximum of|no higher than|limit(?: of)?|budget(?: of| is| around| about)?"
                 r"|spend(?:ing)?(?: about| around)?|around|about|approx(?:imately)?|roughly|~|for|only")
 _UPPER_RE = re.compile(rf"(?P<kw>\b(?:{_UPPER_WORDS})\b|~)\s*:?\s*{_amount('')}", re.I)
@@ -279,7 +280,7 @@ def _parse_size(scan: _Scan, c: Constraints) -> None:
             _check_size(c)
             return
     m = _PLURAL_SIZE_RE.search(scan.text)
-    if m and m.group("noun").lower() not in ("pounds", "dollars", "euros", "quids", "bucks", "years", "days",
+    if m and m.group("noun").lower() not in ("pounds", "dollars", "euros", "quids", "bucks", "livres", "years", "days",
                                                "weeks", "months", "hours", "minutes", "tiers"):
         n = words_to_int(m.group("c"))
         if n and n > 1:

@@ -34,6 +34,7 @@ REQUESTS = [
     ("a few things for baking, not chocolate", dict(size=3, exclude=["chocolate"], occasion="baking")),
     ("give me three gifts for a baby shower", dict(size=3, occasion="baby shower", recipient=None)),
     ("five items for the office", dict(size=5)),
+    ("Je cherche un cadeau pour ma mère, moins de 20 livres", dict(budget=20.0, currency="GBP", size=None)),  # rob-04
     ("a couple of things for my dad", dict(size=2, recipient="dad")),
     ("6 mugs for my sister", dict(size=6, similar_ok=True, recipient="sister", query="mugs")),
     ("tea party for six", dict(people=6, size=None, budget=None)),
