@@ -30,7 +30,10 @@ CURRENCIES = {
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
 }
 _CUR_SYM = r"(?P<sym>[£$€])"
-_CUR_WORD = r"(?P<cw>gbp|usd|eur|pounds?|quids?|dollars?|bucks?|euros?|livres?)\b"
+# Every currency WORD, longest first: the amount pattern and each "a number here is money, not a count" guard
+# read this one list, so a new currency word ("livres") is known everywhere at once.
+_CUR_WORDS = "|".join(sorted((w for w in CURRENCIES if w.isalpha()), key=len, reverse=True))
+_CUR_WORD = rf"(?P<cw>{_CUR_WORDS})\b"
 _NUM = r"(?P<n>\d+(?:[.,]\d{1,2})?)"
 _AMOUNT = rf"{_CUR_SYM}?\s?{_NUM}(?:\s?{_CUR_WORD})?"
 
@@ -57,11 +60,12 @@ _COUNT = rf"(?P<c>\d{{1,3}}|{NUMBER_WORD_RE})"
 _SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?:(?:different|nice|little|small|cute|great)\s+)?(?:{_GENERIC_NOUNS})\b",
                       re.I)
 _SIZE_VERB_RE = re.compile(rf"\b(?:give me|show me|pick|suggest|recommend|find me|bundle of|set of)\s+"
-                           rf"(?P<c>\d{{1,2}}|{NUMBER_WORD_RE})\b(?!\s*(?:[£$€%]|people|guests|pounds|quid))", re.I)
+                           rf"(?P<c>\d{{1,2}}|{NUMBER_WORD_RE})\b"
+                           rf"(?!\s*(?:[£$€%]|people|guests|(?:{_CUR_WORDS})\b))", re.I)
 _PEOPLE_WORDS = r"people|persons|guests|friends|kids|children|adults|of us|ladies|girls|boys|colleagues"
 _PEOPLE_RE = re.compile(
     rf"\b(?:for|serves|serving|feeds|feeding|party of|table of|group of)\s+{_COUNT}"
-    rf"(?:\s+(?:{_PEOPLE_WORDS}))?\b(?!\s*[£$€])(?!\s*(?:pounds?|quid|dollars?|euros?|{_GENERIC_NOUNS})\b)"
+    rf"(?:\s+(?:{_PEOPLE_WORDS}))?\b(?!\s*[£$€])(?!\s*(?:{_CUR_WORDS}|{_GENERIC_NOUNS})\b)"
     rf"|\b{_COUNT.replace('?P<c>', '?P<c2>')}\s+(?:{_PEOPLE_WORDS})\b", re.I)
 # "Lunch bags, 4 of them": a count of the product just named
 _SIZE_OF_RE = re.compile(rf"\b{_COUNT}\s+of\s+(?:them|those|these)\b", re.I)
@@ -69,7 +73,7 @@ _SIZE_OF_RE = re.compile(rf"\b{_COUNT}\s+of\s+(?:them|those|these)\b", re.I)
 _SIZE_MAKE_RE = re.compile(
     rf"\b(?:make|cut|trim|reduce|bring|drop|bump|take)\s+(?:it|that|this|them|the bundle)\s+(?:down\s+|up\s+)?"
     rf"(?:to\s+)?(?:just\s+|only\s+)?{_COUNT}(?P<noun>\s+(?:{_GENERIC_NOUNS}))?\b"
-    rf"(?!\s*(?:[£$€%]|[.,]\d|more\b|extra\b|less\b|fewer\b|pounds?\b|quids?\b|dollars?\b|euros?\b|bucks?\b))",
+    rf"(?!\s*(?:[£$€%]|[.,]\d|more\b|extra\b|less\b|fewer\b|(?:{_CUR_WORDS})\b))",
     re.I)
 MAX_BARE_SIZE = 12
 """A bare "make it N" above this is more likely money than a count: it stays unsettled."""
@@ -280,8 +284,8 @@ def _parse_size(scan: _Scan, c: Constraints) -> None:
             _check_size(c)
             return
     m = _PLURAL_SIZE_RE.search(scan.text)
-    if m and m.group("noun").lower() not in ("pounds", "dollars", "euros", "quids", "bucks", "livres", "years", "days",
-                                               "weeks", "months", "hours", "minutes", "tiers"):
+    noun = m.group("noun").lower() if m else ""
+    if m and noun not in CURRENCIES and noun not in ("years", "days", "weeks", "months", "hours", "minutes", "tiers"):
         n = words_to_int(m.group("c"))
         if n and n > 1:
             c.size, c.similar_ok = n, True
