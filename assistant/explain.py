@@ -89,7 +89,7 @@ def topic(query: str, texts: Sequence[str]) -> str:
     >>> topic("Je cherche un cadeau", ["TEA CUP"])
     ''
     """
-    known = set().union(*(content_stems(t) for t in texts)) if texts else set()
+    known = set().union(*(content_stems(t) for t in texts))
     out = [w for w in dict.fromkeys(tokens(query)) if w not in STOPWORDS and stem(w) in known]
     return " ".join(out)
 

@@ -218,14 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     if args.grounding:
         report = grounding(load_config(), args.adapter, grounding_requests(args.grounding))
-        text = json.dumps(report, indent=2, default=str)
-        print(text)
-        if args.out:
-            args.out.write_text(text + "\n")
-        return
-    report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, tuple(args.suites.split(",")),
-                     args.threads)
-    text = json.dumps(report, indent=2)
+    else:
+        report = measure(load_config(), args.split, args.limit, args.adapter, args.seed,
+                         tuple(args.suites.split(",")), args.threads)
+    text = json.dumps(report, indent=2, default=str)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

@@ -183,7 +183,7 @@ class Retriever:
             pool.update((it.id, (it, v)) for it, v, _ in more if it.id not in pool)
         history = self._relevant_history(shopper, qv)
         for it, vec, _ in history[: self.config.retrieval.history_candidates]:  # "I need milk": THEIR milk
-            if it.id not in pool and it.id not in chosen_ids and filters.accepts(it):
+            if it.id not in pool and filters.accepts(it):  # the filters exclude chosen items already
                 pool[it.id] = (it, vec)
         top_hits = [it.id for it, _ in hits[:EXPAND_FROM]]
         anchors = top_hits + list(chosen_ids) + [it.id for it, _, _ in history]
