@@ -24,8 +24,8 @@ README). Dev baskets give the dev examples (eval loss only); test baskets are ne
 
 Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
 complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
-`choose` prompt (`assistant.fusion.choose_messages`). If no gold item was retrieved, one gold item is put at a
-seeded random position, replacing the last candidate ({inserted} train examples). Target: the gold letter(s);
+`choose` prompt (`assistant.fusion.choose_messages`). Requests whose candidates held no gold item: {unretrieved}.
+Target: the gold letter(s);
 the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).
 
 Explanation examples: gold items within the budget as a bundle with their catalog facts and reranker reasons,
@@ -58,7 +58,15 @@ def dataset_card(info: dict) -> str:
     def table(d: dict) -> str:
         return "\n".join(f"- {k}: {v}" for k, v in d.items()) or "- none"
 
-    return CARD_TEXT.format(k=info["data_config"]["candidates"], inserted=info["gold_inserted"],
+    if info["data_config"].get("unretrieved", "insert") == "skip":
+        skipped = info.get("skipped_no_gold") or {}
+        unretrieved = (f"skipped, the next request drawn instead ({sum(skipped.values())} skipped: "
+                       + (", ".join(f"{k} {v}" for k, v in skipped.items()) or "none") + "), so the gold "
+                       "letters sit where the live reranker puts them")
+    else:
+        unretrieved = (f"one gold item put at a seeded random slot, replacing the last candidate "
+                       f"({info['gold_inserted']} train examples)")
+    return CARD_TEXT.format(k=info["data_config"]["candidates"], unretrieved=unretrieved,
                             counts=table(info["counts"]), max_length=info["data_config"]["max_length"],
                             dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
                             hashes=table(info["inputs_sha256"]))

@@ -42,6 +42,10 @@ class DataSettings:
     """Lettered candidates per prompt; must equal assistant.llm_candidates so training matches inference."""
     max_length: int = 384
     """Examples longer than this many tokens are dropped (and counted in the dataset card)."""
+    unretrieved: str = "skip"
+    """A request whose candidates hold no gold item: "skip" it (draw another request, so the examples show
+    the reranker's real order, as at inference) or "insert" a gold item at a random slot (the first adapter
+    did this; it taught the model that the reranker's first candidate is rarely right)."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -52,6 +56,8 @@ class DataSettings:
         if not 2 <= self.candidates <= 26:
             raise ConfigError(f"data.candidates should be 2..26, got {self.candidates}",
                               hint="letters A..Z label the candidates")
+        if self.unretrieved not in ("skip", "insert"):
+            raise ConfigError(f'data.unretrieved should be "skip" or "insert", got {self.unretrieved!r}')
         if self.max_length < 64:
             raise ConfigError(f"data.max_length should be >= 64, got {self.max_length}")
         if any(n < 0 for n in self.choice_examples.values()) or self.explain_examples < 0:

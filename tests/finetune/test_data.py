@@ -35,6 +35,7 @@ def test_choice_targets_are_letters_of_listed_candidates(real_examples) -> None:
         assert r["gold_letters"] and all(g in LETTERS[: r["n_choices"]] for g in r["gold_letters"])
         assert [r["candidates"][LETTERS.index(g)] for g in r["gold_letters"]] == r["gold_items"]
         assert r["messages"][-1] == {"role": "assistant", "content": "Answer:"}  # the live scoring prefix
+        assert r["inserted_at"] == -1  # unretrieved = "skip": the gold was among the live candidates
         listed = r["messages"][1]["content"]
         assert f"{LETTERS[r['n_choices'] - 1]}. " in listed and f"\n{LETTERS[r['n_choices']]}. " not in listed
 
@@ -59,7 +60,7 @@ def test_explanations_state_only_bundle_facts(real_examples, food) -> None:
     assert len(exps) == info["counts"]["train/bundlerec-food/explain"] >= 1
     for r in exps:
         prompt = "\n".join(m["content"] for m in r["messages"])
-        block = prompt.split("<bundle>")[1].split("</bundle>")[0]
+        block = prompt.split("<bundle>\n")[1].split("</bundle>")[0]  # the system text names <bundle> too
         titles = [line[2:].split(" — ")[0] for line in block.strip().splitlines()]
         assert len(titles) == len(r["bundle"]) >= 1
         # the target names exactly the bundle's items, by their catalog titles (the prompt may shorten them)
@@ -73,7 +74,7 @@ def test_dataset_card_has_counts_lengths_and_hashes(real_examples) -> None:
     out, info = real_examples
     card = (out / "dataset_card.md").read_text()
     for needle in ("train/bundlerec-food/choice", "p50", "bundlerec_food/bundle_item.csv",
-                   "assistant/prompts/choose.yaml", "seeded random position"):
+                   "assistant/prompts/choose.yaml", "skipped, the next request drawn instead"):
         assert needle in card
     assert info["token_lengths"]["max"] <= 1024
 
@@ -95,6 +96,39 @@ def test_builder_never_touches_test_rows(ft_app_config, small_train_config, food
     retriever = Retriever.open(ft_app_config, "bundlerec-food")
     rows = list(source_examples("bundlerec-food", guarded, retriever, small_train_config, random.Random(1)))
     assert rows and {r["split"] for r in rows} == {"train", "dev"}
+
+
+def test_unretrieved_requests_are_skipped_or_get_an_inserted_gold(ft_app_config, small_train_config, food) -> None:
+    """The same seeded requests: "skip" passes over those whose candidates hold no gold, "insert" keeps them
+    with a gold item put in; both yield the configured number of choice examples."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from finetune.data import source_examples
+    from retrieval.search import Retriever
+
+    retriever = Retriever.open(ft_app_config, "bundlerec-food")
+    cfg = replace(small_train_config, data=replace(small_train_config.data, explain_examples=0))
+    skipped: Counter[str] = Counter()
+    skip = list(source_examples("bundlerec-food", food, retriever, cfg, random.Random(3), skipped))
+    cfg = replace(cfg, data=replace(cfg.data, unretrieved="insert"))
+    insert = list(source_examples("bundlerec-food", food, retriever, cfg, random.Random(3)))
+    for rows in (skip, insert):
+        assert Counter(r["split"] for r in rows) == {"train": 10, "dev": 4}
+    assert all(r["inserted_at"] == -1 and set(r["gold_items"]) for r in skip)
+    assert skipped["bundlerec-food/train"] > 0  # the hash embedder misses often: the rule was exercised
+    inserted = [r for r in insert if r["inserted_at"] >= 0]
+    assert inserted and all(r["candidates"][r["inserted_at"]] in r["gold_items"] for r in inserted)
+    # the same draw order: the first request is the same one either way when it had a retrieved gold
+    assert insert[0]["basket_id"] == skip[0]["basket_id"] or insert[0]["inserted_at"] >= 0
+
+
+def test_data_unretrieved_setting_is_validated() -> None:
+    from bundlebot.errors import ConfigError
+    from finetune.config import DataSettings
+
+    with pytest.raises(ConfigError, match="unretrieved"):
+        DataSettings(unretrieved="drop")
 
 
 def test_check_splits_rejects_a_basket_from_another_split(food) -> None:
