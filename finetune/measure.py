@@ -16,6 +16,8 @@ Also ``--grounding N``: the explanation grounding pass rate of base vs base + ad
 Example (the command EVALUATION.md records)::
 
     .venv/bin/python -m finetune.measure --split dev --limit 80 --out /tmp/measure-dev.json
+    # retrieval once (e.g. while training), scoring later from the cached prompts:
+    .venv/bin/python -m finetune.measure --split dev --limit 80 --cache /tmp/prompts --prompts-only
     .venv/bin/python -m finetune.measure --grounding 20 --out /tmp/grounding.json
 """
 
@@ -124,24 +126,44 @@ def generators(app: Any, adapter: Path | None, threads: int | None = None) -> di
     return gens
 
 
-def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
-            suites: tuple[str, ...] = SUITES, threads: int | None = None) -> dict[str, Any]:
+def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: int,
+                  cache: Path | None = None) -> list[tuple[list[dict], list[str], list[str]]]:
+    """(messages, candidate ids, gold ids) per case; read from / written to ``cache`` (a folder) when given,
+    so the retrieval half of a run can be done once (e.g. while an adapter trains) and scored later."""
     from tqdm.auto import tqdm
 
     from evaluation.shops import ensure_indexed
     from retrieval.search import Retriever
 
-    gens = generators(app, adapter, threads)
+    path = cache / f"{suite}-{split}-n{limit}-seed{seed}-k{k}.json" if cache else None
+    if path is not None and path.is_file():
+        return [tuple(r) for r in json.loads(path.read_text())]  # type: ignore[misc]
+    cases = suite_cases(app, suite, split, limit, seed)
+    ensure_indexed(app, cases[0].shop, len(_source_items(app, suite)))
+    retriever = Retriever.open(app, cases[0].shop)
+    out = []
+    for case in tqdm(cases, desc=f"prompts {suite} ({split})", unit="case"):
+        messages, ids = case_prompt(app, retriever, case, k)
+        out.append((messages, ids, list(case.gold_items)))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out))
+    return out
+
+
+def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
+            suites: tuple[str, ...] = SUITES, threads: int | None = None,
+            cache: Path | None = None) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
     k = app.assistant.llm_candidates
+    prompts = {suite: suite_prompts(app, suite, split, limit, seed, k, cache) for suite in suites}
+    gens = generators(app, adapter, threads)
     report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter), "suites": {}}
     for suite in suites:
-        cases = suite_cases(app, suite, split, limit, seed)
-        ensure_indexed(app, cases[0].shop, len(_source_items(app, suite)))
-        retriever = Retriever.open(app, cases[0].shop)
         rows, t0 = [], time.perf_counter()
-        for case in tqdm(cases, desc=f"{suite} ({split})", unit="case"):
-            messages, ids = case_prompt(app, retriever, case, k)
-            rows.append(score_case(gens, messages, ids, set(case.gold_items)))
+        for messages, ids, gold in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
+            rows.append(score_case(gens, messages, ids, set(gold)))
         report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0)}
     return report
 
@@ -212,15 +234,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder for the cases' prompts: reused when present (retrieval runs once)")
+    ap.add_argument("--prompts-only", action="store_true", help="only build the --cache prompts; load no model")
     ap.add_argument("--grounding", type=int, default=0, metavar="N",
                     help="instead: explanation grounding base vs adapter on N demo-shop bundles")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    suites = tuple(args.suites.split(","))
+    if args.prompts_only:
+        if args.cache is None:
+            ap.error("--prompts-only needs --cache")
+        app = load_config()
+        for suite in suites:
+            suite_prompts(app, suite, args.split, args.limit, args.seed, app.assistant.llm_candidates, args.cache)
+        return
     if args.grounding:
         report = grounding(load_config(), args.adapter, grounding_requests(args.grounding))
     else:
-        report = measure(load_config(), args.split, args.limit, args.adapter, args.seed,
-                         tuple(args.suites.split(",")), args.threads)
+        report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, suites, args.threads,
+                         args.cache)
     text = json.dumps(report, indent=2, default=str)
     print(text)
     if args.out:

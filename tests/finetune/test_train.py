@@ -138,7 +138,7 @@ def test_merge_keeps_the_logits(trained, tiny_model_dir, tmp_path) -> None:
 
 
 def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(trained, tiny_model_dir,
-                                                                           ft_app_config) -> None:
+                                                                           ft_app_config, tmp_path) -> None:
     """The proof tooling (finetune/measure.py) on real dev cases: the same live prompt for both models, and
     for grounding the same bundle (fusion off) explained by each model and judged by the live check."""
     from copy import deepcopy
@@ -149,9 +149,15 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     app = deepcopy(ft_app_config)
     app.assistant.generator.path = str(tiny_model_dir)
     app.assistant.generator.max_new_tokens = 12
-    rep = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1)["suites"]["bundle-intent"]
+    cache = tmp_path / "prompts"
+    rep = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
+    rep = rep["suites"]["bundle-intent"]
     assert rep["cases"] == 4 and 0.0 <= rep["coverage"] <= 1.0
     assert {"base_hit@1", "lora_hit@1", "rerank_hit@1", "lora-base_hit@1"} <= set(rep)
+    assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12.json"]
+    again = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
+    assert {k: v for k, v in again["suites"]["bundle-intent"].items() if k != "seconds"} == \
+        {k: v for k, v in rep.items() if k != "seconds"}  # the cached prompts score exactly the same
     g = grounding(app, result.out, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
     assert g["bundles"] == 2 and len(g["rows"]) == 2
     for row in g["rows"]:  # a random tiny LM writes noise: the live check must reject it for both models
