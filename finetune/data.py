@@ -209,9 +209,9 @@ def live_query(request: str) -> tuple[Any, str]:
     return c, c.query or " ".join(filter(None, [c.occasion, *c.must_have])) or DEFAULT_QUERY
 
 
-def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: int) -> list[ScoredItem]:
+def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: int | None) -> list[ScoredItem]:
     """The service's candidate list (``ShoppingAssistant._candidates`` + ``_rank``): the query's reranked
-    candidates plus each must-have's, in stock, not excluded, the first ``k``."""
+    candidates plus each must-have's, in stock, not excluded, the first ``k`` (None: all)."""
     from assistant.assemble import excluded_by
     from retrieval.search import Filters
 

@@ -8,6 +8,9 @@ and scored by ``Generator.choice_scores`` of the base model and of base + adapte
 - ``coverage``: share of cases with a gold item among the k candidates (the LLM cannot do better);
 - ``hit@1`` / ``recall@3``: the LLM's top letter / top 3 letters hold a gold item (over covered cases);
 - ``rerank_hit@1``: the reranker's own first candidate is gold (the order the LLM re-sorts);
+- ``<model>_fused_hit@1`` / ``_fused_recall@3``: the service's fused order of the same candidates
+  (``assistant.fusion.fuse`` at ``assistant.fusion_weight``; reranker scores normalised over every usable
+  candidate, as the service does), i.e. what the model changes in the bundle's ranking;
 - the paired difference LoRA - base of hit@1 with a 95% bootstrap interval (resampling cases).
 
 Also ``--grounding N``: the explanation grounding pass rate of base vs base + adapter on the SAME N bundles
@@ -57,28 +60,44 @@ def _source_items(app: Any, suite: str) -> list[Any]:
     return load_source(SOURCES[suite][0], app.data_path).items
 
 
-def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict], list[str]]:
-    """(choose messages, candidate ids) the live assistant would score for the case's first turn."""
+def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict], list[str], list[float]]:
+    """(choose messages, candidate ids, their reranker scores min-max normalised over ALL usable candidates,
+    as ``assistant.fusion.fuse`` normalises them) the live assistant would score for the case's first turn."""
     from assistant.fusion import choose_messages
     from finetune.data import live_candidates, live_query
 
     c, query = live_query(case.turns[0])
-    cands = live_candidates(retriever, c, query, case.shopper, k)
+    usable = live_candidates(retriever, c, query, case.shopper, None)
+    cands = usable[:k]
     history = list(retriever.history(case.shopper, 5)) if case.shopper else []
-    return choose_messages(query, cands, history), [s.item.id for s in cands]
+    lo, hi = min((s.score for s in usable), default=0.0), max((s.score for s in usable), default=0.0)
+    norm = [(s.score - lo) / (hi - lo) if hi > lo else 1.0 for s in cands]
+    return choose_messages(query, cands, history), [s.item.id for s in cands], norm
 
 
-def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold: set[str]) -> dict[str, Any]:
+def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold: set[str],
+               norm: list[float] | None = None, weight: float = 0.35) -> dict[str, Any]:
+    """Hit@1 / recall@3 of each model's letter ranking and, with ``norm``, of the service's fused ranking of
+    the same candidates ((1 - weight) * reranker + weight * P(letter) / max P, as ``fuse`` computes it)."""
     row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)),
                            "rerank_hit1": bool(ids) and ids[0] in gold}
+    if norm is not None:
+        order = sorted(range(len(ids)), key=lambda i: (-norm[i], i))
+        row["rerank_rec3"] = bool({ids[i] for i in order[:3]} & gold)
     for name, gen in gens.items():
         if len(ids) < 2:
-            row[f"{name}_hit1"] = row[f"{name}_rec3"] = False
+            row[f"{name}_hit1"] = row[f"{name}_rec3"] = row[f"{name}_fused_hit1"] = row[f"{name}_fused_rec3"] = False
             continue
         probs = gen.choice_scores(messages, len(ids))
         order = sorted(range(len(ids)), key=lambda i: -probs[i])
         row[f"{name}_hit1"] = ids[order[0]] in gold
         row[f"{name}_rec3"] = bool({ids[i] for i in order[:3]} & gold)
+        if norm is not None:
+            top = max(probs) or 1.0
+            fused = [(1 - weight) * norm[i] + weight * probs[i] / top for i in range(len(ids))]
+            order = sorted(range(len(ids)), key=lambda i: (-fused[i], i))
+            row[f"{name}_fused_hit1"] = ids[order[0]] in gold
+            row[f"{name}_fused_rec3"] = bool({ids[i] for i in order[:3]} & gold)
     return row
 
 
@@ -100,12 +119,20 @@ def summarize(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     covered = [r for r in rows if r["covered"]]
     out: dict[str, Any] = {"cases": len(rows), "coverage": round(len(covered) / max(1, len(rows)), 3),
                            "rerank_hit@1": _rate(covered, "rerank_hit1")}
+    fused = bool(rows) and "rerank_rec3" in rows[0]
+    if fused:
+        out["rerank_recall@3"] = _rate(covered, "rerank_rec3")
     for name in names:
         out[f"{name}_hit@1"] = _rate(covered, f"{name}_hit1")
         out[f"{name}_recall@3"] = _rate(covered, f"{name}_rec3")
+        if fused:
+            out[f"{name}_fused_hit@1"] = _rate(covered, f"{name}_fused_hit1")
+            out[f"{name}_fused_recall@3"] = _rate(covered, f"{name}_fused_rec3")
     if {"base", "lora"} <= set(names):
-        mean, lo, hi = bootstrap_diff([r["base_hit1"] for r in covered], [r["lora_hit1"] for r in covered])
-        out["lora-base_hit@1"] = {"mean": round(mean, 3), "ci95": [round(lo, 3), round(hi, 3)]}
+        for key in ("hit1", "rec3", "fused_hit1") if fused else ("hit1", "rec3"):
+            mean, lo, hi = bootstrap_diff([r[f"base_{key}"] for r in covered], [r[f"lora_{key}"] for r in covered])
+            label = key.replace("hit1", "hit@1").replace("rec3", "recall@3")
+            out[f"lora-base_{label}"] = {"mean": round(mean, 3), "ci95": [round(lo, 3), round(hi, 3)]}
     return out
 
 
@@ -127,9 +154,10 @@ def generators(app: Any, adapter: Path | None, threads: int | None = None) -> di
 
 
 def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: int,
-                  cache: Path | None = None) -> list[tuple[list[dict], list[str], list[str]]]:
-    """(messages, candidate ids, gold ids) per case; read from / written to ``cache`` (a folder) when given,
-    so the retrieval half of a run can be done once (e.g. while an adapter trains) and scored later."""
+                  cache: Path | None = None) -> list[tuple[list[dict], list[str], list[str], list[float]]]:
+    """(messages, candidate ids, gold ids, normalised reranker scores) per case; read from / written to
+    ``cache`` (a folder) when given, so the retrieval half of a run can be done once (e.g. while an adapter
+    trains) and scored later."""
     from tqdm.auto import tqdm
 
     from evaluation.shops import ensure_indexed
@@ -143,8 +171,8 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
     retriever = Retriever.open(app, cases[0].shop)
     out = []
     for case in tqdm(cases, desc=f"prompts {suite} ({split})", unit="case"):
-        messages, ids = case_prompt(app, retriever, case, k)
-        out.append((messages, ids, list(case.gold_items)))
+        messages, ids, norm = case_prompt(app, retriever, case, k)
+        out.append((messages, ids, list(case.gold_items), norm))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out))
@@ -162,8 +190,8 @@ def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 
     report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter), "suites": {}}
     for suite in suites:
         rows, t0 = [], time.perf_counter()
-        for messages, ids, gold in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
-            rows.append(score_case(gens, messages, ids, set(gold)))
+        for messages, ids, gold, norm in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
+            rows.append(score_case(gens, messages, ids, set(gold), norm, app.assistant.fusion_weight))
         report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0)}
     return report
 

@@ -153,7 +153,8 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     rep = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
     rep = rep["suites"]["bundle-intent"]
     assert rep["cases"] == 4 and 0.0 <= rep["coverage"] <= 1.0
-    assert {"base_hit@1", "lora_hit@1", "rerank_hit@1", "lora-base_hit@1"} <= set(rep)
+    assert {"base_hit@1", "lora_hit@1", "rerank_hit@1", "lora-base_hit@1", "base_fused_hit@1",
+            "lora_fused_recall@3", "lora-base_fused_hit@1"} <= set(rep)
     assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12.json"]
     again = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
     assert {k: v for k, v in again["suites"]["bundle-intent"].items() if k != "seconds"} == \
