@@ -4,6 +4,7 @@ CORS, rate limits, malformed and oversized input, SSE framing, time budget."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,8 +32,14 @@ def test_readyz_is_503_while_the_shop_fails_to_load(tmp_path):
     def broken(config, shop):
         raise RuntimeError("store unreachable")
     with TestClient(create_app(keyed_config(tmp_path), assistant_factory=broken, ui=False)) as c:
-        r = c.get("/readyz")
-        assert r.status_code == 503 and "store unreachable" in r.json()["error"]
+        deadline = time.monotonic() + 30  # the shop loads in a background thread: the error arrives with it
+        while True:
+            r = c.get("/readyz")
+            assert r.status_code == 503 and r.json()["ready"] is False
+            if "error" in r.json() or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert "store unreachable" in r.json()["error"]
 
 
 def test_turn_json_round_trip_with_state(client):
