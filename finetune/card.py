@@ -25,6 +25,7 @@ README). Dev baskets give the dev examples (eval loss only); test baskets are ne
 Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
 complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
 `choose` prompt (`assistant.fusion.choose_messages`). Requests whose candidates held no gold item: {unretrieved}.
+{order}
 Target: the gold letter(s);
 the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).
 
@@ -66,7 +67,11 @@ def dataset_card(info: dict) -> str:
     else:
         unretrieved = (f"one gold item put at a seeded random slot, replacing the last candidate "
                        f"({info['gold_inserted']} train examples)")
-    return CARD_TEXT.format(k=info["data_config"]["candidates"], unretrieved=unretrieved,
+    order = ("Train candidates are lettered in a seeded random order (`shuffle = true`), so the position says "
+             "nothing about the answer; dev keeps the reranker's order, as inference does."
+             if info["data_config"].get("shuffle")
+             else "Candidates are lettered in the reranker's order, as at inference.")
+    return CARD_TEXT.format(k=info["data_config"]["candidates"], unretrieved=unretrieved, order=order,
                             counts=table(info["counts"]), max_length=info["data_config"]["max_length"],
                             dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
                             hashes=table(info["inputs_sha256"]))

@@ -46,6 +46,9 @@ class DataSettings:
     """A request whose candidates hold no gold item: "skip" it (draw another request, so the examples show
     the reranker's real order, as at inference) or "insert" a gold item at a random slot (the first adapter
     did this; it taught the model that the reranker's first candidate is rarely right)."""
+    shuffle: bool = False
+    """Letter the TRAIN candidates in a seeded random order (dev keeps the reranker's order, as inference
+    does): the model then has to read the items, because the position no longer tells it the answer."""
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -224,10 +224,12 @@ def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: 
     return usable[:k]
 
 
-def choice_example(t: Target, retriever: Any, k: int, rng: random.Random,
-                   insert: bool = False) -> tuple[dict | None, list[ScoredItem]]:
+def choice_example(t: Target, retriever: Any, k: int, rng: random.Random, insert: bool = False,
+                   shuffle: int | None = None) -> tuple[dict | None, list[ScoredItem]]:
     """The live assistant's choose prompt for ``t`` with its gold letters (see the module doc); ``(None,
-    candidates)`` when no gold item was retrieved and ``insert`` is off."""
+    candidates)`` when no gold item was retrieved and ``insert`` is off. ``shuffle`` (a seed): the
+    candidates are lettered in a random order drawn from that seed and the basket id, so the position says
+    nothing about the answer."""
     from assistant.fusion import choose_messages
 
     c, query = live_query(t.request)
@@ -237,6 +239,10 @@ def choice_example(t: Target, retriever: Any, k: int, rng: random.Random,
     if not set(t.gold) & set(ids) and not insert:
         return None, cands
     ids, slot = insert_gold(ids or [t.gold[0]], set(t.gold), rng)
+    if shuffle is not None:
+        inserted = ids[slot] if slot >= 0 else None
+        ids = random.Random(f"{shuffle}-shuffle-{t.basket.id}").sample(ids, len(ids))
+        slot = ids.index(inserted) if inserted is not None else -1
     shown = _scored(retriever, ids, cands)
     ex = {"kind": "choice", "source": t.source, "split": t.split, "basket_id": t.basket.id,
           "request": t.request, "query": query, "candidates": ids,
@@ -313,7 +319,8 @@ def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConf
         for t in targets:
             if kept >= want:
                 break
-            ex, shown = choice_example(t, retriever, d.candidates, rng, insert=d.unretrieved == "insert")
+            ex, shown = choice_example(t, retriever, d.candidates, rng, insert=d.unretrieved == "insert",
+                                       shuffle=d.seed if d.shuffle and split == "train" else None)
             if ex is None:
                 stats[f"{source}/{split}"] += 1
                 bar.set_postfix(skipped=stats[f"{source}/{split}"])

@@ -25,6 +25,17 @@ def food():
     return load_source("bundlerec-food", default_data_dir())
 
 
+@pytest.fixture(scope="module")
+def food_retriever(ft_app_config):
+    """The small BundleRec food shop's Retriever (indexed here, so a test does not depend on another
+    having run first; a second indexing finds everything unchanged)."""
+    from retrieval.search import Retriever
+    from tests.finetune.conftest import index_small
+
+    index_small(ft_app_config, "bundlerec-food")
+    return Retriever.open(ft_app_config, "bundlerec-food")
+
+
 def test_choice_targets_are_letters_of_listed_candidates(real_examples) -> None:
     out, info = real_examples
     rows = _rows(out / "train.jsonl") + _rows(out / "dev.jsonl")
@@ -79,12 +90,11 @@ def test_dataset_card_has_counts_lengths_and_hashes(real_examples) -> None:
     assert info["token_lengths"]["max"] <= 1024
 
 
-def test_builder_never_touches_test_rows(ft_app_config, small_train_config, food) -> None:
+def test_builder_never_touches_test_rows(food_retriever, small_train_config, food) -> None:
     """The test split is replaced by a list that fails on any read; building must not notice."""
     from dataclasses import replace
 
     from finetune.data import source_examples
-    from retrieval.search import Retriever
 
     class Forbidden(list):
         def _boom(self, *a, **k):
@@ -93,26 +103,23 @@ def test_builder_never_touches_test_rows(ft_app_config, small_train_config, food
         __iter__ = __getitem__ = __len__ = __contains__ = __bool__ = _boom
 
     guarded = replace(food, test=Forbidden())
-    retriever = Retriever.open(ft_app_config, "bundlerec-food")
-    rows = list(source_examples("bundlerec-food", guarded, retriever, small_train_config, random.Random(1)))
+    rows = list(source_examples("bundlerec-food", guarded, food_retriever, small_train_config, random.Random(1)))
     assert rows and {r["split"] for r in rows} == {"train", "dev"}
 
 
-def test_unretrieved_requests_are_skipped_or_get_an_inserted_gold(ft_app_config, small_train_config, food) -> None:
+def test_unretrieved_requests_are_skipped_or_get_an_inserted_gold(food_retriever, small_train_config, food) -> None:
     """The same seeded requests: "skip" passes over those whose candidates hold no gold, "insert" keeps them
     with a gold item put in; both yield the configured number of choice examples."""
     from collections import Counter
     from dataclasses import replace
 
     from finetune.data import source_examples
-    from retrieval.search import Retriever
 
-    retriever = Retriever.open(ft_app_config, "bundlerec-food")
     cfg = replace(small_train_config, data=replace(small_train_config.data, explain_examples=0))
     skipped: Counter[str] = Counter()
-    skip = list(source_examples("bundlerec-food", food, retriever, cfg, random.Random(3), skipped))
+    skip = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(3), skipped))
     cfg = replace(cfg, data=replace(cfg.data, unretrieved="insert"))
-    insert = list(source_examples("bundlerec-food", food, retriever, cfg, random.Random(3)))
+    insert = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(3)))
     for rows in (skip, insert):
         assert Counter(r["split"] for r in rows) == {"train": 10, "dev": 4}
     assert all(r["inserted_at"] == -1 and set(r["gold_items"]) for r in skip)
@@ -121,6 +128,26 @@ def test_unretrieved_requests_are_skipped_or_get_an_inserted_gold(ft_app_config,
     assert inserted and all(r["candidates"][r["inserted_at"]] in r["gold_items"] for r in inserted)
     # the same draw order: the first request is the same one either way when it had a retrieved gold
     assert insert[0]["basket_id"] == skip[0]["basket_id"] or insert[0]["inserted_at"] >= 0
+
+
+def test_shuffled_train_letters_keep_the_candidates_and_golds(food_retriever, small_train_config, food) -> None:
+    """shuffle = true: the same requests and candidates, lettered in a seeded random order (train only); the
+    gold letters still name the gold items, and dev keeps the reranker's order."""
+    from dataclasses import replace
+
+    from finetune.data import source_examples
+
+    cfg = replace(small_train_config, data=replace(small_train_config.data, explain_examples=0))
+    plain = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(5)))
+    cfg = replace(cfg, data=replace(cfg.data, shuffle=True))
+    mixed = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(5)))
+    assert [r["basket_id"] for r in plain] == [r["basket_id"] for r in mixed]
+    for a, b in zip(plain, mixed, strict=True):
+        assert sorted(a["candidates"]) == sorted(b["candidates"]) and sorted(a["gold_items"]) == sorted(b["gold_items"])
+        assert [b["candidates"][LETTERS.index(g)] for g in b["gold_letters"]] == b["gold_items"]
+        assert (a == b) if a["split"] == "dev" else True
+    train = [(a, b) for a, b in zip(plain, mixed, strict=True) if a["split"] == "train"]
+    assert sum(a["candidates"] != b["candidates"] for a, b in train) >= len(train) - 1
 
 
 def test_data_unretrieved_setting_is_validated() -> None:
