@@ -38,26 +38,18 @@ log = logging.getLogger(__name__)
 SUITES = ("bundle-intent", "personal-aisle", "budget")
 
 
-def suite_cases(app: Any, suite: str, split: str, limit: int, seed: int) -> list[Any]:
-    """A seeded sample of the suite's cases (personal-aisle: at most one case per basket, for variety)."""
+def suite_cases(src: Any, suite: str, split: str, limit: int, seed: int) -> list[Any]:
+    """A seeded sample of the suite's cases from its loaded source ``src`` (personal-aisle: at most one case
+    per basket, for variety)."""
     from evaluation.build import BUILDERS, SOURCES
-    from retrieval.importers import load_source
 
-    spec, shop = SOURCES[suite]
-    cases = BUILDERS[suite](load_source(spec, app.data_path), split)
+    cases = BUILDERS[suite](src, split)
     if suite == "personal-aisle":
         seen: set[str] = set()
         cases = [c for c in cases if not (c.meta["basket"] in seen or seen.add(c.meta["basket"]))]
     for c in cases:
-        c.shop = shop
+        c.shop = SOURCES[suite][1]
     return random.Random(seed).sample(cases, min(limit, len(cases)))
-
-
-def _source_items(app: Any, suite: str) -> list[Any]:
-    from evaluation.build import SOURCES
-    from retrieval.importers import load_source
-
-    return load_source(SOURCES[suite][0], app.data_path).items
 
 
 def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict], list[str], list[float]]:
@@ -160,14 +152,17 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
     trains) and scored later."""
     from tqdm.auto import tqdm
 
+    from evaluation.build import SOURCES
     from evaluation.shops import ensure_indexed
+    from retrieval.importers import load_source
     from retrieval.search import Retriever
 
     path = cache / f"{suite}-{split}-n{limit}-seed{seed}-k{k}.json" if cache else None
     if path is not None and path.is_file():
         return [tuple(r) for r in json.loads(path.read_text())]  # type: ignore[misc]
-    cases = suite_cases(app, suite, split, limit, seed)
-    ensure_indexed(app, cases[0].shop, len(_source_items(app, suite)))
+    src = load_source(SOURCES[suite][0], app.data_path)  # once: the cases and the index check both need it
+    cases = suite_cases(src, suite, split, limit, seed)
+    ensure_indexed(app, cases[0].shop, len(src.items))
     retriever = Retriever.open(app, cases[0].shop)
     out = []
     for case in tqdm(cases, desc=f"prompts {suite} ({split})", unit="case"):
