@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.assemble import Assembly, assemble, excluded_by
@@ -206,21 +206,13 @@ class ShoppingAssistant:
         return list(seen.values()), (pools[-1].merged(pools[:-1]) if pools else None)
 
     def _history(self, shopper: str | None, cands: list[ScoredItem], pool: Any = None) -> list[tuple[Item, Event]]:
-        """The shopper's RELEVANT history: items the reranker matched to top candidates, then recent ones."""
+        """The shopper's RELEVANT history (``relevant_history``) for the prompts of this turn."""
         if not shopper:
             return []
-        recent = list(self.retriever.history(shopper, HISTORY_N))
         # the pool already holds the relevant history items: no catalog read per matched item
         known = {it.id: it for it, *_ in (pool.history if pool is not None else [])}
-        out: dict[str, tuple[Item, Event]] = {}
-        for s in cands[:20]:
-            hid = s.evidence.get("history_item")
-            if hid and hid not in out and (it := known.get(str(hid)) or self.retriever.item(str(hid))) is not None:
-                ts = float(s.evidence.get("history_ts") or 0.0)
-                out[hid] = (it, Event(shopper, it.id, ts))
-        for it, ev in recent:
-            out.setdefault(it.id, (it, ev))
-        return list(out.values())[:HISTORY_N]
+        return relevant_history(shopper, cands, list(self.retriever.history(shopper, HISTORY_N)),
+                                lambda i: known.get(i) or self.retriever.item(i))
 
     def _rank(self, plan: TurnPlan, cands: list[ScoredItem], history: list[tuple[Item, Event]],
               timings: dict[str, float]) -> list[ScoredItem]:
@@ -403,3 +395,18 @@ def summarize(c: Constraints) -> str:
     if c.query:
         parts.append(f"looking for: {c.query}")
     return " · ".join(parts) or "no constraints"
+
+
+def relevant_history(shopper: str, cands: Sequence[ScoredItem], recent: Sequence[tuple[Item, Event]],
+                     lookup: Callable[[str], Item | None], n: int = HISTORY_N) -> list[tuple[Item, Event]]:
+    """The history lines of the prompts: items the reranker matched to the top 20 candidates (their
+    ``history_item`` evidence), then the ``recent`` ones, at most ``n``. Shared by the service, the training
+    data and ``finetune.measure``, so the model is trained and measured on the history it is served."""
+    out: dict[str, tuple[Item, Event]] = {}
+    for s in cands[:20]:
+        hid = s.evidence.get("history_item")
+        if hid and str(hid) not in out and (it := lookup(str(hid))) is not None:
+            out[str(hid)] = (it, Event(shopper, it.id, float(s.evidence.get("history_ts") or 0.0)))
+    for it, ev in recent:
+        out.setdefault(it.id, (it, ev))
+    return list(out.values())[:n]

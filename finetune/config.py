@@ -117,8 +117,13 @@ class OptimSettings:
     seed: int = 0
     threads: int | None = None
     """torch CPU threads; None = torch's default."""
+    hard_weight: float = 1.0
+    """Loss weight of a train choice example whose first candidate (the reranker's best) is not a gold item.
+    Above 1 it stresses the cases where the model should overrule the reranker, in the reranker's order."""
 
     def __post_init__(self) -> None:
+        if self.hard_weight <= 0:
+            raise ConfigError(f"train.hard_weight should be positive, got {self.hard_weight}")
         for name in ("batch_size", "grad_accum", "epochs", "eval_every", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"train.{name} should be positive, got {getattr(self, name)}")

@@ -11,6 +11,12 @@ position, replacing the last candidate ("insert"). Inserting taught the first ad
 first candidate is rarely right: in 168 of its 298 examples the gold was an inserted item at a random slot,
 while at inference the first candidate is the most often right one.
 
+The shopper's history is what the service shows too (``assistant.service.relevant_history``: the history
+items the reranker matched to the candidates, then the most recent purchases). A train basket is in the
+index it is replayed against, so the retriever is asked for history from BEFORE the basket
+(``history_before``): otherwise the basket's own items come back as "bought before" candidates, which a
+held-out basket never gets (on 25 Instacart requests that leak lifted gold coverage from 15 to 22).
+
 Requests are derived exactly as the evaluation suites derive theirs (``evaluation.build``):
 
 - ``bundlerec-food``: train bundles with an intent; request = the intent; gold = the bundle's items.
@@ -209,35 +215,60 @@ def live_query(request: str) -> tuple[Any, str]:
     return c, c.query or " ".join(filter(None, [c.occasion, *c.must_have])) or DEFAULT_QUERY
 
 
-def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: int | None) -> list[ScoredItem]:
-    """The service's candidate list (``ShoppingAssistant._candidates`` + ``_rank``): the query's reranked
-    candidates plus each must-have's, in stock, not excluded, the first ``k`` (None: all)."""
-    from assistant.assemble import excluded_by
+def live_search(retriever: Any, c: Any, query: str, shopper: str | None,
+                history_before: float | None = None) -> list[ScoredItem]:
+    """Every candidate of the service's searches (``ShoppingAssistant._candidates``): each must-have's
+    reranked candidates, then the query's, first occurrence kept. ``history_before``: see ``Retriever.gather``
+    (a replayed train basket must not be its own history)."""
     from retrieval.search import Filters
 
     filters = Filters(max_price=c.budget)
     seen: dict[str, ScoredItem] = {}
     for q in [m for m in c.must_have] + [query]:
-        for s in retriever.candidates(q, shopper=shopper, filters=filters, k=None if q == query else 20):
+        for s in retriever.candidates(q, shopper=shopper, filters=filters, k=None if q == query else 20,
+                                      history_before=history_before):
             seen.setdefault(s.item.id, s)
-    usable = [s for s in seen.values() if s.item.in_stock and not excluded_by(s.item, c.exclude)]
-    return usable[:k]
+    return list(seen.values())
+
+
+def usable(cands: list[ScoredItem], c: Any, k: int | None = None) -> list[ScoredItem]:
+    """In stock and not excluded (``ShoppingAssistant._rank``), the first ``k`` (None: all)."""
+    from assistant.assemble import excluded_by
+
+    return [s for s in cands if s.item.in_stock and not excluded_by(s.item, c.exclude)][:k]
+
+
+def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: int | None,
+                    history_before: float | None = None) -> list[ScoredItem]:
+    """The service's candidate list (``ShoppingAssistant._candidates`` + ``_rank``): the query's reranked
+    candidates plus each must-have's, in stock, not excluded, the first ``k`` (None: all)."""
+    return usable(live_search(retriever, c, query, shopper, history_before), c, k)
+
+
+def live_history(retriever: Any, shopper: str | None, searched: list[ScoredItem],
+                 recent: list[tuple[Item, Event]]) -> list[tuple[Item, Event]]:
+    """The history lines the service shows (``assistant.service.relevant_history``) for these candidates."""
+    from assistant.service import relevant_history
+
+    return relevant_history(shopper, searched, recent, retriever.item) if shopper else []
 
 
 def choice_example(t: Target, retriever: Any, k: int, rng: random.Random, insert: bool = False,
-                   shuffle: int | None = None) -> tuple[dict | None, list[ScoredItem]]:
+                   shuffle: int | None = None) -> tuple[dict | None, list[ScoredItem], list[tuple[Item, Event]]]:
     """The live assistant's choose prompt for ``t`` with its gold letters (see the module doc); ``(None,
-    candidates)`` when no gold item was retrieved and ``insert`` is off. ``shuffle`` (a seed): the
+    candidates, history)`` when no gold item was retrieved and ``insert`` is off. ``shuffle`` (a seed): the
     candidates are lettered in a random order drawn from that seed and the basket id, so the position says
     nothing about the answer."""
     from assistant.fusion import choose_messages
 
     c, query = live_query(t.request)
     shopper = t.basket.shopper_id if t.source != "bundlerec-food" else None
-    cands = live_candidates(retriever, c, query, shopper, k)
+    searched = live_search(retriever, c, query, shopper, t.basket.timestamp if shopper else None)
+    cands = usable(searched, c, k)
+    history = live_history(retriever, shopper, searched, t.history)
     ids = [s.item.id for s in cands]
     if not set(t.gold) & set(ids) and not insert:
-        return None, cands
+        return None, cands, history
     ids, slot = insert_gold(ids or [t.gold[0]], set(t.gold), rng)
     if shuffle is not None:
         inserted = ids[slot] if slot >= 0 else None
@@ -247,11 +278,13 @@ def choice_example(t: Target, retriever: Any, k: int, rng: random.Random, insert
     ex = {"kind": "choice", "source": t.source, "split": t.split, "basket_id": t.basket.id,
           "request": t.request, "query": query, "candidates": ids,
           "gold_items": [i for i in ids if i in set(t.gold)], "gold_letters": letters_of(ids, set(t.gold)),
-          "n_choices": len(ids), "inserted_at": slot, "messages": choose_messages(query, shown, t.history)}
-    return ex, shown
+          "n_choices": len(ids), "inserted_at": slot, "first_is_gold": ids[0] in set(t.gold),
+          "messages": choose_messages(query, shown, history)}
+    return ex, shown, history
 
 
-def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, size: int = 4) -> dict | None:
+def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, history: list[tuple[Item, Event]],
+                    size: int = 4) -> dict | None:
     """Gold items (within the budget) as a bundle -> the fact-only explanation; None if it would not pass
     the grounding check (then it is not a target the model should learn)."""
     from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
@@ -271,13 +304,13 @@ def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, size: in
         return None
     text = deterministic_explanation(lines, total, c, query)
     facts = Facts(titles=[ln.title for ln in lines], prices=prices, total=total, budget=c.budget,
-                  currency=lines[0].currency, context=[query, format_history(t.history)],
+                  currency=lines[0].currency, context=[query, format_history(history)],
                   others=[s.item.title for s in shown if s.item.id not in gold])
     if check_explanation(text, facts):
         return None
     return {"kind": "explain", "source": t.source, "split": t.split, "basket_id": t.basket.id,
             "request": t.request, "bundle": [ln.id for ln in lines], "target": text,
-            "messages": explain_messages(query, lines, total, c, t.history)}
+            "messages": explain_messages(query, lines, total, c, history)}
 
 
 def _title(retriever: Any, item_id: str) -> str | None:
@@ -319,7 +352,7 @@ def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConf
         for t in targets:
             if kept >= want:
                 break
-            ex, shown = choice_example(t, retriever, d.candidates, rng, insert=d.unretrieved == "insert",
+            ex, shown, history = choice_example(t, retriever, d.candidates, rng, insert=d.unretrieved == "insert",
                                        shuffle=d.seed if d.shuffle and split == "train" else None)
             if ex is None:
                 stats[f"{source}/{split}"] += 1
@@ -329,7 +362,7 @@ def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConf
             bar.update()
             yield ex
             if split == "train" and n_explain > 0:
-                exp = explain_example(t, shown, retriever)
+                exp = explain_example(t, shown, retriever, history)
                 if exp is not None:
                     n_explain -= 1
                     yield exp

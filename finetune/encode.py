@@ -87,12 +87,14 @@ def collate(rows: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:
         for j, spellings in enumerate(r["gold"]):
             gold[i, j, : len(spellings)] = torch.tensor(spellings)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    weight = torch.tensor([float(r.get("weight", 1.0)) for r in rows])
     return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "labels": labels,
-            "gold": gold, "keep": n_target + 1}
+            "gold": gold, "keep": n_target + 1, "weight": weight}
 
 
 def batch_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Mean per-example loss of a collated batch, plus per-row stats (loss, whether argmax hit a gold)."""
+    """Mean per-example loss of a collated batch (each row times its ``weight``), plus per-row stats (the
+    unweighted loss, whether argmax hit a gold)."""
     import torch
 
     keep = int(batch["keep"])
@@ -113,7 +115,9 @@ def batch_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     gl = torch.where(gvalid, -per_gold, torch.zeros_like(per_gold))
     choice_loss = gl.sum(-1) / gvalid.sum(-1).clamp(min=1)
     per_row = torch.where(is_choice, choice_loss, text_loss)
-    return per_row.mean(), {"per_row": per_row.detach(), "is_choice": is_choice, "last": last.detach(),
+    weight = batch.get("weight")
+    weighted = per_row * weight.to(per_row.device) if weight is not None else per_row
+    return weighted.mean(), {"per_row": per_row.detach(), "is_choice": is_choice, "last": last.detach(),
                             "gold": gold}
 
 

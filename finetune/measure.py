@@ -8,10 +8,13 @@ and scored by ``Generator.choice_scores`` of the base model and of base + adapte
 - ``coverage``: share of cases with a gold item among the k candidates (the LLM cannot do better);
 - ``hit@1`` / ``recall@3``: the LLM's top letter / top 3 letters hold a gold item (over covered cases);
 - ``rerank_hit@1``: the reranker's own first candidate is gold (the order the LLM re-sorts);
-- ``<model>_fused_hit@1`` / ``_fused_recall@3``: the service's fused order of the same candidates
-  (``assistant.fusion.fuse`` at ``assistant.fusion_weight``; reranker scores normalised over every usable
-  candidate, as the service does), i.e. what the model changes in the bundle's ranking;
-- the paired difference LoRA - base of hit@1 with a 95% bootstrap interval (resampling cases).
+- ``<model>_fused_hit@1`` / ``_fused_recall@3``: the service's fused order (``assistant.fusion.fuse`` itself,
+  at ``assistant.fusion_weight`` or ``--fusion-weight``, over every usable candidate as the service ranks
+  them), i.e. what the model changes in the bundle's ranking;
+- the paired differences LoRA - base with 95% bootstrap intervals (resampling cases);
+- ``fusion_sweep``: fused hit@1 / recall@3 of each model at weights 0, 0.1 .. 1 from the kept letter
+  probabilities (``--out`` keeps every case's row, and ``--rescore`` judges a saved report at another weight
+  without loading a model): a weight is chosen on dev, then applied to test.
 
 Also ``--grounding N``: the explanation grounding pass rate of base vs base + adapter on the SAME N bundles
 (demo shop, requests of the committed constraints / multi-turn suites, fusion off so the bundle is fixed).
@@ -21,6 +24,7 @@ Example (the command EVALUATION.md records)::
     .venv/bin/python -m finetune.measure --split dev --limit 80 --out /tmp/measure-dev.json
     # retrieval once (e.g. while training), scoring later from the cached prompts:
     .venv/bin/python -m finetune.measure --split dev --limit 80 --cache /tmp/prompts --prompts-only
+    .venv/bin/python -m finetune.measure --rescore /tmp/measure-test.json --fusion-weight 0.5
     .venv/bin/python -m finetune.measure --grounding 20 --out /tmp/grounding.json
 """
 
@@ -52,45 +56,79 @@ def suite_cases(src: Any, suite: str, split: str, limit: int, seed: int) -> list
     return random.Random(seed).sample(cases, min(limit, len(cases)))
 
 
-def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict], list[str], list[float]]:
-    """(choose messages, candidate ids, their reranker scores min-max normalised over ALL usable candidates,
-    as ``assistant.fusion.fuse`` normalises them) the live assistant would score for the case's first turn."""
+def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict], list[str], list[list]]:
+    """(choose messages, the k candidate ids, [id, reranker score] of EVERY usable candidate) the live
+    assistant would score for the case's first turn: the service's searches, its relevant history, and the
+    whole usable list ``assistant.fusion.fuse`` ranks."""
     from assistant.fusion import choose_messages
-    from finetune.data import live_candidates, live_query
+    from assistant.service import HISTORY_N
+    from finetune.data import live_history, live_query, live_search, usable
 
     c, query = live_query(case.turns[0])
-    usable = live_candidates(retriever, c, query, case.shopper, None)
-    cands = usable[:k]
-    history = list(retriever.history(case.shopper, 5)) if case.shopper else []
-    lo, hi = min((s.score for s in usable), default=0.0), max((s.score for s in usable), default=0.0)
-    norm = [(s.score - lo) / (hi - lo) if hi > lo else 1.0 for s in cands]
-    return choose_messages(query, cands, history), [s.item.id for s in cands], norm
+    searched = live_search(retriever, c, query, case.shopper)
+    every = usable(searched, c)
+    recent = list(retriever.history(case.shopper, HISTORY_N)) if case.shopper else []
+    history = live_history(retriever, case.shopper, searched, recent)
+    cands = every[:k]
+    return choose_messages(query, cands, history), [s.item.id for s in cands], [[s.item.id, s.score] for s in every]
+
+
+def fused_ids(scored: list[list], probs: list[float] | None, weight: float) -> list[str]:
+    """The service's fused order (``assistant.fusion.fuse`` itself) of every usable candidate."""
+    from assistant.fusion import fuse
+    from retrieval.types import Item, ScoredItem
+
+    return [s.item.id for s in fuse([ScoredItem(Item(i, ""), float(x)) for i, x in scored], probs, weight=weight)]
 
 
 def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold: set[str],
-               norm: list[float] | None = None, weight: float = 0.35) -> dict[str, Any]:
-    """Hit@1 / recall@3 of each model's letter ranking and, with ``norm``, of the service's fused ranking of
-    the same candidates ((1 - weight) * reranker + weight * P(letter) / max P, as ``fuse`` computes it)."""
+               scored: list[list] | None = None, weight: float = 0.35) -> dict[str, Any]:
+    """Hit@1 / recall@3 of each model's letter ranking and, with ``scored`` (every usable candidate's
+    reranker score), of the service's fused ranking at ``weight``. The letter probabilities are kept in the
+    row, so other fusion weights can be judged later without the models (``fusion_sweep``)."""
     row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)),
-                           "rerank_hit1": bool(ids) and ids[0] in gold}
-    if norm is not None:
-        order = sorted(range(len(ids)), key=lambda i: (-norm[i], i))
-        row["rerank_rec3"] = bool({ids[i] for i in order[:3]} & gold)
+                           "rerank_hit1": bool(ids) and ids[0] in gold, "ids": ids, "gold": sorted(gold)}
+    if scored is not None:
+        row["scored"] = scored
+        row["rerank_rec3"] = bool(set(fused_ids(scored, None, weight)[:3]) & gold)
     for name, gen in gens.items():
-        if len(ids) < 2:
-            row[f"{name}_hit1"] = row[f"{name}_rec3"] = row[f"{name}_fused_hit1"] = row[f"{name}_fused_rec3"] = False
-            continue
-        probs = gen.choice_scores(messages, len(ids))
-        order = sorted(range(len(ids)), key=lambda i: -probs[i])
-        row[f"{name}_hit1"] = ids[order[0]] in gold
-        row[f"{name}_rec3"] = bool({ids[i] for i in order[:3]} & gold)
-        if norm is not None:
-            top = max(probs) or 1.0
-            fused = [(1 - weight) * norm[i] + weight * probs[i] / top for i in range(len(ids))]
-            order = sorted(range(len(ids)), key=lambda i: (-fused[i], i))
-            row[f"{name}_fused_hit1"] = ids[order[0]] in gold
-            row[f"{name}_fused_rec3"] = bool({ids[i] for i in order[:3]} & gold)
+        probs = [float(p) for p in gen.choice_scores(messages, len(ids))] if len(ids) >= 2 else None
+        row[f"{name}_probs"] = [round(p, 6) for p in probs] if probs else None
+        _judge(row, name, ids, gold, weight)
     return row
+
+
+def _judge(row: dict[str, Any], name: str, ids: list[str], gold: set[str], weight: float) -> None:
+    probs = row[f"{name}_probs"]
+    if not probs:
+        row[f"{name}_hit1"] = row[f"{name}_rec3"] = row[f"{name}_fused_hit1"] = row[f"{name}_fused_rec3"] = False
+        return
+    order = sorted(range(len(ids)), key=lambda i: -probs[i])
+    row[f"{name}_hit1"] = ids[order[0]] in gold
+    row[f"{name}_rec3"] = bool({ids[i] for i in order[:3]} & gold)
+    if "scored" in row:
+        fused = fused_ids(row["scored"], probs, weight)
+        row[f"{name}_fused_hit1"] = fused[0] in gold
+        row[f"{name}_fused_rec3"] = bool(set(fused[:3]) & gold)
+
+
+def fusion_sweep(rows: list[dict[str, Any]], names: list[str],
+                 weights: tuple[float, ...] = tuple(i / 10 for i in range(11))) -> dict[str, dict[str, float]]:
+    """Fused hit@1 / recall@3 (covered cases) of each model at each fusion weight, from the kept letter
+    probabilities: how a weight would be chosen on dev."""
+    covered = [r for r in rows if r["covered"] and "scored" in r]
+    out: dict[str, dict[str, float]] = {}
+    for w in weights:
+        for name in names:
+            hits = rec = 0
+            for r in covered:
+                probs = r[f"{name}_probs"]
+                fused = fused_ids(r["scored"], probs, w) if probs else [i for i, _ in r["scored"]]
+                hits += fused[0] in r["gold"]
+                rec += bool(set(fused[:3]) & set(r["gold"]))
+            out.setdefault(f"{w:.1f}", {})[f"{name}_hit@1"] = round(hits / max(1, len(covered)), 3)
+            out[f"{w:.1f}"][f"{name}_recall@3"] = round(rec / max(1, len(covered)), 3)
+    return out
 
 
 def bootstrap_diff(a: list[bool], b: list[bool], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -120,8 +158,10 @@ def summarize(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         if fused:
             out[f"{name}_fused_hit@1"] = _rate(covered, f"{name}_fused_hit1")
             out[f"{name}_fused_recall@3"] = _rate(covered, f"{name}_fused_rec3")
+    if fused and names and all(f"{n}_probs" in rows[0] for n in names):
+        out["fusion_sweep"] = fusion_sweep(rows, names)
     if {"base", "lora"} <= set(names):
-        for key in ("hit1", "rec3", "fused_hit1") if fused else ("hit1", "rec3"):
+        for key in ("hit1", "rec3", "fused_hit1", "fused_rec3") if fused else ("hit1", "rec3"):
             mean, lo, hi = bootstrap_diff([r[f"base_{key}"] for r in covered], [r[f"lora_{key}"] for r in covered])
             label = key.replace("hit1", "hit@1").replace("rec3", "recall@3")
             out[f"lora-base_{label}"] = {"mean": round(mean, 3), "ci95": [round(lo, 3), round(hi, 3)]}
@@ -146,8 +186,9 @@ def generators(app: Any, adapter: Path | None, threads: int | None = None) -> di
 
 
 def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: int,
-                  cache: Path | None = None) -> list[tuple[list[dict], list[str], list[str], list[float]]]:
-    """(messages, candidate ids, gold ids, normalised reranker scores) per case; read from / written to
+                  cache: Path | None = None) -> list[tuple[list[dict], list[str], list[str], list[list]]]:
+    """(messages, candidate ids, gold ids, [id, reranker score] of every usable candidate) per case; read
+    from / written to
     ``cache`` (a folder) when given, so the retrieval half of a run can be done once (e.g. while an adapter
     trains) and scored later."""
     from tqdm.auto import tqdm
@@ -157,7 +198,7 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
     from retrieval.importers import load_source
     from retrieval.search import Retriever
 
-    path = cache / f"{suite}-{split}-n{limit}-seed{seed}-k{k}.json" if cache else None
+    path = cache / f"{suite}-{split}-n{limit}-seed{seed}-k{k}-v2.json" if cache else None
     if path is not None and path.is_file():
         return [tuple(r) for r in json.loads(path.read_text())]  # type: ignore[misc]
     src = load_source(SOURCES[suite][0], app.data_path)  # once: the cases and the index check both need it
@@ -166,8 +207,8 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
     retriever = Retriever.open(app, cases[0].shop)
     out = []
     for case in tqdm(cases, desc=f"prompts {suite} ({split})", unit="case"):
-        messages, ids, norm = case_prompt(app, retriever, case, k)
-        out.append((messages, ids, list(case.gold_items), norm))
+        messages, ids, scored = case_prompt(app, retriever, case, k)
+        out.append((messages, ids, list(case.gold_items), scored))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out))
@@ -176,19 +217,36 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
 
 def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
             suites: tuple[str, ...] = SUITES, threads: int | None = None,
-            cache: Path | None = None) -> dict[str, Any]:
+            cache: Path | None = None, weight: float | None = None) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     k = app.assistant.llm_candidates
+    weight = app.assistant.fusion_weight if weight is None else weight
     prompts = {suite: suite_prompts(app, suite, split, limit, seed, k, cache) for suite in suites}
     gens = generators(app, adapter, threads)
-    report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter), "suites": {}}
+    report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter),
+                              "fusion_weight": weight, "suites": {}}
     for suite in suites:
         rows, t0 = [], time.perf_counter()
-        for messages, ids, gold, norm in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
-            rows.append(score_case(gens, messages, ids, set(gold), norm, app.assistant.fusion_weight))
-        report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0)}
+        for messages, ids, gold, scored in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
+            rows.append(score_case(gens, messages, ids, set(gold), scored, weight))
+        report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0),
+                                   "rows": rows}
     return report
+
+
+def rescore(report: dict[str, Any], weight: float) -> dict[str, Any]:
+    """A saved report (``--out``) judged again at another fusion weight, from its kept letter probabilities."""
+    out = {**report, "fusion_weight": weight, "suites": {}}
+    for suite, summary in report["suites"].items():
+        rows = summary["rows"]
+        names = [k[: -len("_probs")] for k in rows[0] if k.endswith("_probs")] if rows else []
+        for row in rows:
+            row["rerank_rec3"] = bool(set(fused_ids(row["scored"], None, weight)[:3]) & set(row["gold"]))
+            for name in names:
+                _judge(row, name, row["ids"], set(row["gold"]), weight)
+        out["suites"][suite] = {**summarize(rows, names), "seconds": summary.get("seconds"), "rows": rows}
+    return out
 
 
 def grounding_requests(limit: int) -> list[str]:
@@ -260,6 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", type=Path, default=None,
                     help="folder for the cases' prompts: reused when present (retrieval runs once)")
     ap.add_argument("--prompts-only", action="store_true", help="only build the --cache prompts; load no model")
+    ap.add_argument("--fusion-weight", type=float, default=None,
+                    help="judge the fused order at this weight (default: assistant.fusion_weight)")
+    ap.add_argument("--rescore", type=Path, default=None, metavar="REPORT",
+                    help="instead: judge a saved --out report again at --fusion-weight (no model is loaded)")
     ap.add_argument("--grounding", type=int, default=0, metavar="N",
                     help="instead: explanation grounding base vs adapter on N demo-shop bundles")
     args = ap.parse_args(argv)

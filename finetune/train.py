@@ -274,6 +274,8 @@ def _setup(cfg: TrainConfig, model_dir: Path, data_dir: Path, ckpt_dir: Path) ->
     model = wrap_lora(model, cfg)
     train_ex, dev_ex = read_jsonl(data_dir / "train.jsonl"), read_jsonl(data_dir / "dev.jsonl")
     rows = [encode_example(tok, e) for e in train_ex]
+    for row, e in zip(rows, train_ex, strict=True):  # dev rows keep weight 1: the dev loss stays comparable
+        row["weight"] = cfg.train.hard_weight if e["kind"] == "choice" and not e.get("first_is_gold", True) else 1.0
     dev_rows = [encode_example(tok, e) for e in dev_ex]
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)

@@ -158,14 +158,20 @@ class Retriever:
 
     # ---- retrieval --------------------------------------------------------------------------------------
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
-                   k: int | None = None, chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
+                   k: int | None = None, chosen: Sequence[ChosenLike] = (),
+                   history_before: float | None = None) -> list[ScoredItem]:
         """Reranked candidates for ``query``, best first, at most ``k`` (default: config candidates)."""
-        return self.rank(self.gather(query, shopper=shopper, filters=filters, k=k, chosen=chosen), k)
+        return self.rank(self.gather(query, shopper=shopper, filters=filters, k=k, chosen=chosen,
+                                     history_before=history_before), k)
 
     def gather(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
-               k: int | None = None, chosen: Sequence[ChosenLike] = ()) -> CandidatePool:
+               k: int | None = None, chosen: Sequence[ChosenLike] = (),
+               history_before: float | None = None) -> CandidatePool:
         """Everything the reranker needs for one request: vector hits, hits of the feedback-expanded request,
-        complements, relevant history, chosen items, all with vectors (embedded and read once)."""
+        complements, relevant history, chosen items, all with vectors (embedded and read once).
+
+        ``history_before`` (a timestamp) limits the history to items first bought before it: training
+        replays an indexed basket as a request, and the basket itself must not be its own history."""
         k = max(k or 0, self.config.retrieval.candidates)
         qv = self.embedder.embed(query)
         chosen_pairs = self._with_vectors(chosen)
@@ -181,7 +187,7 @@ class Retriever:
             expanded = qv + self.config.retrieval.rerank.feedback * feedback
             more = self.store.query_items_with_vectors(expanded / np.linalg.norm(expanded), k, filters)
             pool.update((it.id, (it, v)) for it, v, _ in more if it.id not in pool)
-        history = self._relevant_history(shopper, qv)
+        history = self._relevant_history(shopper, qv, history_before)
         for it, vec, _ in history[: self.config.retrieval.history_candidates]:  # "I need milk": THEIR milk
             if it.id not in pool and filters.accepts(it):  # the filters exclude chosen items already
                 pool[it.id] = (it, vec)
@@ -240,10 +246,11 @@ class Retriever:
         ids = [c if isinstance(c, str) else c.id for c in chosen]
         return self.store.get_items(ids, with_vectors=True) if ids else []
 
-    def _relevant_history(self, shopper: str | None, qv: np.ndarray) -> list[tuple[Item, np.ndarray, Event]]:
+    def _relevant_history(self, shopper: str | None, qv: np.ndarray,
+                          before: float | None = None) -> list[tuple[Item, np.ndarray, Event]]:
         if shopper is None:
             return []
-        entries: list[tuple[HistoryEntry, float]] = self.store.history_query(str(shopper), qv, HISTORY_K)
+        entries: list[tuple[HistoryEntry, float]] = self.store.history_query(str(shopper), qv, HISTORY_K, before)
         pairs = self.store.get_items([e.item_id for e, _ in entries], with_vectors=True)
         by_id = {it.id: (it, v) for it, v in pairs}
         return [(*by_id[e.item_id], e.to_event()) for e, _ in entries if e.item_id in by_id]

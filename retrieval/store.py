@@ -291,11 +291,16 @@ class ShopStore:
             with self._wrap("delete history"):
                 self.history.delete(ids=list(ids[sl]))
 
-    def history_query(self, shopper: str, vector: np.ndarray, k: int) -> list[tuple[HistoryEntry, float]]:
-        """The shopper's k history entries most similar to ``vector``: one query filtered by shopper."""
+    def history_query(self, shopper: str, vector: np.ndarray, k: int,
+                      before: float | None = None) -> list[tuple[HistoryEntry, float]]:
+        """The shopper's k history entries most similar to ``vector``: one query filtered by shopper (and,
+        with ``before``, to items first bought before that timestamp)."""
+        where: dict[str, Any] = {"shopper": str(shopper)}
+        if before is not None:
+            where = {"$and": [where, {"first_ts": {"$lt": float(before)}}]}
         with self._wrap("query history"):
             res = self.history.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
-                                     where={"shopper": str(shopper)}, include=["metadatas", "distances"])
+                                     where=where, include=["metadatas", "distances"])
         return [(HistoryEntry.from_metadata(m), 1.0 - float(d))
                 for m, d in zip(res["metadatas"][0], res["distances"][0], strict=True)]
 

@@ -146,3 +146,20 @@ def test_shopper_history_reaches_both_prompts() -> None:
     assert "Teapot red retrospot" in gen.scored[0][1]["content"] and "2011-05-03" in gen.streamed[0][1]["content"]
     b.turn(REQUEST)  # no shopper: no history in the prompt
     assert "Teapot red retrospot" not in gen.streamed[1][1]["content"]
+
+
+def test_relevant_history_puts_matched_items_first_then_recent_ones() -> None:
+    """The prompts' history lines (shared by the service, the training data and finetune.measure)."""
+    from assistant.service import relevant_history
+    from retrieval.types import Event
+
+    items = {i: Item(i, f"ITEM {i}") for i in "abcdefg"}
+    cands = [ScoredItem(Item("x", "X"), 0.9, {}, {"history_item": "c", "history_ts": 5.0}),
+             ScoredItem(Item("y", "Y"), 0.8, {}, {}),
+             ScoredItem(Item("z", "Z"), 0.7, {}, {"history_item": "gone"}),  # unknown: skipped
+             ScoredItem(Item("w", "W"), 0.6, {}, {"history_item": "c"})]  # matched twice: once
+    recent = [(items[i], Event("s", i, 10.0 - n)) for n, i in enumerate("abcdefg")]
+    out = relevant_history("s", cands, recent, items.get, n=4)
+    assert [it.id for it, _ in out] == ["c", "a", "b", "d"]
+    assert out[0][1] == Event("s", "c", 5.0)
+    assert relevant_history("s", [], recent, items.get, n=2) == recent[:2]

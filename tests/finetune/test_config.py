@@ -27,6 +27,7 @@ def test_default_toml_loads_and_matches_inference_candidates() -> None:
     (lambda: OptimSettings(grad_accum=0), "train.grad_accum should be positive, got 0"),
     (lambda: OptimSettings(lr=0), "train.lr should be positive, got 0"),
     (lambda: OptimSettings(time_budget_min=-1), "train.time_budget_min should be positive"),
+    (lambda: OptimSettings(hard_weight=0), "train.hard_weight should be positive, got 0"),
 ])
 def test_invalid_values_say_what_was_expected(make, message) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):

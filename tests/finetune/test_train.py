@@ -66,6 +66,33 @@ def test_padded_batch_loss_equals_the_single_prompt_letter_scores(tiny_model_dir
             assert torch.allclose(stats["per_row"][i], want, atol=1e-4), ex["gold_letters"]
 
 
+def test_hard_examples_weigh_more_in_the_training_loss_only(tiny_model_dir, real_examples, small_train_config,
+                                                           tmp_path) -> None:
+    """``train.hard_weight`` scales the loss of a train choice example whose first candidate is not gold; the
+    per-row (dev) losses stay unweighted."""
+    from finetune.train import _setup
+
+    model, tok = load_base(tiny_model_dir)
+    exs = [e for e in read_jsonl(real_examples[0] / "train.jsonl") if e["kind"] == "choice"][:2]
+    rows = [encode_example(tok, e) for e in exs]
+    with torch.no_grad():
+        plain, stats = batch_loss(model, collate(rows, tok.pad_token_id))
+        rows[1]["weight"] = 3.0
+        weighted, again = batch_loss(model, collate(rows, tok.pad_token_id))
+    assert torch.allclose(plain, stats["per_row"].mean())
+    assert torch.allclose(weighted, (stats["per_row"][0] + 3.0 * stats["per_row"][1]) / 2)
+    assert torch.equal(again["per_row"], stats["per_row"])
+    run = _setup(_cfg(small_train_config, hard_weight=2.5), tiny_model_dir, real_examples[0], tmp_path / "ckpt")
+    train_ex = read_jsonl(real_examples[0] / "train.jsonl")
+    hard = [e["kind"] == "choice" and not e["first_is_gold"] for e in train_ex]
+    assert any(hard) and not all(hard)
+    assert [r["weight"] for r in run.rows] == [2.5 if h else 1.0 for h in hard]
+    assert all("weight" not in r for r in run.dev_rows)
+    for e in train_ex:
+        if e["kind"] == "choice":
+            assert e["first_is_gold"] == (e["candidates"][0] in e["gold_items"])
+
+
 def test_training_lowers_the_loss_on_real_examples(trained, tiny_model_dir, real_examples) -> None:
     cfg, result = trained
     before = _train_loss(tiny_model_dir, real_examples[0])
@@ -143,7 +170,7 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     for grounding the same bundle (fusion off) explained by each model and judged by the live check."""
     from copy import deepcopy
 
-    from finetune.measure import grounding, measure
+    from finetune.measure import grounding, measure, rescore
 
     _, result = trained
     app = deepcopy(ft_app_config)
@@ -154,11 +181,23 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     rep = rep["suites"]["bundle-intent"]
     assert rep["cases"] == 4 and 0.0 <= rep["coverage"] <= 1.0
     assert {"base_hit@1", "lora_hit@1", "rerank_hit@1", "lora-base_hit@1", "base_fused_hit@1",
-            "lora_fused_recall@3", "lora-base_fused_hit@1"} <= set(rep)
-    assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12.json"]
+            "lora_fused_recall@3", "lora-base_fused_hit@1", "lora-base_fused_recall@3", "fusion_sweep"} <= set(rep)
+    assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12-v2.json"]
     again = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
     assert {k: v for k, v in again["suites"]["bundle-intent"].items() if k != "seconds"} == \
         {k: v for k, v in rep.items() if k != "seconds"}  # the cached prompts score exactly the same
+    for row in rep["rows"]:  # every usable candidate is kept, the first k of them were shown
+        assert [i for i, _ in row["scored"]][: row["n"]] == row["ids"] and len(row["base_probs"]) == row["n"]
+    # at weight 0 the model does not count; judging the saved report again at the measured weight changes nothing
+    sweep = rep["fusion_sweep"]
+    assert sweep["0.0"]["base_hit@1"] == sweep["0.0"]["lora_hit@1"]
+    assert sweep["0.0"]["base_recall@3"] == sweep["0.0"]["lora_recall@3"] == rep["rerank_recall@3"]
+    same = rescore(json.loads(json.dumps(again)), again["fusion_weight"])["suites"]["bundle-intent"]
+    assert {k: v for k, v in same.items() if k not in ("rows", "seconds")} == \
+        {k: v for k, v in rep.items() if k not in ("rows", "seconds")}
+    w = rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
+    assert w["lora_fused_hit@1"] == sweep["0.7"]["lora_hit@1"]
+    assert w["base_fused_recall@3"] == sweep["0.7"]["base_recall@3"]
     g = grounding(app, result.out, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
     assert g["bundles"] == 2 and len(g["rows"]) == 2
     for row in g["rows"]:  # a random tiny LM writes noise: the live check must reject it for both models

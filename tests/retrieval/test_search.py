@@ -53,6 +53,22 @@ def test_shopper_history_adds_affinity_with_evidence(demo_retriever, demo_shoppe
     assert demo_retriever.candidates(bought.title, shopper="no-such-shopper", k=5)[0].breakdown["affinity"] == 0
 
 
+def test_history_before_hides_items_first_bought_at_or_after_that_time(demo_retriever, demo_shoppers):
+    """Training replays an indexed basket as a request: ``history_before`` keeps the basket out of its own
+    history (no evidence, no affinity from it), as for a basket the index has never seen."""
+    shopper = demo_shoppers[0]
+    first = min(demo_retriever.store.shopper_history(shopper), key=lambda e: e.first_ts)
+    newest = max(demo_retriever.store.shopper_history(shopper), key=lambda e: e.first_ts)
+    title = demo_retriever.item(newest.item_id).title
+    assert first.first_ts < newest.first_ts
+    seen = demo_retriever.candidates(title, shopper=shopper, k=10)
+    assert any(s.evidence.get("history_item") == newest.item_id for s in seen)
+    hidden = demo_retriever.candidates(title, shopper=shopper, k=10, history_before=newest.first_ts)
+    assert all(s.evidence.get("history_item") != newest.item_id for s in hidden)
+    pool = demo_retriever.gather(title, shopper=shopper, history_before=newest.first_ts)
+    assert newest.item_id not in {it.id for it, _, _ in pool.history}
+
+
 def test_rescore_with_a_chosen_item_penalizes_its_substitutes(demo_retriever):
     cands = demo_retriever.candidates("teapot", k=20)
     chosen = cands[0].item

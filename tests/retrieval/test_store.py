@@ -107,6 +107,10 @@ def test_history_queries_and_delete_shopper(shop):
     assert {e.shopper_id for e, _ in shop.history_query("s1", EMB.embed("cups"), k=10)} == {"s1"}
     assert [e.item_id for e in shop.recent_items("s1", 2)] == ["t1", "b1"]
     assert [(e.item_id, e.count) for e in shop.frequent_items("s1", 2)] == [("t1", 2), ("n1", 2)]
+    # before: only items first bought before the time (t1 at 100 and 300 counts as bought before 250)
+    before = {e.item_id for e, _ in shop.history_query("s1", EMB.embed("cups"), k=10, before=150.0)}
+    assert before == {"t1", "n1"}
+    assert {e.item_id for e, _ in shop.history_query("s1", EMB.embed("cups"), k=10, before=50.0)} == set()
     shop.delete_shopper("s1")
     assert shop.shopper_history("s1") == [] and [e.item_id for e in shop.recent_items("s2", 5)] == ["c1"]
 
