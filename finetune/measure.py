@@ -88,9 +88,10 @@ def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold:
     row, so other fusion weights can be judged later without the models (``fusion_sweep``)."""
     row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)),
                            "rerank_hit1": bool(ids) and ids[0] in gold, "ids": ids, "gold": sorted(gold)}
-    if scored is not None:
+    if scored is not None:  # the service's reranker order sorts every search's candidates by score
         row["scored"] = scored
-        row["rerank_rec3"] = bool(set(fused_ids(scored, None, weight)[:3]) & gold)
+        alone = fused_ids(scored, None, weight)
+        row["rerank_hit1"], row["rerank_rec3"] = bool(alone) and alone[0] in gold, bool(set(alone[:3]) & gold)
     for name, gen in gens.items():
         probs = [float(p) for p in gen.choice_scores(messages, len(ids))] if len(ids) >= 2 else None
         row[f"{name}_probs"] = [round(p, 6) for p in probs] if probs else None
@@ -99,12 +100,11 @@ def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold:
 
 
 def _judge(row: dict[str, Any], name: str, ids: list[str], gold: set[str], weight: float) -> None:
+    """The model's own hits and (with the row's ``scored``) its fused hits; without probabilities (fewer than
+    2 candidates) the model chose nothing and the service keeps the reranker's order."""
     probs = row[f"{name}_probs"]
-    if not probs:
-        row[f"{name}_hit1"] = row[f"{name}_rec3"] = row[f"{name}_fused_hit1"] = row[f"{name}_fused_rec3"] = False
-        return
-    order = sorted(range(len(ids)), key=lambda i: -probs[i])
-    row[f"{name}_hit1"] = ids[order[0]] in gold
+    order = sorted(range(len(ids)), key=lambda i: -probs[i]) if probs else []
+    row[f"{name}_hit1"] = bool(order) and ids[order[0]] in gold
     row[f"{name}_rec3"] = bool({ids[i] for i in order[:3]} & gold)
     if "scored" in row:
         fused = fused_ids(row["scored"], probs, weight)
@@ -122,8 +122,7 @@ def fusion_sweep(rows: list[dict[str, Any]], names: list[str],
         for name in names:
             hits = rec = 0
             for r in covered:
-                probs = r[f"{name}_probs"]
-                fused = fused_ids(r["scored"], probs, w) if probs else [i for i, _ in r["scored"]]
+                fused = fused_ids(r["scored"], r[f"{name}_probs"], w)
                 hits += fused[0] in r["gold"]
                 rec += bool(set(fused[:3]) & set(r["gold"]))
             out.setdefault(f"{w:.1f}", {})[f"{name}_hit@1"] = round(hits / max(1, len(covered)), 3)
@@ -242,7 +241,6 @@ def rescore(report: dict[str, Any], weight: float) -> dict[str, Any]:
         rows = summary["rows"]
         names = [k[: -len("_probs")] for k in rows[0] if k.endswith("_probs")] if rows else []
         for row in rows:
-            row["rerank_rec3"] = bool(set(fused_ids(row["scored"], None, weight)[:3]) & set(row["gold"]))
             for name in names:
                 _judge(row, name, row["ids"], set(row["gold"]), weight)
         out["suites"][suite] = {**summarize(rows, names), "seconds": summary.get("seconds"), "rows": rows}
