@@ -24,7 +24,9 @@ README). Dev baskets give the dev examples (eval loss only); test baskets are ne
 
 Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
 complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
-`choose` prompt (`assistant.fusion.choose_messages`). Requests whose candidates held no gold item: {unretrieved}.
+`choose` prompt (`assistant.fusion.choose_messages`) with the history lines the service shows
+(`assistant.service.relevant_history`). A train basket is itself in the index it is replayed against, so the
+retriever only sees the shopper's items first bought BEFORE the basket (`history_before`). Requests whose candidates held no gold item: {unretrieved}.
 {order}
 Target: the gold letter(s);
 the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).
@@ -49,8 +51,10 @@ Dropped for exceeding max_length ({max_length} tokens): {dropped}
 
 ## Known limits
 
-- Co-purchase statistics and the reranker's shopper affinity are fitted on all train baskets, including the
-  basket an example was made from (the prompt's history is not: it only shows purchases before the basket).
+- Co-purchase statistics are fitted on all train baskets, including the basket an example was made from.
+- The shopper's history (prompt lines, history candidates, the reranker's affinity) holds only items first
+  bought before the basket, but an item bought before AND in the basket keeps its aggregated count and last
+  date, which include the basket.
 - Explanation targets are templated, so the adapter learns a plain, factual style rather than free prose.
 """
 

@@ -171,14 +171,15 @@ def _rate(rows: list[dict], key: str) -> float:
     return round(sum(bool(r[key]) for r in rows) / max(1, len(rows)), 3)
 
 
-def generators(app: Any, adapter: Path | None, threads: int | None = None) -> dict[str, Any]:
+def generators(app: Any, adapter: Path | None, threads: int | None = None,
+               base: bool = True) -> dict[str, Any]:
     """The base model and base + adapter, both through ``assistant.llm`` (the serving code path)."""
     from dataclasses import replace
 
     from assistant.llm import load_generator
 
     g = replace(app.assistant.generator, threads=threads or app.assistant.generator.threads)
-    gens = {"base": load_generator(replace(g, adapter="none", dtype="float32"), app.home_path)}
+    gens = {"base": load_generator(replace(g, adapter="none", dtype="float32"), app.home_path)} if base else {}
     if adapter is not None:
         gens["lora"] = load_generator(replace(g, adapter=str(adapter), dtype="float32"), app.home_path)
     return gens
@@ -216,13 +217,13 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
 
 def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
             suites: tuple[str, ...] = SUITES, threads: int | None = None,
-            cache: Path | None = None, weight: float | None = None) -> dict[str, Any]:
+            cache: Path | None = None, weight: float | None = None, base: bool = True) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     k = app.assistant.llm_candidates
     weight = app.assistant.fusion_weight if weight is None else weight
     prompts = {suite: suite_prompts(app, suite, split, limit, seed, k, cache) for suite in suites}
-    gens = generators(app, adapter, threads)
+    gens = generators(app, adapter, threads, base)
     report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter),
                               "fusion_weight": weight, "suites": {}}
     for suite in suites:
@@ -318,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prompts-only", action="store_true", help="only build the --cache prompts; load no model")
     ap.add_argument("--fusion-weight", type=float, default=None,
                     help="judge the fused order at this weight (default: assistant.fusion_weight)")
+    ap.add_argument("--no-base", action="store_true",
+                    help="score the adapter only (e.g. a second adapter on prompts whose base scores exist)")
     ap.add_argument("--rescore", type=Path, default=None, metavar="REPORT",
                     help="instead: judge a saved --out report again at --fusion-weight (no model is loaded)")
     ap.add_argument("--grounding", type=int, default=0, metavar="N",

@@ -195,6 +195,10 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     same = rescore(json.loads(json.dumps(again)), again["fusion_weight"])["suites"]["bundle-intent"]
     assert {k: v for k, v in same.items() if k not in ("rows", "seconds")} == \
         {k: v for k, v in rep.items() if k not in ("rows", "seconds")}
+    alone = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache, base=False)
+    alone = alone["suites"]["bundle-intent"]  # the adapter alone on the same prompts: the same probabilities
+    assert "base_hit@1" not in alone
+    assert [r["lora_probs"] for r in alone["rows"]] == [r["lora_probs"] for r in rep["rows"]]
     w = rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
     assert w["lora_fused_hit@1"] == sweep["0.7"]["lora_hit@1"]
     assert w["base_fused_recall@3"] == sweep["0.7"]["base_recall@3"]
