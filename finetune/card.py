@@ -26,7 +26,8 @@ Candidates are the live assistant's: parsed request -> the shop's Retriever (vec
 complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
 `choose` prompt (`assistant.fusion.choose_messages`) with the history lines the service shows
 (`assistant.service.relevant_history`). A train basket is itself in the index it is replayed against, so the
-retriever only sees the shopper's items first bought BEFORE the basket (`history_before`). Requests whose candidates held no gold item: {unretrieved}.
+retriever only sees the shopper's items first bought BEFORE the basket (`history_before`).
+Requests whose candidates held no gold item: {unretrieved}.
 {order}
 Target: the gold letter(s);
 the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).

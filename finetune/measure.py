@@ -335,15 +335,26 @@ def main(argv: list[str] | None = None) -> None:
         for suite in suites:
             suite_prompts(app, suite, args.split, args.limit, args.seed, app.assistant.llm_candidates, args.cache)
         return
-    if args.grounding:
+    if args.rescore:
+        if args.fusion_weight is None:
+            ap.error("--rescore needs --fusion-weight")
+        report = rescore(json.loads(args.rescore.read_text()), args.fusion_weight)
+    elif args.grounding:
         report = grounding(load_config(), args.adapter, grounding_requests(args.grounding))
     else:
         report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, suites, args.threads,
-                         args.cache)
-    text = json.dumps(report, indent=2, default=str)
-    print(text)
+                         args.cache, args.fusion_weight, base=not args.no_base)
     if args.out:
-        args.out.write_text(text + "\n")
+        args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(json.dumps(brief(report), indent=2, default=str))
+
+
+def brief(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its per-case rows (kept in ``--out``), which would drown the summary."""
+    out = {k: v for k, v in report.items() if k != "rows"}
+    if "suites" in out:
+        out["suites"] = {s: {k: v for k, v in r.items() if k != "rows"} for s, r in out["suites"].items()}
+    return out
 
 
 if __name__ == "__main__":
