@@ -170,7 +170,7 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     for grounding the same bundle (fusion off) explained by each model and judged by the live check."""
     from copy import deepcopy
 
-    from finetune.measure import grounding, measure, rescore
+    from finetune.measure import grounding, main, measure, rescore
 
     _, result = trained
     app = deepcopy(ft_app_config)
@@ -199,7 +199,11 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     alone = alone["suites"]["bundle-intent"]  # the adapter alone on the same prompts: the same probabilities
     assert "base_hit@1" not in alone
     assert [r["lora_probs"] for r in alone["rows"]] == [r["lora_probs"] for r in rep["rows"]]
-    w = rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
+    saved, out = tmp_path / "dev.json", tmp_path / "dev-0.7.json"
+    saved.write_text(json.dumps(again))
+    main(["--rescore", str(saved), "--fusion-weight", "0.7", "--out", str(out)])  # the CLI: no model loaded
+    w = json.loads(out.read_text())["suites"]["bundle-intent"]
+    assert w == rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
     assert w["lora_fused_hit@1"] == sweep["0.7"]["lora_hit@1"]
     assert w["base_fused_recall@3"] == sweep["0.7"]["base_recall@3"]
     g = grounding(app, result.out, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
