@@ -259,6 +259,20 @@ def grounding_requests(limit: int) -> list[str]:
     return out[:limit]
 
 
+def _explained(bot: Any, text: str) -> tuple[Any, str]:
+    """One first turn: the final result and the text the model streamed (kept even when the check replaced
+    it, so a rejected explanation can be read and the check itself judged)."""
+    result, pieces = None, []
+    for ev in bot.turn_stream(text, explain=True):
+        if ev.type == "error":
+            raise ev.exception  # type: ignore[attr-defined]
+        if ev.type == "token":
+            pieces.append(ev.data["text"])
+        if ev.type == "done":
+            result = ev.objects["result"]  # type: ignore[attr-defined]
+    return result, "".join(pieces).strip()
+
+
 def grounding(app: Any, adapter: Path | None, requests: list[str], shop: str = "demo") -> dict[str, Any]:
     """Explanation grounding pass rate of base vs base + adapter on the SAME bundles.
 
@@ -279,7 +293,8 @@ def grounding(app: Any, adapter: Path | None, requests: list[str], shop: str = "
     bots = {name: ShoppingAssistant(cfg, shop, generator=gen) for name, gen in gens.items()}
     rows = []
     for text in tqdm(requests, desc="grounding", unit="request"):
-        results = {name: bot.turn(text, explain=True)[0] for name, bot in bots.items()}
+        said = {name: _explained(bot, text) for name, bot in bots.items()}
+        results = {name: r for name, (r, _) in said.items()}
         bundles = {name: [line.id for line in r.items] for name, r in results.items()}
         if len({tuple(b) for b in bundles.values()}) != 1:
             raise AssertionError(f"fusion is off, yet the bundles differ for {text!r}: {bundles}")
@@ -287,7 +302,8 @@ def grounding(app: Any, adapter: Path | None, requests: list[str], shop: str = "
             continue
         rows.append({"request": text, **{f"{n}_grounded": r.explanation_source == "model" for n, r in results.items()},
                      **{f"{n}_problems": r.problems for n, r in results.items()},
-                     **{f"{n}_text": r.explanation for n, r in results.items()}})
+                     **{f"{n}_text": r.explanation for n, r in results.items()},
+                     **{f"{n}_model_text": streamed for n, (_, streamed) in said.items()}})
     out: dict[str, Any] = {"bundles": len(rows), "shop": shop}
     for name in gens:
         out[f"{name}_grounded"] = _rate(rows, f"{name}_grounded")

@@ -211,3 +211,5 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     for row in g["rows"]:  # a random tiny LM writes noise: the live check must reject it for both models
         assert row["base_grounded"] is False and row["lora_grounded"] is False
         assert row["base_problems"] and row["lora_problems"]
+        # what the model streamed is kept beside the shown (deterministic) text; the tiny LM writes ~nothing
+        assert isinstance(row["base_model_text"], str) and row["base_model_text"] != row["base_text"]
