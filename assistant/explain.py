@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,11 +134,15 @@ def deterministic_explanation(lines: Sequence[Any], total: float | None, c: Cons
     return " ".join(parts)
 
 
-def check_explanation(text: str, facts: Facts) -> list[str]:
-    """Problems found in a generated explanation ([] = grounded)."""
+def check_explanation(text: str, facts: Facts, *, generated: bool = True) -> list[str]:
+    """Problems found in a generated explanation ([] = grounded). ``generated``: the text came from the model,
+    so a loop (the same four words three times, how a small model degenerates) is a problem too; the
+    deterministic text lists one reason per item and may repeat a reason on purpose."""
     problems: list[str] = []
     if len(text.strip()) < 15 or not re.search(r"[A-Za-z]{3}", text):
         return ["empty or too short"]
+    if generated and (loop := repeated_phrase(text)):
+        problems.append(f"repeats itself: {loop!r}")
     problems += [f"a promise or discount: {m.group(0).strip()}" for m in _PROMISE_RE.finditer(text)]
     problems += [f"a number not in the catalog facts: {n}" for n in _bad_numbers(text, facts)]
     problems += [f"names something not in the bundle: {name}" for name in _foreign_names(text, facts)]
@@ -145,6 +150,23 @@ def check_explanation(text: str, facts: Facts) -> list[str]:
         if WORD_NUMBERS[m.group(1).lower()] != len(facts.titles):
             problems.append(f"a wrong count: {m.group(0)}")
     return problems
+
+
+def repeated_phrase(text: str, n: int = 4, times: int = 3) -> str | None:
+    """The first run of ``n`` words that occurs ``times`` times or more (case-insensitive), else None.
+
+    >>> repeated_phrase("It matches your request for balloons. It matches your request for balloons. "
+    ...                 "It matches your request for balloons.")
+    'it matches your request'
+    >>> repeated_phrase("The teapot suits a tea party; the cups suit a tea party too.") is None
+    True
+    """
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    seen: Counter[tuple[str, ...]] = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    for gram, count in seen.items():
+        if count >= times:
+            return " ".join(gram)
+    return None
 
 
 def _allowed_numbers(facts: Facts) -> set[float]:

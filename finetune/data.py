@@ -306,7 +306,7 @@ def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, history:
     facts = Facts(titles=[ln.title for ln in lines], prices=prices, total=total, budget=c.budget,
                   currency=lines[0].currency, context=[query, format_history(history)],
                   others=[s.item.title for s in shown if s.item.id not in gold])
-    if check_explanation(text, facts):
+    if check_explanation(text, facts, generated=False):
         return None
     return {"kind": "explain", "source": t.source, "split": t.split, "basket_id": t.basket.id,
             "request": t.request, "bundle": [ln.id for ln in lines], "target": text,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
+from assistant.explain import (
+    Facts,
+    check_explanation,
+    deterministic_explanation,
+    explain_messages,
+    item_reason,
+    repeated_phrase,
+)
 from assistant.types import BundleLine, Constraints
 from retrieval.types import Item, ScoredItem
 
@@ -33,6 +40,11 @@ def test_grounded_texts_pass(text: str) -> None:
     ("These three items make a lovely set.", "count"),
     ("", "empty"),
     ("ok", "empty"),
+    # the real default model's loops (finetune.measure --grounding, demo shop): they named nothing foreign
+    ("This bundle fits your request because it matches baking, baking, baking, baking, baking, baking.",
+     "repeats itself"),
+    ("It matches your request for lunch bags. It matches your request for balloons. It matches your "
+     "request for balloons.", "repeats itself"),
 ])
 def test_ungrounded_texts_fail(text: str, problem: str) -> None:
     problems = check_explanation(text, FACTS)
@@ -62,6 +74,14 @@ def test_deterministic_explanation_is_itself_grounded() -> None:
     facts = Facts(titles=[ln.title for ln in lines()], prices=[10.95, 0.85], total=11.8, budget=25.0,
                   context=["tea party", "the cakestand"], numbers=[3.0])
     assert check_explanation(text, facts) == []
+
+
+def test_a_repeated_reason_is_a_problem_only_in_generated_text() -> None:
+    text = ("Here are 3 items: the cakestand matches 'tea party' for you, the napkins match 'tea party' for "
+            "you, the cups match 'tea party' for you.")
+    assert repeated_phrase(text) == "'tea party' for you"
+    assert any("repeats itself" in p for p in check_explanation(text, FACTS))
+    assert not any("repeats itself" in p for p in check_explanation(text, FACTS, generated=False))
 
 
 def test_empty_bundle_says_so_plainly() -> None:
