@@ -238,13 +238,6 @@ def usable(cands: list[ScoredItem], c: Any, k: int | None = None) -> list[Scored
     return [s for s in cands if s.item.in_stock and not excluded_by(s.item, c.exclude)][:k]
 
 
-def live_candidates(retriever: Any, c: Any, query: str, shopper: str | None, k: int | None,
-                    history_before: float | None = None) -> list[ScoredItem]:
-    """The service's candidate list (``ShoppingAssistant._candidates`` + ``_rank``): the query's reranked
-    candidates plus each must-have's, in stock, not excluded, the first ``k`` (None: all)."""
-    return usable(live_search(retriever, c, query, shopper, history_before), c, k)
-
-
 def live_history(retriever: Any, shopper: str | None, searched: list[ScoredItem],
                  recent: list[tuple[Item, Event]]) -> list[tuple[Item, Event]]:
     """The history lines the service shows (``assistant.service.relevant_history``) for these candidates."""
@@ -353,7 +346,7 @@ def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConf
             if kept >= want:
                 break
             ex, shown, history = choice_example(t, retriever, d.candidates, rng, insert=d.unretrieved == "insert",
-                                       shuffle=d.seed if d.shuffle and split == "train" else None)
+                                                shuffle=d.seed if d.shuffle and split == "train" else None)
             if ex is None:
                 stats[f"{source}/{split}"] += 1
                 bar.set_postfix(skipped=stats[f"{source}/{split}"])

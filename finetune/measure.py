@@ -90,8 +90,7 @@ def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold:
                            "rerank_hit1": bool(ids) and ids[0] in gold, "ids": ids, "gold": sorted(gold)}
     if scored is not None:  # the service's reranker order sorts every search's candidates by score
         row["scored"] = scored
-        alone = fused_ids(scored, None, weight)
-        row["rerank_hit1"], row["rerank_rec3"] = bool(alone) and alone[0] in gold, bool(set(alone[:3]) & gold)
+        row["rerank_hit1"], row["rerank_rec3"] = _hits(fused_ids(scored, None, weight), gold)
     for name, gen in gens.items():
         probs = [float(p) for p in gen.choice_scores(messages, len(ids))] if len(ids) >= 2 else None
         row[f"{name}_probs"] = [round(p, 6) for p in probs] if probs else None
@@ -104,12 +103,14 @@ def _judge(row: dict[str, Any], name: str, ids: list[str], gold: set[str], weigh
     2 candidates) the model chose nothing and the service keeps the reranker's order."""
     probs = row[f"{name}_probs"]
     order = sorted(range(len(ids)), key=lambda i: -probs[i]) if probs else []
-    row[f"{name}_hit1"] = bool(order) and ids[order[0]] in gold
-    row[f"{name}_rec3"] = bool({ids[i] for i in order[:3]} & gold)
+    row[f"{name}_hit1"], row[f"{name}_rec3"] = _hits([ids[i] for i in order], gold)
     if "scored" in row:
-        fused = fused_ids(row["scored"], probs, weight)
-        row[f"{name}_fused_hit1"] = fused[0] in gold
-        row[f"{name}_fused_rec3"] = bool(set(fused[:3]) & gold)
+        row[f"{name}_fused_hit1"], row[f"{name}_fused_rec3"] = _hits(fused_ids(row["scored"], probs, weight), gold)
+
+
+def _hits(ranked: list[str], gold: set[str]) -> tuple[bool, bool]:
+    """(hit@1, recall@3) of a ranking: its first id / one of its first three ids is gold."""
+    return bool(ranked) and ranked[0] in gold, bool(set(ranked[:3]) & gold)
 
 
 def fusion_sweep(rows: list[dict[str, Any]], names: list[str],
@@ -122,9 +123,8 @@ def fusion_sweep(rows: list[dict[str, Any]], names: list[str],
         for name in names:
             hits = rec = 0
             for r in covered:
-                fused = fused_ids(r["scored"], r[f"{name}_probs"], w)
-                hits += fused[0] in r["gold"]
-                rec += bool(set(fused[:3]) & set(r["gold"]))
+                hit1, rec3 = _hits(fused_ids(r["scored"], r[f"{name}_probs"], w), set(r["gold"]))
+                hits, rec = hits + hit1, rec + rec3
             out.setdefault(f"{w:.1f}", {})[f"{name}_hit@1"] = round(hits / max(1, len(covered)), 3)
             out[f"{w:.1f}"][f"{name}_recall@3"] = round(rec / max(1, len(covered)), 3)
     return out
