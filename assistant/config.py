@@ -42,6 +42,9 @@ class AssistantConfig:
     """How many top reranked candidates the LLM scores in one forward pass (lettered choices)."""
     fusion: bool = True
     """Fuse the LLM's choice scores with the reranker's. Off = reranker only (ablation)."""
+    llm_scoring: str = "auto"
+    """How the LLM scores the top candidates: "choice" (one prompt, a letter per candidate), "judge" (one
+    yes/no prompt per candidate, batched) or "auto" (what the loaded adapter was trained for; base: choice)."""
     fusion_weight: float = 0.35
     """Weight of the LLM's (normalized) score in the fused score."""
     default_size: int = 4
@@ -54,6 +57,8 @@ class AssistantConfig:
     def __post_init__(self) -> None:
         if self.llm_candidates < 2 or self.llm_candidates > 26:
             raise ConfigError(f"assistant.llm_candidates should be 2..26, got {self.llm_candidates}")
+        if self.llm_scoring not in ("auto", "choice", "judge"):
+            raise ConfigError(f"assistant.llm_scoring should be auto/choice/judge, got {self.llm_scoring!r}")
         if not 0.0 <= self.fusion_weight <= 1.0:
             raise ConfigError(f"assistant.fusion_weight should be in [0, 1], got {self.fusion_weight}")
         if not 1 <= self.default_size <= self.max_size:

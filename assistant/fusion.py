@@ -47,12 +47,39 @@ def choose_messages(request: str, candidates: Sequence[ScoredItem],
                   history=format_history(history), n_choices=len(candidates))
 
 
-def llm_scores(generator: Any, messages: list[dict[str, str]], n: int) -> list[float] | None:
-    """Probabilities over the n letters from one forward pass; None when the model misbehaves."""
+def judge_messages(request: str, candidates: Sequence[ScoredItem],
+                   history: Sequence[tuple[Item, Event]] = ()) -> list[list[dict[str, str]]]:
+    """The shared pointwise 'judge' prompt, one per candidate (same request and history, the item last)."""
+    from assistant.prompting import format_history, item_line, render
+
+    hist = format_history(history)
+    return [render("judge", request=request, history=hist, item=item_line(s.item)) for s in candidates]
+
+
+def scoring_mode(configured: str, generator: Any) -> str:
+    """"choice" (one lettered prompt) or "judge" (one yes/no prompt per candidate). "auto" follows what the
+    loaded adapter was trained for (``Generator.info["task"]``; the base model alone: "choice")."""
+    if configured != "auto":
+        return configured
+    return str(getattr(generator, "info", {}).get("task") or "choice")
+
+
+def rank_scores(generator: Any, mode: str, request: str, candidates: Sequence[ScoredItem],
+                history: Sequence[tuple[Item, Event]] = ()) -> list[float] | None:
+    """The LLM's scores of ``candidates`` in scoring ``mode``; None when the model misbehaves."""
+    if mode == "judge":
+        return llm_scores(generator, judge_messages(request, candidates, history), len(candidates), judge=True)
+    return llm_scores(generator, choose_messages(request, candidates, history), len(candidates))
+
+
+def llm_scores(generator: Any, messages: Any, n: int, *, judge: bool = False) -> list[float] | None:
+    """Probabilities over the n letters from one forward pass (``judge``: ``messages`` is one prompt per
+    candidate and each gets P(yes)); None when the model misbehaves."""
     try:
-        probs = [float(p) for p in generator.choice_scores(messages, n)]
+        probs = [float(p) for p in (generator.judge_scores(messages) if judge
+                                    else generator.choice_scores(messages, n))]
     except (RuntimeError, ValueError) as exc:  # a model failure is handled, not fatal
-        log.warning("LLM choice scoring failed (%s); using the reranker only", exc)
+        log.warning("LLM %s scoring failed (%s); using the reranker only", "judge" if judge else "choice", exc)
         return None
     if len(probs) != n or not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
         log.warning("LLM choice scores malformed (%d values for %d choices); using the reranker only",

@@ -272,7 +272,8 @@ def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generato
         model = _merge_adapter(model, adapter)
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     info = {"base_id": fp["base_model_id"], "path": str(base), "adapter": str(adapter) if adapter else None,
-            "dtype": dtype, "device": device, "load_ms": round((time.perf_counter() - t0) * 1000)}
+            "task": adapter_task(adapter), "dtype": dtype, "device": device,
+            "load_ms": round((time.perf_counter() - t0) * 1000)}
     log.info("generator loaded: %s", info)
     return Generator(model, tok, info=info, fingerprint=fp)
 
@@ -296,6 +297,15 @@ def resolve_adapter(spec: str | None, fingerprint: Mapping[str, str]) -> Path | 
     if problem:
         raise ModelError(problem, hint="use an adapter trained on this base model, or adapter='none'")
     return path
+
+
+def adapter_task(adapter: Path | None) -> str:
+    """The scoring prompt an adapter was trained for ("choice" or "judge", from its manifest); the base
+    model alone and adapters older than the field: "choice"."""
+    manifest = adapter / MANIFEST_NAME if adapter is not None else None
+    if manifest is None or not manifest.is_file():
+        return "choice"
+    return str(json.loads(manifest.read_text()).get("task") or "choice")
 
 
 def adapter_mismatch(adapter: Path, fingerprint: Mapping[str, str]) -> str | None:
@@ -343,6 +353,23 @@ def letter_token_ids(tokenizer: Any, n: int = len(LETTERS)) -> list[list[int]]:
     return out
 
 
+def answer_token_ids(tokenizer: Any, words: Sequence[str] = ("yes", "no")) -> list[list[int]]:
+    """Single-token spellings of each answer word after "Answer:": " yes", "yes", " Yes", "Yes".
+
+    >>> answer_token_ids(tok)   # doctest: +SKIP
+    [[9805, 10407, 9230, 10539], [787, 4607, 2838, 5230]]
+    """
+    out = []
+    for word in words:
+        ids = [t[0] for s in (" " + word, word, " " + word.capitalize(), word.capitalize())
+               if len(t := tokenizer.encode(s, add_special_tokens=False)) == 1]
+        if not ids:
+            raise ModelError(f"the tokenizer has no single token for the answer {word!r}",
+                             hint="use a model whose tokenizer spells yes/no as one token, or scoring 'choice'")
+        out.append(sorted(set(ids), key=ids.index))
+    return out
+
+
 class Generator:
     """A loaded causal LM + tokenizer with deterministic scoring and streaming (see the module docstring)."""
 
@@ -357,6 +384,8 @@ class Generator:
         self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._lock = threading.RLock()  # one forward at a time: torch already uses every core
         self._letters = letter_token_ids(tokenizer)
+        self._yes_no = answer_token_ids(tokenizer)
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._stop_ids = _stop_ids(model, tokenizer)
 
     @property
@@ -389,7 +418,10 @@ class Generator:
 
     def prefill(self, messages: Messages) -> tuple[Any, Any]:
         """(next-token logits, KV cache) after the prompt; the system block comes from the prefix cache."""
-        ids, k = self._encode(messages)
+        return self._prefill_ids(*self._encode(messages))
+
+    def _prefill_ids(self, ids: Sequence[int], k: int) -> tuple[Any, Any]:
+        """``prefill`` of token ids whose first ``k`` are the system block (0: no reusable prefix)."""
         if not (self.prefix_cache_size and 0 < k < len(ids)):
             return self._forward(ids, None)
         key = tuple(ids[:k])
@@ -417,6 +449,48 @@ class Generator:
         logp = torch.log_softmax(self.prefill(messages)[0], dim=-1)
         per_letter = torch.stack([torch.logsumexp(logp[ids], dim=0) for ids in self._letters[:n_choices]])
         return torch.softmax(per_letter, dim=0).tolist()
+
+    def judge_scores(self, prompts: Sequence[Messages]) -> list[float]:
+        """P(yes) among {yes, no} after each prompt (the pointwise ``judge`` prompt, one per candidate).
+
+        The prompts of one request differ only at the end (the item comes last), so the shared token prefix
+        runs ONCE (its system block from the prefix cache) and the tails run as one batch over copies of that
+        KV cache: left-padded, masked, with their true positions, so each row reads exactly the positions an
+        unbatched prompt would (equal up to float rounding; tests/assistant/test_llm.py).
+
+        >>> gen.judge_scores([render("judge", request="tea party", history="(none)", item=line)
+        ...                   for line in lines])                                   # doctest: +SKIP
+        [0.83, 0.12, 0.55]
+        """
+        import torch
+
+        if not prompts:
+            return []
+        encoded = [self._encode(m) for m in prompts]
+        seqs = [ids for ids, _ in encoded]
+        shared = min(len(os.path.commonprefix(seqs)), min(map(len, seqs)) - 1)  # each row keeps a token
+        k = encoded[0][1] if encoded[0][1] < shared else 0
+        tails = [s[shared:] for s in seqs]
+        width = max(map(len, tails))
+        rows = len(tails)
+        ids = torch.full((rows, width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((rows, shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        pos = torch.zeros((rows, width), dtype=torch.long)
+        for i, t in enumerate(tails):
+            ids[i, width - len(t):] = torch.tensor(t)
+            mask[i, shared + width - len(t):] = 1
+            pos[i, width - len(t):] = torch.arange(shared, shared + len(t))
+        with self._lock, torch.inference_mode():
+            cache = self._prefill_ids(seqs[0][:shared], k)[1] if shared > 0 else None
+            if cache is not None:
+                cache.batch_repeat_interleave(rows)
+            dev = self.device
+            out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                             cache=cache, use_cache=cache is not None, logits_to_keep=1)
+        logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        yes, no = (torch.logsumexp(logp[:, ids_], dim=-1) for ids_ in self._yes_no)
+        return torch.sigmoid(yes - no).tolist()
 
     def choice_scores_batch(self, batch: Sequence[tuple[Messages, int]]) -> list[list[float]]:
         """``choice_scores`` for many prompts. A loop on purpose: a padded batch is no faster per prompt on

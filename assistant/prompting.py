@@ -95,6 +95,25 @@ def render(name: str, *, n_choices: int | None = None, **variables: Any) -> list
     return msgs
 
 
+def unrender(name: str, messages: Sequence[Message]) -> dict[str, str]:
+    """The variables a ``render(name, ...)`` user message was made from (the inverse of ``render`` for
+    already-clean values), e.g. to re-render cached ``choose`` prompts as ``judge`` prompts. A message this
+    prompt file did not render is a ValueError.
+
+    >>> msgs = render("choose", request="tea party", history="(none)", candidates="A. Teapot — £5.00")
+    >>> unrender("choose", msgs)["candidates"]
+    'A. Teapot — £5.00'
+    """
+    spec = load_prompt(name)
+    user = next((m["content"] for m in messages if m["role"] == "user"), None)
+    pattern = "".join(f"(?P<{part[1:-1]}>.*?)" if re.fullmatch(r"\{\w+\}", part) else re.escape(part)
+                      for part in re.split(r"(\{\w+\})", spec["user"]) if part)
+    match = re.fullmatch(pattern, user or "", flags=re.DOTALL)
+    if match is None:
+        raise ValueError(f"this is not a user message of the {name!r} prompt")
+    return match.groupdict()
+
+
 def letter_range(n: int) -> str:
     """The letters of ``n`` choices, for the prompt's "Reply with one letter from A-L".
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.assemble import Assembly, assemble, excluded_by
 from assistant.edits import Edit, parse_edit
 from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
-from assistant.fusion import choose_messages, fuse, llm_scores, money
+from assistant.fusion import fuse, money, rank_scores, scoring_mode
 from assistant.parse import clean_message
 from assistant.state import TurnPlan, apply_edit, validate_state
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState, TurnEvent
@@ -222,7 +222,7 @@ class ShoppingAssistant:
         probs = None
         if cfg.fusion and cfg.fusion_weight > 0 and len(top) >= 2:
             request = plan.extra_query or plan.query
-            probs = llm_scores(self.generator, choose_messages(request, top, history), len(top))
+            probs = rank_scores(self.generator, scoring_mode(cfg.llm_scoring, self.generator), request, top, history)
         return fuse(usable, probs, weight=cfg.fusion_weight)
 
     def _rescorer(self, plan: TurnPlan, shopper: str | None, turn_pool: Any = None) -> Any:

@@ -29,8 +29,7 @@ complements, reranker) -> in stock, not excluded -> the first {k}, lettered A..,
 retriever only sees the shopper's items first bought BEFORE the basket (`history_before`).
 Requests whose candidates held no gold item: {unretrieved}.
 {order}
-Target: the gold letter(s);
-the loss is on the answer slot only (mean of -log P(gold letter) over the golds; " A" and "A" merged).
+{target}
 
 Explanation examples: gold items within the budget as a bundle with their catalog facts and reranker reasons,
 rendered with the shared `explain` prompt; target = `deterministic_explanation` (states only those facts),
@@ -76,7 +75,20 @@ def dataset_card(info: dict) -> str:
              "nothing about the answer; dev keeps the reranker's order, as inference does."
              if info["data_config"].get("shuffle")
              else "Candidates are lettered in the reranker's order, as at inference.")
+    if info["data_config"].get("task", "choice") == "judge":
+        d = info["data_config"]
+        order = (f"Task `judge`: each request is split into one `judge` prompt per candidate "
+                 f"(`assistant.fusion.judge_messages`; request, history, ONE item, no letters): its first "
+                 f"{d.get('judge_positives')} gold candidates answer \" yes\", and {d.get('judge_negatives')} "
+                 f"non-gold ones answer \" no\" (half the reranker's highest non-gold, half drawn at random "
+                 f"from the rest of the {d['candidates']}).")
+        target = ('Target: " yes" / " no"; the loss is on the answer slot only (-log P(answer); " yes", "yes", '
+                  '" Yes", "Yes" merged, likewise for no).')
+    else:
+        target = ('Target: the gold letter(s);\nthe loss is on the answer slot only (mean of -log P(gold letter) '
+                  'over the golds; " A" and "A" merged).')
     return CARD_TEXT.format(k=info["data_config"]["candidates"], unretrieved=unretrieved, order=order,
+                            target=target,
                             counts=table(info["counts"]), max_length=info["data_config"]["max_length"],
                             dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
                             hashes=table(info["inputs_sha256"]))

@@ -49,9 +49,23 @@ class DataSettings:
     shuffle: bool = False
     """Letter the TRAIN candidates in a seeded random order (dev keeps the reranker's order, as inference
     does): the model then has to read the items, because the position no longer tells it the answer."""
+    task: str = "choice"
+    """The scoring prompt trained: "choice" (request + lettered candidates -> gold letter, the ``choose``
+    prompt) or "judge" (request + ONE candidate -> " yes"/" no", the ``judge`` prompt; the assistant then
+    scores each candidate on its own, ``assistant.llm_scoring = "auto"`` follows the adapter's manifest)."""
+    judge_positives: int = 2
+    """judge: gold candidates of a request turned into "yes" examples (the first ones in reranker order)."""
+    judge_negatives: int = 4
+    """judge: non-gold candidates of a request turned into "no" examples: half the reranker's highest
+    (the near misses the model must learn to overrule), half drawn at random from the rest."""
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.task not in ("choice", "judge"):
+            raise ConfigError(f'data.task should be "choice" or "judge", got {self.task!r}')
+        if self.judge_positives < 1 or self.judge_negatives < 1:
+            raise ConfigError("data.judge_positives and data.judge_negatives should be >= 1",
+                              hint="a judge example set needs both a yes and a no")
         unknown = sorted(set(self.sources) - set(SOURCES))
         if unknown:
             raise ConfigError(f"data.sources should be among {SOURCES}, got {unknown}",

@@ -276,6 +276,32 @@ def choice_example(t: Target, retriever: Any, k: int, rng: random.Random, insert
     return ex, shown, history
 
 
+def judge_examples(ex: dict, shown: list[ScoredItem], history: list[tuple[Item, Event]], positives: int,
+                   negatives: int, seed: int) -> list[dict]:
+    """A choice example's request split into pointwise ``judge`` prompts (one candidate each -> yes/no).
+
+    Yes: the first ``positives`` gold candidates. No: the first ceil(negatives / 2) non-gold candidates in
+    the reranker's order (its near misses) and the rest drawn at random from the remaining non-gold ones.
+    Each prompt is what ``assistant.fusion.judge_messages`` renders at inference, so no position or letter
+    is in it; the rows keep the candidate's reranker rank for the dataset card. The random draw has its own
+    seed per basket, so a judge build draws the same requests as a choice build with the same seed.
+    """
+    from assistant.fusion import judge_messages
+
+    gold = set(ex["gold_items"])
+    pos = [i for i, s in enumerate(shown) if s.item.id in gold][:positives]
+    neg = [i for i, s in enumerate(shown) if s.item.id not in gold]
+    near = (negatives + 1) // 2
+    rest = neg[near:]
+    rng = random.Random(f"{seed}-judge-{ex['basket_id']}")
+    picked = neg[:near] + sorted(rng.sample(rest, min(len(rest), negatives - near)))
+    prompts = judge_messages(ex["query"], [shown[i] for i in pos + picked], history)
+    keep = ("source", "split", "basket_id", "request", "query", "first_is_gold")
+    return [{"kind": "judge", **{k: ex[k] for k in keep}, "item": shown[i].item.id, "rank": i,
+             "label": "yes" if i in pos else "no", "messages": m}
+            for i, m in zip(pos + picked, prompts, strict=True)]
+
+
 def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, history: list[tuple[Item, Event]],
                     size: int = 4) -> dict | None:
     """Gold items (within the budget) as a bundle -> the fact-only explanation; None if it would not pass
@@ -353,7 +379,10 @@ def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConf
                 continue
             kept += 1
             bar.update()
-            yield ex
+            if d.task == "judge":
+                yield from judge_examples(ex, shown, history, d.judge_positives, d.judge_negatives, d.seed)
+            else:
+                yield ex
             if split == "train" and n_explain > 0:
                 exp = explain_example(t, shown, retriever, history)
                 if exp is not None:
@@ -364,15 +393,16 @@ def source_examples(source: str, src: SourceData, retriever: Any, cfg: TrainConf
             log.warning("%s %s: only %d of %d choice examples (the requests ran out)", source, split, kept, want)
 
 
-def input_hashes(data_dir: Path, sources: list[str]) -> dict[str, str]:
-    """sha256 of every input file: the shared data files read and the prompt files rendered."""
+def input_hashes(data_dir: Path, sources: list[str], task: str = "choice") -> dict[str, str]:
+    """sha256 of every input file: the shared data files read and the prompt files rendered (the task's
+    scoring prompt and the explanation prompt)."""
     from importlib import resources
 
     out = {}
     for source in sources:
         for rel in DATA_FILES[source]:
             out[rel] = _sha256(data_dir / rel)
-    for name in ("choose.yaml", "explain.yaml"):
+    for name in ("choose.yaml" if task == "choice" else "judge.yaml", "explain.yaml"):
         res = resources.files("assistant") / "prompts" / name
         if res.is_file():
             out[f"assistant/prompts/{name}"] = hashlib.sha256(res.read_bytes()).hexdigest()
@@ -412,8 +442,9 @@ def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, prog
             ensure_index(app, SHOPS[source])
         retriever = Retriever.open(app, SHOPS[source])
         for ex in source_examples(source, src, retriever, cfg, rng, skipped):
-            ex["n_tokens"] = len(prompt_ids(tokenizer, ex["messages"])) + (
-                1 if ex["kind"] == "choice" else len(tokenizer.encode(ex["target"], add_special_tokens=False)) + 1)
+            answer = 1 if ex["kind"] in ("choice", "judge") else len(
+                tokenizer.encode(ex["target"], add_special_tokens=False)) + 1
+            ex["n_tokens"] = len(prompt_ids(tokenizer, ex["messages"])) + answer
             if ex["n_tokens"] > cfg.data.max_length:
                 dropped[f"{source}/{ex['kind']}"] += 1
                 continue
@@ -421,7 +452,8 @@ def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, prog
     out.mkdir(parents=True, exist_ok=True)
     for split, exs in rows.items():
         (out / f"{split}.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in exs))
-    info = {"inputs_sha256": input_hashes(app.data_path, cfg.data.sources), "data_config": cfg.to_dict()["data"],
+    info = {"inputs_sha256": input_hashes(app.data_path, cfg.data.sources, cfg.data.task),
+            "data_config": cfg.to_dict()["data"],
             "counts": _counts(rows), "dropped_too_long": dict(dropped), "token_lengths": _lengths(rows["train"]),
             "gold_inserted": sum(e.get("inserted_at", -1) >= 0 for e in rows["train"]),
             "skipped_no_gold": dict(sorted(skipped.items())),

@@ -49,8 +49,19 @@ def letter_ids(tokenizer: Any, n: int = len(LETTERS)) -> list[list[int]]:
 
 
 def encode_example(tokenizer: Any, ex: dict[str, Any]) -> dict[str, Any]:
-    """Token ids, labels (prompt masked) and, for a choice example, the gold letters' token ids."""
+    """Token ids, labels (prompt masked) and, for a choice or judge example, the answer options' token ids
+    (``options``: each letter's / yes's and no's spellings) and the right ones (``gold``)."""
     prompt = prompt_ids(tokenizer, ex["messages"])
+    if ex["kind"] == "judge":
+        from assistant.llm import answer_token_ids
+
+        if ex.get("label") not in ("yes", "no"):
+            raise DataError(f"judge label should be yes or no, got {ex.get('label')!r}",
+                            hint="rebuild the training data with `bundlebot train build-data`")
+        options = answer_token_ids(tokenizer)
+        right = options[0 if ex["label"] == "yes" else 1]
+        return {"input_ids": prompt + [right[0]], "labels": [IGNORE] * len(prompt) + [right[0]], "gold": [right],
+                "options": options}
     if ex["kind"] == "choice":
         letters = letter_ids(tokenizer, ex["n_choices"])
         bad = [g for g in ex["gold_letters"] if g not in LETTERS[: ex["n_choices"]]]
@@ -61,10 +72,11 @@ def encode_example(tokenizer: Any, ex: dict[str, Any]) -> dict[str, Any]:
         # The appended first gold only gives the row a target slot like an explanation's; the loss at that
         # slot uses every gold and both spellings (see module doc).
         first = gold[0][0]
-        return {"input_ids": prompt + [first], "labels": [IGNORE] * len(prompt) + [first], "gold": gold}
+        return {"input_ids": prompt + [first], "labels": [IGNORE] * len(prompt) + [first], "gold": gold,
+                "options": letters}
     target = tokenizer.encode(ex["target"], add_special_tokens=False)
     target = target + tokenizer.encode("<|im_end|>", add_special_tokens=False)
-    return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target, "gold": []}
+    return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target, "gold": [], "options": []}
 
 
 def collate(rows: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:
@@ -121,15 +133,16 @@ def batch_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
                             "gold": gold}
 
 
-def choice_hits(stats: dict[str, Any], letter_token_ids: list[list[int]], n_choices: list[int]) -> list[bool]:
-    """For each choice row: is the most likely letter (among its A..n, spellings merged) one of the golds?"""
+def choice_hits(stats: dict[str, Any], options: list[list[list[int]]]) -> list[bool]:
+    """For each choice / judge row: is its most likely option (a letter among its A..n, or yes/no; spellings
+    merged) a right one? ``options``: each row's options (``encode_example``), [] for explanation rows."""
     import torch
 
     hits = []
-    for i in range(len(n_choices)):
-        if not bool(stats["is_choice"][i]):
+    for i, opts in enumerate(options):
+        if not bool(stats["is_choice"][i]) or not opts:
             continue
-        scores = [float(torch.logsumexp(stats["last"][i, ids], 0)) for ids in letter_token_ids[: n_choices[i]]]
-        best = letter_token_ids[max(range(len(scores)), key=scores.__getitem__)][0]
+        scores = [float(torch.logsumexp(stats["last"][i, ids], 0)) for ids in opts]
+        best = opts[max(range(len(scores)), key=scores.__getitem__)][0]
         hits.append(best in stats["gold"][i, :, 0].tolist())
     return hits

@@ -73,6 +73,22 @@ def case_prompt(app: Any, retriever: Any, case: Any, k: int) -> tuple[list[dict]
     return choose_messages(query, cands, history), [s.item.id for s in cands], [[s.item.id, s.score] for s in every]
 
 
+def judge_prompts(messages: list[dict]) -> list[list[dict]]:
+    """A case's cached ``choose`` prompt re-rendered as the pointwise ``judge`` prompts of the same request,
+    history and candidates (one per candidate, in letter order), exactly what ``assistant.fusion.
+    judge_messages`` renders live. The choose prompt is re-rendered from the parsed parts and must come out
+    identical, so a parse that lost anything fails loudly instead of scoring other text."""
+    import re
+
+    from assistant.prompting import render, unrender
+
+    parts = unrender("choose", messages)
+    lines = parts["candidates"].split("\n")
+    if render("choose", **parts) != [dict(m) for m in messages] or not all(re.match(r"[A-Z]\. ", x) for x in lines):
+        raise ValueError("a cached choose prompt does not re-render identically; rebuild the --cache prompts")
+    return [render("judge", request=parts["request"], history=parts["history"], item=line[3:]) for line in lines]
+
+
 def fused_ids(scored: list[list], probs: list[float] | None, weight: float) -> list[str]:
     """The service's fused order (``assistant.fusion.fuse`` itself) of every usable candidate."""
     from assistant.fusion import fuse
@@ -82,17 +98,22 @@ def fused_ids(scored: list[list], probs: list[float] | None, weight: float) -> l
 
 
 def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold: set[str],
-               scored: list[list] | None = None, weight: float = 0.35) -> dict[str, Any]:
+               scored: list[list] | None = None, weight: float = 0.35, scoring: str = "choice") -> dict[str, Any]:
     """Hit@1 / recall@3 of each model's letter ranking and, with ``scored`` (every usable candidate's
     reranker score), of the service's fused ranking at ``weight``. The letter probabilities are kept in the
-    row, so other fusion weights can be judged later without the models (``fusion_sweep``)."""
+    row, so other fusion weights can be judged later without the models (``fusion_sweep``). ``scoring =
+    "judge"``: each candidate's P(yes) from its own ``judge`` prompt instead of the letter probabilities."""
     row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)),
                            "rerank_hit1": bool(ids) and ids[0] in gold, "ids": ids, "gold": sorted(gold)}
     if scored is not None:  # the service's reranker order sorts every search's candidates by score
         row["scored"] = scored
         row["rerank_hit1"], row["rerank_rec3"] = _hits(fused_ids(scored, None, weight), gold)
+    judged = judge_prompts(messages) if scoring == "judge" and len(ids) >= 2 else None
     for name, gen in gens.items():
-        probs = [float(p) for p in gen.choice_scores(messages, len(ids))] if len(ids) >= 2 else None
+        if len(ids) < 2:
+            probs = None
+        else:
+            probs = [float(p) for p in (gen.judge_scores(judged) if judged else gen.choice_scores(messages, len(ids)))]
         row[f"{name}_probs"] = [round(p, 6) for p in probs] if probs else None
         _judge(row, name, ids, gold, weight)
     return row
@@ -217,19 +238,25 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
 
 def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
             suites: tuple[str, ...] = SUITES, threads: int | None = None,
-            cache: Path | None = None, weight: float | None = None, base: bool = True) -> dict[str, Any]:
+            cache: Path | None = None, weight: float | None = None, base: bool = True,
+            scoring: str | None = None) -> dict[str, Any]:
+    """Base vs adapter on the suites' cases; ``scoring`` "choice" / "judge" (None: what the adapter was
+    trained for, ``assistant.llm.adapter_task``) applies to both models."""
     from tqdm.auto import tqdm
+
+    from assistant.llm import adapter_task
 
     k = app.assistant.llm_candidates
     weight = app.assistant.fusion_weight if weight is None else weight
     prompts = {suite: suite_prompts(app, suite, split, limit, seed, k, cache) for suite in suites}
     gens = generators(app, adapter, threads, base)
+    scoring = scoring or adapter_task(adapter)
     report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter),
-                              "fusion_weight": weight, "suites": {}}
+                              "scoring": scoring, "fusion_weight": weight, "suites": {}}
     for suite in suites:
         rows, t0 = [], time.perf_counter()
         for messages, ids, gold, scored in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
-            rows.append(score_case(gens, messages, ids, set(gold), scored, weight))
+            rows.append(score_case(gens, messages, ids, set(gold), scored, weight, scoring))
         report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0),
                                    "rows": rows}
     return report
@@ -337,6 +364,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="judge the fused order at this weight (default: assistant.fusion_weight)")
     ap.add_argument("--no-base", action="store_true",
                     help="score the adapter only (e.g. a second adapter on prompts whose base scores exist)")
+    ap.add_argument("--scoring", choices=("choice", "judge"), default=None,
+                    help="how both models score candidates (default: what the adapter was trained for)")
     ap.add_argument("--rescore", type=Path, default=None, metavar="REPORT",
                     help="instead: judge a saved --out report again at --fusion-weight (no model is loaded)")
     ap.add_argument("--grounding", type=int, default=0, metavar="N",
@@ -359,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
         report = grounding(load_config(), args.adapter, grounding_requests(args.grounding))
     else:
         report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, suites, args.threads,
-                         args.cache, args.fusion_weight, base=not args.no_base)
+                         args.cache, args.fusion_weight, base=not args.no_base, scoring=args.scoring)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(json.dumps(brief(report), indent=2, default=str))

@@ -57,7 +57,7 @@ def ensure_data(cfg: TrainConfig, app: Any, model_dir: Path, *, rebuild: bool = 
     if info_path.is_file() and not rebuild:
         info = json.loads(info_path.read_text())
         same = (info.get("data_config") == cfg.to_dict()["data"]
-                and info.get("inputs_sha256") == input_hashes(app.data_path, cfg.data.sources))
+                and info.get("inputs_sha256") == input_hashes(app.data_path, cfg.data.sources, cfg.data.task))
         if same and (out / "train.jsonl").is_file():
             log.info("reusing the training data in %s", out)
             return out

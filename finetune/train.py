@@ -26,7 +26,7 @@ from typing import Any
 from bundlebot.errors import DataError
 from finetune import adapter as adapter_mod
 from finetune.config import TrainConfig
-from finetune.encode import batch_loss, choice_hits, collate, encode_example, letter_ids
+from finetune.encode import batch_loss, choice_hits, collate, encode_example
 
 log = logging.getLogger(__name__)
 STATE = "trainer_state.pt"
@@ -114,9 +114,9 @@ def _schedule(cfg: TrainConfig, total: int) -> Any:
     return factor
 
 
-def evaluate(model: Any, rows: list[dict], examples: list[dict], letters: list[int], pad: int,
-             batch_size: int) -> dict[str, float]:
-    """Mean loss and choice accuracy (argmax letter is a gold) over encoded dev examples."""
+def evaluate(model: Any, rows: list[dict], pad: int, batch_size: int) -> dict[str, float]:
+    """Mean loss and choice accuracy (argmax letter is a gold; judge: argmax of yes/no is right) over encoded
+    dev examples."""
     import torch
 
     model.eval()
@@ -126,7 +126,7 @@ def evaluate(model: Any, rows: list[dict], examples: list[dict], letters: list[i
             batch = collate(rows[i:i + batch_size], pad)
             _, stats = batch_loss(model, batch)
             losses += stats["per_row"].tolist()
-            hits += choice_hits(stats, letters, [e.get("n_choices", 0) for e in examples[i:i + batch_size]])
+            hits += choice_hits(stats, [r["options"] for r in rows[i:i + batch_size]])
     model.train()
     return {"dev_loss": sum(losses) / max(1, len(losses)), "dev_choice_acc": sum(hits) / max(1, len(hits)),
             "dev_n": float(len(losses))}
@@ -186,8 +186,6 @@ class _Run:
     sched: Any
     rows: list[dict]
     dev_rows: list[dict]
-    dev_examples: list[dict]
-    letters: list[int]
     pad: int
     total: int
     ckpt_dir: Path
@@ -228,7 +226,7 @@ def _after_step(run: _Run, bar: Any) -> None:
     bar.update(1)
     bar.set_postfix(loss=f"{run.progress['history'][-1]['loss']:.3f}")
     if step % cfg.eval_every == 0 and run.acc.is_main_process:
-        metrics = evaluate(run.model, run.dev_rows, run.dev_examples, run.letters, run.pad, cfg.batch_size)
+        metrics = evaluate(run.model, run.dev_rows, run.pad, cfg.batch_size)
         run.progress["history"][-1].update(metrics)
         log.info("step %d: %s", step, metrics)
     if step % cfg.checkpoint_every == 0 and run.acc.is_main_process:
@@ -288,8 +286,7 @@ def _setup(cfg: TrainConfig, model_dir: Path, data_dir: Path, ckpt_dir: Path) ->
     model, opt = acc.prepare(model, opt)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     progress = {"step": 0, "epoch": 0, "micro": 0, "train_s": 0.0, "history": []}
-    return _Run(cfg, acc, model, opt, sched, rows, dev_rows, dev_ex, letter_ids(tok, 26), pad, total, ckpt_dir,
-                progress)
+    return _Run(cfg, acc, model, opt, sched, rows, dev_rows, pad, total, ckpt_dir, progress)
 
 
 def train(cfg: TrainConfig, *, model_dir: Path, data_dir: Path, out: Path, base: dict[str, str],
@@ -304,15 +301,14 @@ def train(cfg: TrainConfig, *, model_dir: Path, data_dir: Path, out: Path, base:
         base_metrics = run.progress.get("base_metrics", {})
     elif run.acc.is_main_process and run.dev_rows:  # the zero-shot base on the same dev examples
         with run.acc.unwrap_model(run.model).disable_adapter():
-            base_metrics = evaluate(run.model, run.dev_rows, run.dev_examples, run.letters, run.pad,
-                                    cfg.train.batch_size)
+            base_metrics = evaluate(run.model, run.dev_rows, run.pad, cfg.train.batch_size)
         run.progress["base_metrics"] = base_metrics
     run.model.train()
     bar = tqdm(total=run.total, initial=run.progress["step"], desc="train", unit="step",
                disable=not (progress and run.acc.is_main_process))
     stopped_by = _run_epochs(run, bar) if run.progress["step"] < run.total else "max_steps"
     bar.close()
-    metrics = evaluate(run.model, run.dev_rows, run.dev_examples, run.letters, run.pad, cfg.train.batch_size)
+    metrics = evaluate(run.model, run.dev_rows, run.pad, cfg.train.batch_size)
     metrics.update({f"base_{k}": v for k, v in base_metrics.items()})
     wall = run.elapsed()
     if run.acc.is_main_process:
@@ -335,6 +331,7 @@ def _write_adapter(run: _Run, out: Path, data_dir: Path, base: dict[str, str], m
     info = data_dir / "data_info.json"
     data = json.loads(info.read_text()) if info.is_file() else {}
     data["examples_sha256"] = adapter_mod.sha256_file(data_dir / "train.jsonl")
-    adapter_mod.write_manifest(out, **base, data=data, config=run.cfg.to_dict(), metrics=metrics,
+    adapter_mod.write_manifest(out, **base, task=run.cfg.data.task, data=data, config=run.cfg.to_dict(),
+                               metrics=metrics,
                                wall_s=round(wall, 1), steps=run.progress["step"], stopped_by=stopped_by,
                                hardware=adapter_mod.hardware(), history=run.progress["history"])

@@ -80,14 +80,23 @@ class FakeRetriever:
 
 class FakeGenerator:
     """The Generator interface: ``choice_scores`` returns ``probs`` (or a ramp favouring the LAST letter),
-    ``stream`` yields ``text`` word by word (a callable gets the messages)."""
+    ``judge_scores`` gives each prompt ``yes(prompt)`` (default: 0.9 when its item names "napkin",
+    else 0.1), ``stream`` yields ``text`` word by word (a callable gets the messages). ``task``: what
+    ``info["task"]`` says the loaded adapter was trained for."""
 
-    def __init__(self, text: Any = "These items suit a tea party nicely.", probs: list[float] | None = None) -> None:
+    def __init__(self, text: Any = "These items suit a tea party nicely.", probs: list[float] | None = None,
+                 task: str = "choice", yes: Any = None) -> None:
         self.text = text
         self.probs = probs
+        self.yes = yes or (lambda p: 0.9 if "napkin" in p[1]["content"].split("<catalog>")[-1].lower() else 0.1)
         self.scored: list[list[dict[str, str]]] = []
+        self.judged: list[list[list[dict[str, str]]]] = []
         self.streamed: list[list[dict[str, str]]] = []
-        self.info = {"base": "fake"}
+        self.info = {"base": "fake", "task": task}
+
+    def judge_scores(self, prompts: list[list[dict[str, str]]]) -> list[float]:
+        self.judged.append(prompts)
+        return [float(self.yes(p)) for p in prompts]
 
     def choice_scores(self, messages: list[dict[str, str]], n_choices: int) -> list[float]:
         self.scored.append(messages)

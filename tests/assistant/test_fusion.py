@@ -59,3 +59,55 @@ def test_scoring_with_a_tiny_real_causal_lm() -> None:
     assert probs is not None and len(probs) == 5 and abs(sum(probs) - 1) < 1e-5
     assert llm_scores(gen, choose_messages("tea party", cands(5)), 5) == probs  # deterministic
     assert len(fuse(cands(), probs, weight=0.35)) == 5
+
+
+def test_judge_prompts_show_one_candidate_each_without_letters() -> None:
+    from assistant.fusion import judge_messages
+    from assistant.prompting import item_line
+
+    prompts = judge_messages("tea party", cands(3))
+    assert len(prompts) == 3
+    for p, s in zip(prompts, cands(3), strict=True):
+        user = p[1]["content"]
+        assert user.endswith("Does this candidate fit the request? Reply yes or no.")
+        assert f"<catalog>\n{item_line(s.item)}\n</catalog>" in user and "A. " not in user
+        assert p[-1] == {"role": "assistant", "content": "Answer:"}
+    # everything before the item is the same, so the batch shares one KV cache for it
+    heads = {p[1]["content"].split("<catalog>")[0] for p in prompts}
+    assert len(heads) == 1
+
+
+@pytest.mark.parametrize(("configured", "task", "mode"), [
+    ("auto", "choice", "choice"), ("auto", "judge", "judge"), ("choice", "judge", "choice"), ("judge", "choice", "judge")])
+def test_scoring_mode_follows_the_adapter_unless_configured(configured, task, mode) -> None:
+    from assistant.fusion import scoring_mode
+
+    assert scoring_mode(configured, FakeGenerator(task=task)) == mode
+
+
+def test_judge_scores_rank_each_candidate_on_its_own() -> None:
+    from assistant.fusion import rank_scores
+
+    gen = FakeGenerator(yes=lambda p: 0.8 if "Regency" in p[1]["content"] else 0.2)
+    probs = rank_scores(gen, "judge", "tea party", cands(4))
+    assert probs == [0.8, 0.2, 0.2, 0.2] and len(gen.judged) == 1 and not gen.scored
+    assert rank_scores(FakeGenerator(yes=lambda p: float("nan")), "judge", "tea party", cands(3)) is None
+
+
+def test_judge_scoring_with_a_tiny_real_causal_lm() -> None:
+    from assistant.fusion import rank_scores
+    from assistant.llm import Generator
+    from tests.tiny_lm import make_tiny_lm, smollm2_tokenizer_dir
+
+    model, tok = make_tiny_lm(smollm2_tokenizer_dir(), seed=0)
+    probs = rank_scores(Generator(model, tok), "judge", "tea party", cands(5))
+    assert probs is not None and len(probs) == 5 and all(0 < p < 1 for p in probs)
+
+
+def test_an_unknown_scoring_mode_is_a_config_error() -> None:
+    from assistant.config import AssistantConfig
+    from bundlebot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="llm_scoring"):
+        AssistantConfig(llm_scoring="pairwise")
+    assert AssistantConfig().llm_scoring == "auto"

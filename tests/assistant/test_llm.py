@@ -261,3 +261,44 @@ def test_real_default_model_scores_and_explains_a_tea_party(real_gen):
     text = "".join(real_gen.stream(explain_msgs(), 24))
     assert len(text.split()) >= 5 and "<|im" not in text
     assert "".join(real_gen.stream(explain_msgs(), 24)) == text
+
+
+def judge(items=ITEMS, request="hosting a tea party for six, about £25"):
+    from assistant.prompting import item_line
+
+    return [render("judge", request=request, history="- Regency teapot (bought 2010-12-01)", item=item_line(it))
+            for it in items]
+
+
+def test_answer_tokens_are_the_spellings_of_yes_and_no(gen):
+    yes, no = llm.answer_token_ids(gen.tokenizer)
+    assert {gen.tokenizer.decode([i]) for i in yes} == {" yes", "yes", " Yes", "Yes"}
+    assert {gen.tokenizer.decode([i]) for i in no} == {" no", "no", " No", "No"}
+
+
+def test_batched_judge_scores_equal_one_plain_forward_per_prompt(gen):
+    """The shared-prefix batch (one KV cache for the common start, left-padded tails of different lengths)
+    gives each prompt the P(yes) of its own unbatched full pass."""
+    prompts = judge()
+    tails = {len(gen.encode(p)) for p in prompts}
+    assert len(tails) > 1  # the tails really differ in length, so padding is exercised
+    yes, no = llm.answer_token_ids(gen.tokenizer)
+    want = []
+    for p in prompts:
+        with torch.inference_mode():
+            logp = torch.log_softmax(gen.model(torch.tensor([gen.encode(p)])).logits[0, -1].float(), -1)
+        want.append(float(torch.sigmoid(torch.logsumexp(logp[yes], 0) - torch.logsumexp(logp[no], 0))))
+    got = gen.judge_scores(prompts)
+    assert got == pytest.approx(want, abs=1e-5)
+    assert gen.judge_scores(prompts[2:3]) == pytest.approx(want[2:3], abs=1e-5)  # a batch of one
+    assert gen.judge_scores([]) == []
+    # the tail of each prompt is the item: a different item changes that prompt's score only
+    swapped = gen.judge_scores(judge([ITEMS[1], ITEMS[1], *ITEMS[2:]]))
+    assert swapped[2:] == pytest.approx(got[2:], abs=1e-5) and swapped[0] == pytest.approx(got[1], abs=1e-5)
+
+
+def test_the_manifest_task_says_which_prompt_the_adapter_scores_with(tmp_path):
+    assert llm.adapter_task(None) == "choice"
+    assert llm.adapter_task(tmp_path) == "choice"  # no manifest (an adapter from before the field)
+    (tmp_path / llm.MANIFEST_NAME).write_text(json.dumps({"base_model_id": "x", "task": "judge"}))
+    assert llm.adapter_task(tmp_path) == "judge"

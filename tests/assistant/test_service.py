@@ -163,3 +163,28 @@ def test_relevant_history_puts_matched_items_first_then_recent_ones() -> None:
     assert [it.id for it, _ in out] == ["c", "a", "b", "d"]
     assert out[0][1] == Event("s", "c", 5.0)
     assert relevant_history("s", [], recent, items.get, n=2) == recent[:2]
+
+
+def test_a_judge_adapter_scores_every_top_candidate_with_its_own_prompt() -> None:
+    """llm_scoring = "auto" follows the loaded adapter: a judge adapter gets one yes/no prompt per top
+    candidate (no lettered prompt), and what it favours is lifted in the fused ranking."""
+    from assistant.prompting import item_line
+
+    def likes(word):
+        return lambda p: 0.9 if word in p[1]["content"].split("<catalog>")[-1].lower() else 0.1
+
+    flat = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever(), generator=FakeGenerator(
+        task="judge", yes=lambda p: 0.5)).turn("tea party things for six")[0]
+    gen = FakeGenerator(task="judge", yes=likes("card"))
+    r, _ = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever(), generator=gen).turn(
+        "tea party things for six")
+    assert not gen.scored and len(gen.judged) == 1
+    shown = [p[1]["content"].split("<catalog>\n")[1].split("\n</catalog>")[0] for p in gen.judged[0]]
+    assert len(shown) == len(set(shown)) >= 2
+    assert item_line(CATALOG[9]) in shown  # the card was scored on its own ...
+    assert flat.items[0].id != "G1" and r.items[0].id == "G1"  # ... and the judge's favourite now leads
+    choice = FakeGenerator(task="judge")
+    cfg = AppConfig()
+    cfg.assistant.llm_scoring = "choice"  # configured: the lettered prompt whatever the adapter says
+    ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=choice).turn("tea party things for six")
+    assert choice.scored and not choice.judged

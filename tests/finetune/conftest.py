@@ -70,3 +70,20 @@ def real_examples(tmp_path_factory, ft_app_config, small_train_config, smol_toke
     tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir)
     info = build_dataset(small_train_config, ft_app_config, out, tok, progress=False, ensure_index=index_small)
     return out, info
+
+
+@pytest.fixture(scope="session")
+def judge_examples(tmp_path_factory, ft_app_config, small_train_config, smol_tokenizer_dir) -> tuple[Path, dict]:
+    """The same builder with ``task = "judge"``: one yes/no prompt per (request, candidate)."""
+    from dataclasses import replace
+
+    from transformers import AutoTokenizer
+
+    from finetune.data import build_dataset
+
+    cfg = replace(small_train_config, data=replace(small_train_config.data, task="judge",
+                                                   choice_examples={"bundlerec-food": 4}))
+    out = tmp_path_factory.mktemp("ft-judge-data")
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir)
+    info = build_dataset(cfg, ft_app_config, out, tok, progress=False, ensure_index=index_small)
+    return out, info

@@ -176,3 +176,48 @@ def test_insert_gold_keeps_size_and_order_and_always_lists_a_gold(ids, gold, see
         assert out == ids
     else:
         assert out[:slot] + out[slot + 1:] == ids[:-1] and out[slot] in gold
+
+
+def test_judge_examples_split_the_same_requests_into_one_candidate_prompts(food_retriever, small_train_config,
+                                                                           food) -> None:
+    """task = "judge": the same seeded requests as the choice build; each becomes yes prompts for its first
+    gold candidates and no prompts for the reranker's near misses plus random other candidates, every item
+    one of the request's live candidates, in the live judge prompt, with no letters."""
+    from collections import defaultdict
+    from dataclasses import replace
+
+    from finetune.data import source_examples
+
+    cfg = replace(small_train_config, data=replace(small_train_config.data, explain_examples=0))
+    choice = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(7)))
+    cfg = replace(cfg, data=replace(cfg.data, task="judge", judge_positives=2, judge_negatives=4))
+    judged = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(7)))
+    assert list(dict.fromkeys(r["basket_id"] for r in judged)) == [r["basket_id"] for r in choice]
+    by_basket = defaultdict(list)
+    for r in judged:
+        by_basket[r["basket_id"]].append(r)
+    for ex in choice:
+        rows = by_basket[ex["basket_id"]]
+        assert {r["kind"] for r in rows} == {"judge"} and {r["split"] for r in rows} == {ex["split"]}
+        yes = [r["item"] for r in rows if r["label"] == "yes"]
+        no = [r for r in rows if r["label"] == "no"]
+        assert yes == [i for i in ex["candidates"] if i in ex["gold_items"]][:2]
+        assert all(ex["candidates"][r["rank"]] == r["item"] and r["item"] not in ex["gold_items"] for r in no)
+        non_gold = [i for i, c in enumerate(ex["candidates"]) if c not in ex["gold_items"]]
+        assert [r["rank"] for r in no][:2] == non_gold[:2] and len(no) == min(4, len(non_gold))
+        for r in rows:
+            user = r["messages"][1]["content"]
+            assert user.startswith(f"Shopper's request: {ex['query']}") and "A. " not in user
+            assert r["messages"][-1] == {"role": "assistant", "content": "Answer:"}
+    again = list(source_examples("bundlerec-food", food, food_retriever, cfg, random.Random(7)))
+    assert again == judged  # the random negatives have their own seed per basket
+
+
+def test_data_task_settings_are_validated() -> None:
+    from bundlebot.errors import ConfigError
+    from finetune.config import DataSettings
+
+    with pytest.raises(ConfigError, match="task"):
+        DataSettings(task="pairwise")
+    with pytest.raises(ConfigError, match="judge_negatives"):
+        DataSettings(task="judge", judge_negatives=0)

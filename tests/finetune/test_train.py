@@ -30,7 +30,7 @@ def _train_loss(model_dir: Path, data: Path, model=None) -> float:
     base, tok = load_base(model_dir)
     exs = read_jsonl(data / "train.jsonl")
     rows = [encode_example(tok, e) for e in exs]
-    return evaluate(model or base, rows, exs, letter_ids(tok), tok.pad_token_id, 4)["dev_loss"]
+    return evaluate(model or base, rows, tok.pad_token_id, 4)["dev_loss"]
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +206,7 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     assert w == rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
     assert w["lora_fused_hit@1"] == sweep["0.7"]["lora_hit@1"]
     assert w["base_fused_recall@3"] == sweep["0.7"]["base_recall@3"]
+    assert rep_scoring(app, result.out, cache) == ("choice", "judge")
     g = grounding(app, result.out, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
     assert g["bundles"] == 2 and len(g["rows"]) == 2
     for row in g["rows"]:  # a random tiny LM writes noise: the live check must reject it for both models
@@ -213,3 +214,67 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
         assert row["base_problems"] and row["lora_problems"]
         # what the model streamed is kept beside the shown (deterministic) text; the tiny LM writes ~nothing
         assert isinstance(row["base_model_text"], str) and row["base_model_text"] != row["base_text"]
+
+
+def test_judge_rows_are_trained_on_the_yes_no_slot_the_assistant_reads(tiny_model_dir, judge_examples,
+                                                                        small_train_config, tmp_path) -> None:
+    """A judge example's loss is -log P(its answer, spellings merged) after the live judge prompt; its dev
+    accuracy compares yes against no; a few steps lower the loss; the manifest says task "judge", so the
+    assistant (``llm_scoring = "auto"``) scores with the judge prompt."""
+    from dataclasses import replace
+
+    from assistant.llm import Generator, adapter_task, answer_token_ids
+
+    data, info = judge_examples
+    model, tok = load_base(tiny_model_dir)
+    exs = [e for e in read_jsonl(data / "train.jsonl") if e["kind"] == "judge"]
+    assert {e["label"] for e in exs} == {"yes", "no"} and info["counts"]["train/bundlerec-food/judge"] == len(exs)
+    rows = [encode_example(tok, e) for e in exs[:4]]
+    assert all(r["options"] == answer_token_ids(tok) for r in rows)
+    gen = Generator(model, tok)
+    with torch.no_grad():
+        _, stats = batch_loss(model, collate(rows, tok.pad_token_id))
+        p_yes = gen.judge_scores([e["messages"] for e in exs[:4]])
+        for i, (ex, row) in enumerate(zip(exs[:4], rows, strict=True)):
+            logp = torch.log_softmax(model(input_ids=torch.tensor([row["input_ids"][:-1]])).logits[0, -1], -1)
+            right = answer_token_ids(tok)[0 if ex["label"] == "yes" else 1]
+            assert torch.allclose(stats["per_row"][i], -torch.logsumexp(logp[right], 0), atol=1e-4)
+    acc = evaluate(model, rows, tok.pad_token_id, 2)["dev_choice_acc"]
+    assert acc == sum((p > 0.5) == (e["label"] == "yes") for p, e in zip(p_yes, exs[:4], strict=True)) / 4
+    cfg = replace(_cfg(small_train_config, epochs=2, max_steps=6, eval_every=100),
+                  data=replace(small_train_config.data, task="judge"))
+    result = train(cfg, model_dir=tiny_model_dir, data_dir=data, out=tmp_path / "judge", base=_fingerprint(
+        tiny_model_dir), checkpoints=tmp_path / "ckpt", progress=False)
+    assert _train_loss(tiny_model_dir, data, result.model.eval()) < _train_loss(tiny_model_dir, data) - 0.05
+    assert json.loads((result.out / adapter_mod.MANIFEST).read_text())["task"] == "judge"
+    assert adapter_task(result.out) == "judge"
+
+
+def rep_scoring(app, adapter, cache) -> tuple[str, str]:
+    """The same cached cases scored pointwise (``--scoring judge``): one P(yes) per shown candidate."""
+    from finetune.measure import measure
+
+    choice = measure(app, "dev", 4, adapter, suites=("bundle-intent",), threads=1, cache=cache, base=False)
+    judged = measure(app, "dev", 4, adapter, suites=("bundle-intent",), threads=1, cache=cache, base=False,
+                     scoring="judge")
+    for a, b in zip(choice["suites"]["bundle-intent"]["rows"], judged["suites"]["bundle-intent"]["rows"],
+                    strict=True):
+        assert a["ids"] == b["ids"] and len(b["lora_probs"]) == b["n"]
+        assert all(0 < p < 1 for p in b["lora_probs"]) and b["lora_probs"] != a["lora_probs"]
+    return choice["scoring"], judged["scoring"]
+
+
+def test_cached_choose_prompts_re_render_as_the_live_judge_prompts() -> None:
+    from assistant.fusion import choose_messages, judge_messages
+    from finetune.measure import judge_prompts
+    from retrieval.types import Event, Item, ScoredItem
+
+    cands = [ScoredItem(Item(str(i), t, price=p, currency="GBP", category=("kitchen",)), 1.0 - i / 10)
+             for i, (t, p) in enumerate([("REGENCY TEAPOT", 7.5), ("Cake stand — 3 tier", 10.95), ("Napkins", 0.85)])]
+    history = [(Item("h", "PAPER CUPS"), Event("s", "h", 1304380800.0))]
+    choose = choose_messages("tea party for six", cands, history)
+    assert judge_prompts(choose) == judge_messages("tea party for six", cands, history)
+    tampered = [dict(m) for m in choose]
+    tampered[1]["content"] = tampered[1]["content"].replace("Shopper's request", "Request")
+    with pytest.raises(ValueError, match="choose"):
+        judge_prompts(tampered)
