@@ -78,7 +78,8 @@ def test_judge_prompts_show_one_candidate_each_without_letters() -> None:
 
 
 @pytest.mark.parametrize(("configured", "task", "mode"), [
-    ("auto", "choice", "choice"), ("auto", "judge", "judge"), ("choice", "judge", "choice"), ("judge", "choice", "judge")])
+    ("auto", "choice", "choice"), ("auto", "judge", "judge"), ("choice", "judge", "choice"),
+    ("judge", "choice", "judge")])
 def test_scoring_mode_follows_the_adapter_unless_configured(configured, task, mode) -> None:
     from assistant.fusion import scoring_mode
 
