@@ -33,7 +33,8 @@ class DataSettings:
     """Data sets to draw from (each is indexed as a shop of the same name, from its train data)."""
     choice_examples: dict[str, int] = field(
         default_factory=lambda: {"bundlerec-food": 260, "instacart": 220, "online-retail": 220})
-    """Choice examples per source (request + lettered candidates -> gold letter(s))."""
+    """Choice examples per source (request + lettered candidates -> gold letter(s)); with task = "judge" the
+    number of requests per source, each split into judge_positives + judge_negatives yes/no examples."""
     explain_examples: int = 80
     """Explanation examples in total (bundle + facts -> templated, fact-only explanation)."""
     dev_examples: int = 48

@@ -25,6 +25,11 @@ Requests are derived exactly as the evaluation suites derive theirs (``evaluatio
 - ``online-retail``: each shopper's last train invoice; request = ``budget_request`` (the invoice's themes,
   size and real total); gold = the invoice's items.
 
+With ``data.task = "judge"`` each such request is split into pointwise prompts instead (``judge_examples``:
+the shared ``judge`` prompt for ONE candidate, target " yes" for its first gold candidates and " no" for
+near-miss and random non-gold ones), so no letter position can carry the answer; the requests drawn are the
+same as a choice build's with the same seed.
+
 Explanation examples: the gold items (that fit the budget) as a bundle, with their catalog facts, the
 reranker's per-item reasons and the history, rendered with the shared ``explain`` prompt; the target is
 ``assistant.explain.deterministic_explanation``, which states only those facts, and every target is
