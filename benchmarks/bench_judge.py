@@ -107,7 +107,7 @@ def main() -> None:
     print(f"## judge scoring, 12 candidates x {len(REQUESTS)} real requests (prompt tokens {min(lengths)}-"
           f"{max(lengths)}; adapter {gen.info['adapter']}; torch threads {torch.get_num_threads()})\n")
     base = statistics.median(rows["pipeline judge_scores (shared prefix, one batch)"])
-    print("| path | median s per request | pipeline speed-up |\n|---|---|---|")
+    print("| path | median s per request | time vs the pipeline |\n|---|---|---|")
     for name, secs in rows.items():
         med = statistics.median(secs)
         print(f"| {name} | {med:.3f} | {med / base:.2f}x |")
