@@ -62,3 +62,14 @@ def test_the_committed_adapter_was_trained_with_the_committed_default_config() -
     cfg = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml").to_dict()
     for section in ("data", "lora", "train"):
         assert trained[section] == cfg[section], section
+
+
+def test_the_judge_config_draws_the_default_requests_and_only_changes_the_task() -> None:
+    """configs/judge.toml (the pointwise run of EVALUATION.md) uses the default config's requests, so the
+    two adapters are compared on the same training requests."""
+    default = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml").to_dict()
+    judge = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "judge.toml").to_dict()
+    assert judge["data"]["task"] == "judge" and default["data"]["task"] == "choice"
+    same = {k: v for k, v in default["data"].items() if k not in ("task", "judge_positives", "judge_negatives")}
+    assert {k: judge["data"][k] for k in same} == same
+    assert judge["lora"] == default["lora"]
