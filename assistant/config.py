@@ -23,6 +23,9 @@ class GeneratorConfig:
     device: str = "auto"
     """`auto` (CUDA when present, else CPU), `cpu`, `cuda`."""
     max_new_tokens: int = 80
+    no_repeat_ngram: int = 4
+    """Explanations: never repeat a 4-token sequence of the answer (0 = off). Measured on the 16 grounding
+    bundles (EVALUATION.md): without it most of the default model's explanations loop and are rejected."""
     threads: int | None = None
     """torch CPU threads; None = torch's default."""
 
@@ -31,6 +34,8 @@ class GeneratorConfig:
             raise ConfigError(f"generator.dtype should be auto/float32/bfloat16/float16, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"generator.device should be auto/cpu/cuda, got {self.device!r}")
+        if self.no_repeat_ngram < 0:
+            raise ConfigError(f"generator.no_repeat_ngram should be >= 0 (0 = off), got {self.no_repeat_ngram}")
         if self.max_new_tokens <= 0:
             raise ConfigError(f"generator.max_new_tokens should be positive, got {self.max_new_tokens}")
 

@@ -497,19 +497,31 @@ class Generator:
         a compute-bound CPU, and padding would make the numbers differ from the single-prompt path."""
         return [self.choice_scores(messages, n) for messages, n in batch]
 
-    def stream(self, messages: Messages, max_new_tokens: int = 80, *,
-               stop: Sequence[str] | None = None) -> Iterator[str]:
+    def stream(self, messages: Messages, max_new_tokens: int = 80, *, stop: Sequence[str] | None = None,
+               no_repeat_ngram: int = 0) -> Iterator[str]:
         """Greedy decode, yielding text pieces as tokens complete characters; stops on EOS/<|im_end|>, after
-        ``max_new_tokens`` tokens, or before the first ``stop`` string (which is not yielded)."""
-        return detokenize(self.tokenizer, self.greedy_ids(messages, max_new_tokens), stop)
+        ``max_new_tokens`` tokens, or before the first ``stop`` string (which is not yielded).
+        ``no_repeat_ngram`` (n > 0): see ``greedy_ids``."""
+        return detokenize(self.tokenizer, self.greedy_ids(messages, max_new_tokens, no_repeat_ngram), stop)
 
-    def greedy_ids(self, messages: Messages, max_new_tokens: int) -> Iterator[int]:
-        """The greedy continuation's token ids, lazily (no forward pass runs before the caller asks)."""
+    def greedy_ids(self, messages: Messages, max_new_tokens: int, no_repeat_ngram: int = 0) -> Iterator[int]:
+        """The greedy continuation's token ids, lazily (no forward pass runs before the caller asks).
+
+        ``no_repeat_ngram = n > 0``: a token that would repeat an n-gram of the ANSWER so far is skipped for
+        the next best one (the prompt is not counted: an item title may be quoted as often as needed). A
+        small model's greedy answer otherwise falls into loops ("baking, baking, baking").
+        """
         logits, cache = self.prefill(messages)
+        out: list[int] = []
         for step in range(max_new_tokens):
+            banned = repeated_ngram_ends(out, no_repeat_ngram)
+            if banned:
+                logits = logits.clone()
+                logits[sorted(banned)] = float("-inf")
             nxt = int(logits.argmax())
             if nxt in self._stop_ids:
                 return
+            out.append(nxt)
             yield nxt
             if step + 1 < max_new_tokens:
                 logits, cache = self._forward([nxt], cache)
@@ -518,6 +530,18 @@ class Generator:
                  ) -> str:
         """The whole greedy answer as one string (``"".join(stream(...))``)."""
         return "".join(self.stream(messages, max_new_tokens, stop=stop))
+
+
+def repeated_ngram_ends(ids: Sequence[int], n: int) -> set[int]:
+    """The tokens that would complete an n-gram already in ``ids`` (after its last n-1 tokens).
+
+    >>> repeated_ngram_ends([5, 6, 7, 5, 6], 3), repeated_ngram_ends([5, 6, 7, 5, 6], 0)
+    ({7}, set())
+    """
+    if n <= 0 or len(ids) < n:
+        return set()
+    tail = tuple(ids[len(ids) - n + 1:])
+    return {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i:i + n - 1]) == tail}
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> set[int]:

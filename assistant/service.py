@@ -275,7 +275,8 @@ class ShoppingAssistant:
         pieces: list[str] = []
         failure = ""
         try:
-            for piece in self.generator.stream(messages, self.config.assistant.generator.max_new_tokens):
+            gcfg = self.config.assistant.generator
+            for piece in self.generator.stream(messages, gcfg.max_new_tokens, no_repeat_ngram=gcfg.no_repeat_ngram):
                 if not pieces:
                     timings["first_token"] = _ms(t0)
                 pieces.append(piece)

@@ -302,3 +302,43 @@ def test_the_manifest_task_says_which_prompt_the_adapter_scores_with(tmp_path):
     assert llm.adapter_task(tmp_path) == "choice"  # no manifest (an adapter from before the field)
     (tmp_path / llm.MANIFEST_NAME).write_text(json.dumps({"base_model_id": "x", "task": "judge"}))
     assert llm.adapter_task(tmp_path) == "judge"
+
+
+def test_no_repeat_ngram_decoding_never_repeats_an_answer_ngram_and_is_greedy_otherwise(gen):
+    """The random tiny LM loops at once; with no_repeat_ngram=3 no 3-gram of the answer appears twice, and
+    up to the first banned step the answer is the plain greedy one."""
+    msgs = explain_msgs()
+    plain = list(gen.greedy_ids(msgs, 40))
+    ngrams = [tuple(plain[i:i + 3]) for i in range(len(plain) - 2)]
+    assert len(set(ngrams)) < len(ngrams)  # plain greedy repeats itself: the rule has work to do
+    fixed = list(gen.greedy_ids(msgs, 40, no_repeat_ngram=3))
+    grams = [tuple(fixed[i:i + 3]) for i in range(len(fixed) - 2)]
+    assert len(set(grams)) == len(grams)
+    first = next(i for i in range(len(plain)) if plain[i] in llm.repeated_ngram_ends(plain[:i], 3))
+    assert fixed[:first] == plain[:first] and fixed[first] != plain[first]
+    assert "".join(gen.stream(msgs, 40, no_repeat_ngram=3)) == gen.tokenizer.decode(fixed, skip_special_tokens=True)
+    # the prompt does not count: an answer may quote any prompt n-gram once more
+    assert llm.repeated_ngram_ends([1, 2, 3], 3) == set() and llm.repeated_ngram_ends([1, 2, 1, 2], 3) == {1}
+
+
+def test_the_service_passes_the_configured_no_repeat_ngram_to_the_explanation() -> None:
+    from assistant.service import ShoppingAssistant
+    from bundlebot.config import AppConfig
+    from tests.assistant.fakes import FakeGenerator, FakeRetriever
+
+    seen = []
+
+    class Recording(FakeGenerator):
+        def stream(self, messages, max_new_tokens=80, **kw):
+            seen.append(kw.get("no_repeat_ngram"))
+            return super().stream(messages, max_new_tokens)
+
+    cfg = AppConfig()
+    ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=Recording()).turn("tea party for six")
+    cfg.assistant.generator.no_repeat_ngram = 0
+    ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=Recording()).turn("tea party for six")
+    assert seen == [4, 0]
+    from bundlebot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no_repeat_ngram"):
+        GeneratorConfig(no_repeat_ngram=-1)
