@@ -335,9 +335,9 @@ def test_the_service_passes_the_configured_no_repeat_ngram_to_the_explanation() 
 
     cfg = AppConfig()
     ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=Recording()).turn("tea party for six")
-    cfg.assistant.generator.no_repeat_ngram = 0
+    cfg.assistant.generator.no_repeat_ngram = 4
     ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=Recording()).turn("tea party for six")
-    assert seen == [4, 0]
+    assert seen == [0, 4]  # off by default (EVALUATION.md, "Explanation grounding")
     from bundlebot.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no_repeat_ngram"):
