@@ -54,12 +54,21 @@ class AssistantConfig:
     yes/no prompt per candidate, batched) or "auto" (what the loaded adapter was trained for; base: choice)."""
     fusion_weight: float = 0.35
     """Weight of the LLM's (normalized) score in the fused score."""
+    fusion_weight_no_history: float | None = None
+    """The weight for turns whose prompt has no history lines (an anonymous shopper, or one with no
+    purchases), where the reranker has no affinity signal; None = ``fusion_weight``."""
     default_size: int = 4
     """Bundle size when the shopper does not say."""
     max_size: int = 10
     explain: bool = True
     """Generate an explanation with the model (a deterministic one from the score breakdown otherwise)."""
     turn_time_budget_s: float = 20.0
+
+    def weight_for(self, has_history: bool) -> float:
+        """The fusion weight of a turn with / without history lines in its prompt."""
+        if has_history or self.fusion_weight_no_history is None:
+            return self.fusion_weight
+        return self.fusion_weight_no_history
 
     def __post_init__(self) -> None:
         if self.llm_candidates < 2 or self.llm_candidates > 26:
@@ -68,5 +77,8 @@ class AssistantConfig:
             raise ConfigError(f"assistant.llm_scoring should be auto/choice/judge, got {self.llm_scoring!r}")
         if not 0.0 <= self.fusion_weight <= 1.0:
             raise ConfigError(f"assistant.fusion_weight should be in [0, 1], got {self.fusion_weight}")
+        if self.fusion_weight_no_history is not None and not 0.0 <= self.fusion_weight_no_history <= 1.0:
+            raise ConfigError("assistant.fusion_weight_no_history should be in [0, 1] (or unset), got "
+                              f"{self.fusion_weight_no_history}")
         if not 1 <= self.default_size <= self.max_size:
             raise ConfigError(f"assistant.default_size should be 1..max_size, got {self.default_size}")

@@ -108,7 +108,8 @@ class ShoppingAssistant:
         """Open the retriever and load the generator once (they are shared by every later turn)."""
         self.retriever  # noqa: B018
         cfg = self.config.assistant
-        if (cfg.fusion and cfg.fusion_weight > 0) or (cfg.explain if explain is None else explain):
+        if (cfg.fusion and max(cfg.weight_for(True), cfg.weight_for(False)) > 0) or (
+                cfg.explain if explain is None else explain):
             self.generator  # noqa: B018
 
     # ---- the turn -------------------------------------------------------------------------------------
@@ -220,10 +221,11 @@ class ShoppingAssistant:
         usable = [s for s in cands if s.item.in_stock and not excluded_by(s.item, plan.constraints.exclude)]
         top = usable[: cfg.llm_candidates]
         probs = None
-        if cfg.fusion and cfg.fusion_weight > 0 and len(top) >= 2:
+        weight = cfg.weight_for(bool(history))
+        if cfg.fusion and weight > 0 and len(top) >= 2:
             request = plan.extra_query or plan.query
             probs = rank_scores(self.generator, scoring_mode(cfg.llm_scoring, self.generator), request, top, history)
-        return fuse(usable, probs, weight=cfg.fusion_weight)
+        return fuse(usable, probs, weight=weight)
 
     def _rescorer(self, plan: TurnPlan, shopper: str | None, turn_pool: Any = None) -> Any:
         rescore = getattr(self.retriever, "rescore", None)

@@ -177,7 +177,7 @@ def variant_config(base: AppConfig, name: str, explain: bool) -> AppConfig:
     a.generator.adapter = "default" if name.endswith("lora") else "none"
     a.fusion = name != "reranker"
     if name.startswith("llm-only"):
-        a.fusion_weight = 1.0
+        a.fusion_weight = a.fusion_weight_no_history = 1.0
     return cfg
 
 

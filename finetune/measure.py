@@ -97,13 +97,22 @@ def fused_ids(scored: list[list], probs: list[float] | None, weight: float) -> l
     return [s.item.id for s in fuse([ScoredItem(Item(i, ""), float(x)) for i, x in scored], probs, weight=weight)]
 
 
+def has_history(messages: list[dict]) -> bool:
+    """Does a cached choose prompt show history lines (the service then fuses at ``fusion_weight``, else at
+    ``fusion_weight_no_history``)?"""
+    from assistant.prompting import unrender
+
+    return unrender("choose", messages)["history"] != "(none)"
+
+
 def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold: set[str],
-               scored: list[list] | None = None, weight: float = 0.35, scoring: str = "choice") -> dict[str, Any]:
+               scored: list[list] | None = None, weight: float = 0.35, scoring: str = "choice",
+               weight_no_history: float | None = None) -> dict[str, Any]:
     """Hit@1 / recall@3 of each model's letter ranking and, with ``scored`` (every usable candidate's
     reranker score), of the service's fused ranking at ``weight``. The letter probabilities are kept in the
     row, so other fusion weights can be judged later without the models (``fusion_sweep``). ``scoring =
     "judge"``: each candidate's P(yes) from its own ``judge`` prompt instead of the letter probabilities."""
-    row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)),
+    row: dict[str, Any] = {"n": len(ids), "covered": bool(gold & set(ids)), "history": has_history(messages),
                            "rerank_hit1": bool(ids) and ids[0] in gold, "ids": ids, "gold": sorted(gold)}
     if scored is not None:  # the service's reranker order sorts every search's candidates by score
         row["scored"] = scored
@@ -115,13 +124,17 @@ def score_case(gens: dict[str, Any], messages: list[dict], ids: list[str], gold:
         else:
             probs = [float(p) for p in (gen.judge_scores(judged) if judged else gen.choice_scores(messages, len(ids)))]
         row[f"{name}_probs"] = [round(p, 6) for p in probs] if probs else None
-        _judge(row, name, ids, gold, weight)
+        _judge(row, name, ids, gold, weight, weight_no_history)
     return row
 
 
-def _judge(row: dict[str, Any], name: str, ids: list[str], gold: set[str], weight: float) -> None:
-    """The model's own hits and (with the row's ``scored``) its fused hits; without probabilities (fewer than
-    2 candidates) the model chose nothing and the service keeps the reranker's order."""
+def _judge(row: dict[str, Any], name: str, ids: list[str], gold: set[str], weight: float,
+           weight_no_history: float | None = None) -> None:
+    """The model's own hits and (with the row's ``scored``) its fused hits, at the weight the service uses
+    for this case (``weight_no_history`` when its prompt has no history lines and that is set); without
+    probabilities (fewer than 2 candidates) the model chose nothing and the service keeps the reranker's order."""
+    if weight_no_history is not None and not row.get("history", True):
+        weight = weight_no_history
     probs = row[f"{name}_probs"]
     order = sorted(range(len(ids)), key=lambda i: -probs[i]) if probs else []
     row[f"{name}_hit1"], row[f"{name}_rec3"] = _hits([ids[i] for i in order], gold)
@@ -239,7 +252,7 @@ def suite_prompts(app: Any, suite: str, split: str, limit: int, seed: int, k: in
 def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 0,
             suites: tuple[str, ...] = SUITES, threads: int | None = None,
             cache: Path | None = None, weight: float | None = None, base: bool = True,
-            scoring: str | None = None) -> dict[str, Any]:
+            scoring: str | None = None, weight_no_history: float | None = None) -> dict[str, Any]:
     """Base vs adapter on the suites' cases; ``scoring`` "choice" / "judge" (None: what the adapter was
     trained for, ``assistant.llm.adapter_task``) applies to both models."""
     from tqdm.auto import tqdm
@@ -248,29 +261,36 @@ def measure(app: Any, split: str, limit: int, adapter: Path | None, seed: int = 
 
     k = app.assistant.llm_candidates
     weight = app.assistant.fusion_weight if weight is None else weight
+    if weight_no_history is None:
+        weight_no_history = app.assistant.fusion_weight_no_history
     prompts = {suite: suite_prompts(app, suite, split, limit, seed, k, cache) for suite in suites}
     gens = generators(app, adapter, threads, base)
     scoring = scoring or adapter_task(adapter)
     report: dict[str, Any] = {"split": split, "limit": limit, "k": k, "adapter": str(adapter),
-                              "scoring": scoring, "fusion_weight": weight, "suites": {}}
+                              "scoring": scoring, "fusion_weight": weight,
+                              "fusion_weight_no_history": weight_no_history, "suites": {}}
     for suite in suites:
         rows, t0 = [], time.perf_counter()
         for messages, ids, gold, scored in tqdm(prompts[suite], desc=f"{suite} ({split})", unit="case"):
-            rows.append(score_case(gens, messages, ids, set(gold), scored, weight, scoring))
+            rows.append(score_case(gens, messages, ids, set(gold), scored, weight, scoring, weight_no_history))
         report["suites"][suite] = {**summarize(rows, list(gens)), "seconds": round(time.perf_counter() - t0),
                                    "rows": rows}
     return report
 
 
-def rescore(report: dict[str, Any], weight: float) -> dict[str, Any]:
-    """A saved report (``--out``) judged again at another fusion weight, from its kept letter probabilities."""
-    out = {**report, "fusion_weight": weight, "suites": {}}
+def rescore(report: dict[str, Any], weight: float, weight_no_history: float | None = None) -> dict[str, Any]:
+    """A saved report (``--out``) judged again at another fusion weight (and another weight for the cases
+    without history lines), from its kept letter probabilities."""
+    out = {**report, "fusion_weight": weight, "fusion_weight_no_history": weight_no_history, "suites": {}}
     for suite, summary in report["suites"].items():
         rows = summary["rows"]
         names = [k[: -len("_probs")] for k in rows[0] if k.endswith("_probs")] if rows else []
+        if weight_no_history is not None and any("history" not in r for r in rows):
+            raise ValueError(f"the {suite} rows of this report do not say which cases have history lines; "
+                             "re-run finetune.measure (its reports keep that since session 5)")
         for row in rows:
             for name in names:
-                _judge(row, name, row["ids"], set(row["gold"]), weight)
+                _judge(row, name, row["ids"], set(row["gold"]), weight, weight_no_history)
         out["suites"][suite] = {**summarize(rows, names), "seconds": summary.get("seconds"), "rows": rows}
     return out
 
@@ -364,6 +384,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="judge the fused order at this weight (default: assistant.fusion_weight)")
     ap.add_argument("--no-base", action="store_true",
                     help="score the adapter only (e.g. a second adapter on prompts whose base scores exist)")
+    ap.add_argument("--fusion-weight-no-history", type=float, default=None,
+                    help="the weight for cases without history lines (default: assistant.fusion_weight_no_history)")
     ap.add_argument("--scoring", choices=("choice", "judge"), default=None,
                     help="how both models score candidates (default: what the adapter was trained for)")
     ap.add_argument("--rescore", type=Path, default=None, metavar="REPORT",
@@ -383,12 +405,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.rescore:
         if args.fusion_weight is None:
             ap.error("--rescore needs --fusion-weight")
-        report = rescore(json.loads(args.rescore.read_text()), args.fusion_weight)
+        report = rescore(json.loads(args.rescore.read_text()), args.fusion_weight, args.fusion_weight_no_history)
     elif args.grounding:
         report = grounding(load_config(), args.adapter, grounding_requests(args.grounding))
     else:
         report = measure(load_config(), args.split, args.limit, args.adapter, args.seed, suites, args.threads,
-                         args.cache, args.fusion_weight, base=not args.no_base, scoring=args.scoring)
+                         args.cache, args.fusion_weight, base=not args.no_base, scoring=args.scoring,
+                         weight_no_history=args.fusion_weight_no_history)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(json.dumps(brief(report), indent=2, default=str))

@@ -13,7 +13,7 @@ import pytest
 
 from assistant.service import InvariantError, ShoppingAssistant
 from bundlebot.config import AppConfig
-from bundlebot.errors import RequestError
+from bundlebot.errors import ConfigError, RequestError
 from retrieval.types import Item, ScoredItem
 from tests.assistant.fakes import CATALOG, FakeGenerator, FakeRetriever
 
@@ -188,3 +188,28 @@ def test_a_judge_adapter_scores_every_top_candidate_with_its_own_prompt() -> Non
     cfg.assistant.llm_scoring = "choice"  # configured: the lettered prompt whatever the adapter says
     ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=choice).turn("tea party things for six")
     assert choice.scored and not choice.judged
+
+
+def test_turns_without_history_lines_fuse_at_their_own_weight() -> None:
+    """assistant.fusion_weight_no_history: an anonymous turn (no history lines in the prompt) is fused at it,
+    a shopper with history at fusion_weight (here 0: the model is not even asked)."""
+    from retrieval.types import Event
+
+    hist = {"s1": [(CATALOG[2], Event("s1", "T1", 1304380800.0))]}
+    cfg = AppConfig()
+    cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.0, 0.9
+
+    def likes_card(p):
+        return 0.9 if "card" in p[1]["content"].split("<catalog>")[-1].lower() else 0.1
+
+    gen = FakeGenerator(task="judge", yes=likes_card)
+    b = ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(history=hist), generator=gen)
+    anonymous, _ = b.turn("tea party things for six")
+    assert len(gen.judged) == 1 and anonymous.items[0].id == "G1"
+    known, _ = b.turn("tea party things for six", shopper="s1")
+    assert len(gen.judged) == 1 and known.items[0].id != "G1"  # weight 0: reranker order, no model call
+    assert cfg.assistant.weight_for(True) == 0.0 and cfg.assistant.weight_for(False) == 0.9
+    cfg.assistant.fusion_weight_no_history = None
+    assert cfg.assistant.weight_for(False) == 0.0
+    with pytest.raises(ConfigError, match="fusion_weight_no_history"):
+        type(cfg.assistant)(fusion_weight_no_history=1.5)

@@ -206,6 +206,11 @@ def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(train
     assert w == rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
     assert w["lora_fused_hit@1"] == sweep["0.7"]["lora_hit@1"]
     assert w["base_fused_recall@3"] == sweep["0.7"]["base_recall@3"]
+    # bundle intents come with no shopper: every case takes the no-history weight when one is set
+    assert not any(r["history"] for r in rep["rows"])
+    strip = lambda r: {k: v for k, v in r["suites"]["bundle-intent"].items() if k not in ("rows", "seconds")}  # noqa: E731
+    assert strip(rescore(json.loads(json.dumps(again)), 0.0, 0.7)) == strip(rescore(json.loads(json.dumps(again)), 0.7))
+    assert strip(rescore(json.loads(json.dumps(again)), 0.7, 0.0)) == strip(rescore(json.loads(json.dumps(again)), 0.0))
     assert rep_scoring(app, result.out, cache) == ("choice", "judge")
     g = grounding(app, result.out, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
     assert g["bundles"] == 2 and len(g["rows"]) == 2
