@@ -52,9 +52,10 @@ class AssistantConfig:
     llm_scoring: str = "auto"
     """How the LLM scores the top candidates: "choice" (one prompt, a letter per candidate), "judge" (one
     yes/no prompt per candidate, batched) or "auto" (what the loaded adapter was trained for; base: choice)."""
-    fusion_weight: float = 0.35
-    """Weight of the LLM's (normalized) score in the fused score."""
-    fusion_weight_no_history: float | None = None
+    fusion_weight: float = 0.5
+    """Weight of the LLM's (normalized) score in the fused score. 0.5 and 0.8 below were chosen on dev for the
+    default (pointwise) adapter (EVALUATION.md, "Pointwise scoring"); another adapter needs its own."""
+    fusion_weight_no_history: float | None = 0.8
     """The weight for turns whose prompt has no history lines (an anonymous shopper, or one with no
     purchases), where the reranker has no affinity signal; None = ``fusion_weight``."""
     default_size: int = 4

@@ -22,6 +22,8 @@ REQUEST = "hosting a tea party for six, budget £25, no candles"
 
 def bot(text="The napkins and the cake stand suit a tea party.", **cfg_kw) -> ShoppingAssistant:
     cfg = AppConfig()
+    # the fake's letter ramp is arbitrary: these tests keep one fixed fusion (tests of the weights set theirs)
+    cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.35, None
     for k, v in cfg_kw.items():
         setattr(cfg.assistant, k, v)
     return ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=FakeGenerator(text))

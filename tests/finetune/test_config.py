@@ -64,12 +64,12 @@ def test_the_committed_adapter_was_trained_with_the_committed_default_config() -
         assert trained[section] == cfg[section], section
 
 
-def test_the_judge_config_draws_the_default_requests_and_only_changes_the_task() -> None:
-    """configs/judge.toml (the pointwise run of EVALUATION.md) uses the default config's requests, so the
-    two adapters are compared on the same training requests."""
+def test_the_choice_config_draws_the_default_requests_and_only_changes_the_task() -> None:
+    """configs/choice.toml (the lettered adapter of session 4) uses the default config's requests, so the two
+    adapters of EVALUATION.md were compared on the same training requests."""
     default = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml").to_dict()
-    judge = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "judge.toml").to_dict()
-    assert judge["data"]["task"] == "judge" and default["data"]["task"] == "choice"
-    same = {k: v for k, v in default["data"].items() if k not in ("task", "judge_positives", "judge_negatives")}
-    assert {k: judge["data"][k] for k in same} == same
-    assert judge["lora"] == default["lora"]
+    choice = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "choice.toml").to_dict()
+    assert default["data"]["task"] == "judge" and choice["data"]["task"] == "choice"
+    same = {k: v for k, v in choice["data"].items() if k not in ("task", "judge_positives", "judge_negatives")}
+    assert {k: default["data"][k] for k in same} == same
+    assert default["lora"] == choice["lora"]
