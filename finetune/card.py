@@ -23,8 +23,8 @@ README). Dev baskets give the dev examples (eval loss only); test baskets are ne
   and real total as the budget ("I need 3 things for my shop: ... My budget is £42.50."); gold = its items.
 
 Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
-complements, reranker) -> in stock, not excluded -> the first {k}, lettered A.., rendered with the shared
-`choose` prompt (`assistant.fusion.choose_messages`) with the history lines the service shows
+complements, reranker) -> in stock, not excluded -> the first {k},
+{rendered}, with the history lines the service shows
 (`assistant.service.relevant_history`). A train basket is itself in the index it is replayed against, so the
 retriever only sees the shopper's items first bought BEFORE the basket (`history_before`).
 Requests whose candidates held no gold item: {unretrieved}.
@@ -67,7 +67,7 @@ def dataset_card(info: dict) -> str:
         skipped = info.get("skipped_no_gold") or {}
         unretrieved = (f"skipped, the next request drawn instead ({sum(skipped.values())} skipped: "
                        + (", ".join(f"{k} {v}" for k, v in skipped.items()) or "none") + "), so the gold "
-                       "letters sit where the live reranker puts them")
+                       "items sit where the live reranker puts them")
     else:
         unretrieved = (f"one gold item put at a seeded random slot, replacing the last candidate "
                        f"({info['gold_inserted']} train examples)")
@@ -87,8 +87,12 @@ def dataset_card(info: dict) -> str:
     else:
         target = ('Target: the gold letter(s);\nthe loss is on the answer slot only (mean of -log P(gold letter) '
                   'over the golds; " A" and "A" merged).')
+    judge = info["data_config"].get("task", "choice") == "judge"
+    rendered = ("each rendered on its own with the shared `judge` prompt (`assistant.fusion.judge_messages`)"
+                if judge else
+                "lettered A.., rendered with the shared `choose` prompt (`assistant.fusion.choose_messages`)")
     return CARD_TEXT.format(k=info["data_config"]["candidates"], unretrieved=unretrieved, order=order,
-                            target=target,
+                            target=target, rendered=rendered,
                             counts=table(info["counts"]), max_length=info["data_config"]["max_length"],
                             dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
                             hashes=table(info["inputs_sha256"]))
