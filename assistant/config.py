@@ -42,6 +42,17 @@ class GeneratorConfig:
             raise ConfigError(f"generator.max_new_tokens should be positive, got {self.max_new_tokens}")
 
 
+def fusion_weight_for(has_history: bool, weight: float, weight_no_history: float | None) -> float:
+    """The fusion weight the service uses for a turn (``AssistantConfig.weight_for``; ``finetune.measure``
+    judges its cases by the same rule): ``weight_no_history`` when the prompt has no history lines and it is
+    set, else ``weight``.
+
+    >>> fusion_weight_for(False, 0.5, 0.8), fusion_weight_for(True, 0.5, 0.8), fusion_weight_for(False, 0.5, None)
+    (0.8, 0.5, 0.5)
+    """
+    return weight_no_history if not has_history and weight_no_history is not None else weight
+
+
 @dataclass
 class AssistantConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -67,9 +78,7 @@ class AssistantConfig:
 
     def weight_for(self, has_history: bool) -> float:
         """The fusion weight of a turn with / without history lines in its prompt."""
-        if has_history or self.fusion_weight_no_history is None:
-            return self.fusion_weight
-        return self.fusion_weight_no_history
+        return fusion_weight_for(has_history, self.fusion_weight, self.fusion_weight_no_history)
 
     def __post_init__(self) -> None:
         if self.llm_candidates < 2 or self.llm_candidates > 26:

@@ -82,8 +82,8 @@ def llm_scores(generator: Any, messages: Any, n: int, *, judge: bool = False) ->
         log.warning("LLM %s scoring failed (%s); using the reranker only", "judge" if judge else "choice", exc)
         return None
     if len(probs) != n or not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
-        log.warning("LLM choice scores malformed (%d values for %d choices); using the reranker only",
-                    len(probs), n)
+        log.warning("LLM %s scores malformed (%d values for %d choices); using the reranker only",
+                    "judge" if judge else "choice", len(probs), n)
         return None
     return probs
 

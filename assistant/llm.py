@@ -342,15 +342,9 @@ def letter_token_ids(tokenizer: Any, n: int = len(LETTERS)) -> list[list[int]]:
     >>> letter_token_ids(tok, 2)   # doctest: +SKIP
     [[330, 49], [389, 50]]
     """
-    out = []
-    for letter in LETTERS[:n]:
-        ids = [t[0] for s in (" " + letter, letter)
-               if len(t := tokenizer.encode(s, add_special_tokens=False)) == 1]
-        if not ids:
-            raise ModelError(f"the tokenizer has no single token for the letter {letter!r}",
-                             hint="use a model whose tokenizer spells capital letters as one token")
-        out.append(sorted(set(ids), key=ids.index))
-    return out
+    return [_single_token_spellings(tokenizer, (" " + letter, letter), f"the letter {letter!r}",
+                                    "use a model whose tokenizer spells capital letters as one token")
+            for letter in LETTERS[:n]]
 
 
 def answer_token_ids(tokenizer: Any, words: Sequence[str] = ("yes", "no")) -> list[list[int]]:
@@ -359,15 +353,29 @@ def answer_token_ids(tokenizer: Any, words: Sequence[str] = ("yes", "no")) -> li
     >>> answer_token_ids(tok)   # doctest: +SKIP
     [[9805, 10407, 9230, 10539], [787, 4607, 2838, 5230]]
     """
-    out = []
-    for word in words:
-        ids = [t[0] for s in (" " + word, word, " " + word.capitalize(), word.capitalize())
-               if len(t := tokenizer.encode(s, add_special_tokens=False)) == 1]
-        if not ids:
-            raise ModelError(f"the tokenizer has no single token for the answer {word!r}",
-                             hint="use a model whose tokenizer spells yes/no as one token, or scoring 'choice'")
-        out.append(sorted(set(ids), key=ids.index))
-    return out
+    return [_single_token_spellings(tokenizer, (" " + w, w, " " + w.capitalize(), w.capitalize()),
+                                    f"the answer {w!r}",
+                                    "use a model whose tokenizer spells yes/no as one token, or scoring 'choice'")
+            for w in words]
+
+
+def _single_token_spellings(tokenizer: Any, spellings: Sequence[str], what: str, hint: str) -> list[int]:
+    """The ids of those ``spellings`` that are one token, first-seen order, no repeats (a verbalizer entry:
+    the scores of its spellings are merged)."""
+    ids = [t[0] for s in spellings if len(t := tokenizer.encode(s, add_special_tokens=False)) == 1]
+    if not ids:
+        raise ModelError(f"the tokenizer has no single token for {what}", hint=hint)
+    return sorted(set(ids), key=ids.index)
+
+
+def yes_probability(logits: Any, yes_no: Sequence[Sequence[int]]) -> list[float]:
+    """P(yes) among {yes, no} from next-token logits of shape (rows, vocab); ``yes_no`` = the spellings of
+    each (``answer_token_ids``), merged by logsumexp as the letters are."""
+    import torch
+
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    yes, no = (torch.logsumexp(logp[:, list(ids)], dim=-1) for ids in yes_no)
+    return torch.sigmoid(yes - no).tolist()
 
 
 class Generator:
@@ -488,9 +496,7 @@ class Generator:
             dev = self.device
             out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                              cache=cache, use_cache=cache is not None, logits_to_keep=1)
-        logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
-        yes, no = (torch.logsumexp(logp[:, ids_], dim=-1) for ids_ in self._yes_no)
-        return torch.sigmoid(yes - no).tolist()
+        return yes_probability(out.logits[:, -1], self._yes_no)
 
     def choice_scores_batch(self, batch: Sequence[tuple[Messages, int]]) -> list[list[float]]:
         """``choice_scores`` for many prompts. A loop on purpose: a padded batch is no faster per prompt on

@@ -54,11 +54,9 @@ def raw_batched(gen, prompts) -> list[float]:
 
 
 def _p_yes(gen, logits) -> list[float]:
-    import torch
+    from assistant.llm import yes_probability
 
-    logp = torch.log_softmax(logits, dim=-1)
-    yes, no = (torch.logsumexp(logp[:, ids], dim=-1) for ids in gen._yes_no)
-    return torch.sigmoid(yes - no).tolist()
+    return yes_probability(logits, gen._yes_no)
 
 
 def median_s(fn, repeats: int) -> float:

@@ -71,12 +71,8 @@ def dataset_card(info: dict) -> str:
     else:
         unretrieved = (f"one gold item put at a seeded random slot, replacing the last candidate "
                        f"({info['gold_inserted']} train examples)")
-    order = ("Train candidates are lettered in a seeded random order (`shuffle = true`), so the position says "
-             "nothing about the answer; dev keeps the reranker's order, as inference does."
-             if info["data_config"].get("shuffle")
-             else "Candidates are lettered in the reranker's order, as at inference.")
-    if info["data_config"].get("task", "choice") == "judge":
-        d = info["data_config"]
+    d = info["data_config"]
+    if d.get("task", "choice") == "judge":
         order = (f"Task `judge`: each request is split into one `judge` prompt per candidate "
                  f"(`assistant.fusion.judge_messages`; request, history, ONE item, no letters): its first "
                  f"{d.get('judge_positives')} gold candidates answer \" yes\", and {d.get('judge_negatives')} "
@@ -84,13 +80,14 @@ def dataset_card(info: dict) -> str:
                  f"from the rest of the {d['candidates']}).")
         target = ('Target: " yes" / " no"; the loss is on the answer slot only (-log P(answer); " yes", "yes", '
                   '" Yes", "Yes" merged, likewise for no).')
+        rendered = "each rendered on its own with the shared `judge` prompt (`assistant.fusion.judge_messages`)"
     else:
+        order = ("Train candidates are lettered in a seeded random order (`shuffle = true`), so the position says "
+                 "nothing about the answer; dev keeps the reranker's order, as inference does."
+                 if d.get("shuffle") else "Candidates are lettered in the reranker's order, as at inference.")
         target = ('Target: the gold letter(s);\nthe loss is on the answer slot only (mean of -log P(gold letter) '
                   'over the golds; " A" and "A" merged).')
-    judge = info["data_config"].get("task", "choice") == "judge"
-    rendered = ("each rendered on its own with the shared `judge` prompt (`assistant.fusion.judge_messages`)"
-                if judge else
-                "lettered A.., rendered with the shared `choose` prompt (`assistant.fusion.choose_messages`)")
+        rendered = "lettered A.., rendered with the shared `choose` prompt (`assistant.fusion.choose_messages`)"
     return CARD_TEXT.format(k=info["data_config"]["candidates"], unretrieved=unretrieved, order=order,
                             target=target, rendered=rendered,
                             counts=table(info["counts"]), max_length=info["data_config"]["max_length"],

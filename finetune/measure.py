@@ -133,8 +133,9 @@ def _judge(row: dict[str, Any], name: str, ids: list[str], gold: set[str], weigh
     """The model's own hits and (with the row's ``scored``) its fused hits, at the weight the service uses
     for this case (``weight_no_history`` when its prompt has no history lines and that is set); without
     probabilities (fewer than 2 candidates) the model chose nothing and the service keeps the reranker's order."""
-    if weight_no_history is not None and not row.get("history", True):
-        weight = weight_no_history
+    from assistant.config import fusion_weight_for
+
+    weight = fusion_weight_for(row.get("history", True), weight, weight_no_history)
     probs = row[f"{name}_probs"]
     order = sorted(range(len(ids)), key=lambda i: -probs[i]) if probs else []
     row[f"{name}_hit1"], row[f"{name}_rec3"] = _hits([ids[i] for i in order], gold)
