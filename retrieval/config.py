@@ -37,8 +37,15 @@ class StoreConfig:
     port: int = 8000
     ssl: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    exact_max_items: int = 100_000
+    """Catalogs with at most this many items are searched exactly: a numpy copy of their vectors, kept in
+    step with the collection, scored in full (deterministic, every true neighbour found). Larger catalogs use
+    Chroma's HNSW index, whose results can change between processes (it rebuilds part of its graph on load,
+    chroma-core/chroma#2675). 0: always HNSW. Costs ~1.5 MB of memory per 1000 items (384-dim vectors)."""
 
     def __post_init__(self) -> None:
+        if self.exact_max_items < 0:
+            raise ConfigError(f"store.exact_max_items should be >= 0, got {self.exact_max_items}")
         if self.mode not in ("embedded", "http"):
             raise ConfigError(f"store.mode should be 'embedded' or 'http', got {self.mode!r}")
         if not 0 < self.port < 65536:

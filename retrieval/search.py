@@ -77,6 +77,22 @@ class Filters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def mask(self, ids: np.ndarray, in_stock: np.ndarray, price: np.ndarray, cat0: np.ndarray,
+             cat1: np.ndarray) -> np.ndarray:
+        """The same rule over arrays, one row per item (``price`` NaN where there is none): the exact search."""
+        ok = np.ones(len(ids), dtype=bool)
+        if self.in_stock_only:
+            ok &= in_stock
+        if self.max_price is not None:
+            ok &= np.nan_to_num(price, nan=np.inf) <= float(self.max_price)
+        if self.categories_in:
+            ok &= np.isin(cat0, self.categories_in) | np.isin(cat1, self.categories_in)
+        if self.categories_not_in:
+            ok &= ~(np.isin(cat0, self.categories_not_in) | np.isin(cat1, self.categories_not_in))
+        if self.exclude_ids:
+            ok &= ~np.isin(ids, list(self.exclude_ids))
+        return ok
+
     def accepts(self, item: Item) -> bool:
         """The same rule in Python (for complements fetched by id, and for tests)."""
         cats = set(item.category[:2])

@@ -22,6 +22,8 @@ import hashlib
 import json
 import logging
 import re
+import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,6 +157,49 @@ def aggregate_events(events: Sequence[Event]) -> dict[tuple[str, str], HistoryEn
     return out
 
 
+REVISION = "bundlebot_revision"
+"""Catalog collection metadata key: a new token on every catalog write, so an exact-search copy of the
+vectors knows it is stale, whichever process wrote."""
+
+
+@dataclass(frozen=True)
+class CatalogCopy:
+    """Every catalog item with its vector and filter columns, for exact search (``StoreConfig.exact_max_items``)."""
+
+    revision: str | None
+    items: list[Item]
+    vectors: np.ndarray
+    ids: np.ndarray
+    in_stock: np.ndarray
+    price: np.ndarray
+    cat0: np.ndarray
+    cat1: np.ndarray
+
+    @classmethod
+    def of(cls, revision: str | None, pairs: Sequence[tuple[Item, np.ndarray]], dim: int) -> CatalogCopy:
+        items = [it for it, _ in pairs]
+        vectors = np.stack([v for _, v in pairs]).astype(np.float32) if pairs else np.zeros((0, dim), np.float32)
+        return cls(revision, items, vectors, np.array([it.id for it in items], dtype=str),
+                   np.array([it.in_stock for it in items], dtype=bool),
+                   np.array([np.nan if it.price is None else it.price for it in items], dtype=np.float64),
+                   np.array([it.category[0] if it.category else "" for it in items], dtype=str),
+                   np.array([it.category[1] if len(it.category) > 1 else "" for it in items], dtype=str))
+
+    def top(self, vector: np.ndarray, k: int, filters: Filters | None) -> list[tuple[Item, np.ndarray, float]]:
+        """The k most similar items passing ``filters``: by cosine rounded to 1e-6, ties by item id."""
+        sims = self.vectors @ np.asarray(vector, dtype=np.float32)
+        idx = np.flatnonzero(filters.mask(self.ids, self.in_stock, self.price, self.cat0, self.cat1)) \
+            if filters is not None else np.arange(len(self.items))
+        if not len(idx) or k <= 0:
+            return []
+        rounded = np.round(sims[idx].astype(np.float64), 6)
+        if len(idx) > k:  # keep everything tied with the k-th best, then order exactly
+            keep = rounded >= np.partition(rounded, len(idx) - k)[len(idx) - k]
+            idx, rounded = idx[keep], rounded[keep]
+        order = np.lexsort((self.ids[idx], -rounded))[:k]
+        return [(self.items[i], self.vectors[i].copy(), float(sims[i])) for i in idx[order]]
+
+
 class ShopStore:
     """One shop's catalog and history collections."""
 
@@ -163,6 +208,8 @@ class ShopStore:
         self.name = name
         self.catalog = store.collection(f"{name}__catalog")
         self.history = store.collection(f"{name}__history")
+        self._copy: CatalogCopy | None = None
+        self._copy_lock = threading.Lock()
 
     def _wrap(self, what: str) -> Any:
         return _wrap(f"{what} (shop {self.name})", self.vs.config)
@@ -183,6 +230,7 @@ class ShopStore:
                 self.catalog.upsert(ids=[it.id for it in batch],
                                     embeddings=np.asarray(vectors[sl], dtype=np.float32),
                                     metadatas=[{**it.to_metadata(), "item_id": it.id} for it in batch])
+        self._touch()
 
     def get_items(self, ids: Sequence[str], with_vectors: bool = False) -> list[Any]:
         """Items for ids in the given order (unknown ids skipped); with vectors: list of (Item, vector)."""
@@ -226,11 +274,16 @@ class ShopStore:
 
     def query_items_with_vectors(self, vector: np.ndarray, k: int,
                                  filters: Filters | None = None) -> list[tuple[Item, np.ndarray, float]]:
+        """(Item, vector, cosine) of the k most similar items passing ``filters``, best first: exact for
+        catalogs up to ``exact_max_items`` (see ``CatalogCopy``), else Chroma's approximate HNSW search."""
         where = filters.where() if filters is not None else None
         with self._wrap("query items"):
             n = self.catalog.count()
             if n == 0 or k <= 0:
                 return []
+        if n <= self.vs.config.exact_max_items:
+            return self.catalog_copy(n).top(vector, k, filters)
+        with self._wrap("query items"):
             res = self.catalog.query(query_embeddings=[np.asarray(vector, dtype=np.float32)],
                                      n_results=min(k, n), where=where,
                                      include=["metadatas", "distances", "embeddings"])
@@ -241,10 +294,38 @@ class ShopStore:
             out.append((item, vec, 1.0 - float(res["distances"][0][i])))  # cosine distance = 1 - cos
         return out
 
+    def catalog_copy(self, count: int | None = None) -> CatalogCopy:
+        """The exact-search copy of the catalog, re-read when another write changed the collection."""
+        revision = self._meta_raw().get(REVISION)
+        count = self.count() if count is None else count
+        with self._copy_lock:
+            copy = self._copy
+            if copy is None or copy.revision != revision or len(copy.items) != count:
+                pairs = [(Item.from_metadata(i, m), np.asarray(v, dtype=np.float32))
+                         for page in self._pages(self.catalog, ["metadatas", "embeddings"])
+                         for i, m, v in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True)]
+                copy = self._copy = CatalogCopy.of(revision, pairs, 0)
+            return copy
+
+    def _touch(self) -> None:
+        """Mark the catalog changed (a new revision token) for every process's exact-search copy."""
+        self._write_meta({REVISION: uuid.uuid4().hex})
+
+    def _meta_raw(self) -> dict[str, Any]:
+        with self._wrap("read shop metadata"):
+            return dict(self.vs.client.get_collection(f"{self.name}__catalog", embedding_function=None).metadata
+                        or {})
+
+    def _write_meta(self, values: dict[str, Any]) -> None:
+        merged = {**self._meta_raw(), **values}
+        with self._wrap("write shop metadata"):
+            self.catalog.modify(metadata=merged)
+
     def delete_items(self, ids: Sequence[str]) -> None:
         for sl in self._batches(len(ids)):
             with self._wrap("delete items"):
                 self.catalog.delete(ids=list(ids[sl]))
+        self._touch()
 
     def count(self) -> int:
         with self._wrap("count items"):
@@ -298,11 +379,15 @@ class ShopStore:
         where: dict[str, Any] = {"shopper": str(shopper)}
         if before is not None:
             where = {"$and": [where, {"first_ts": {"$lt": float(before)}}]}
+        # exact, not HNSW: one shopper's entries are few, and a filtered approximate search can miss some
         with self._wrap("query history"):
-            res = self.history.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
-                                     where=where, include=["metadatas", "distances"])
-        return [(HistoryEntry.from_metadata(m), 1.0 - float(d))
-                for m, d in zip(res["metadatas"][0], res["distances"][0], strict=True)]
+            res = self.history.get(where=where, include=["metadatas", "embeddings"])
+        if not res["ids"] or k <= 0:
+            return []
+        entries = [HistoryEntry.from_metadata(m) for m in res["metadatas"]]
+        sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        order = sorted(range(len(entries)), key=lambda i: (-round(float(sims[i]), 6), entries[i].item_id))
+        return [(entries[i], float(sims[i])) for i in order[:k]]
 
     def shopper_history(self, shopper: str) -> list[HistoryEntry]:
         """Every entry of one shopper (one ``get``), most recent first."""
@@ -329,12 +414,8 @@ class ShopStore:
 
     # ---- shop metadata (currency, counts) lives in the catalog collection's metadata ---------------------
     def meta(self) -> dict[str, Any]:
-        with self._wrap("read shop metadata"):
-            col = self.vs.collection(f"{self.name}__catalog")
-        raw = (col.metadata or {}).get("bundlebot")
+        raw = self._meta_raw().get("bundlebot")
         return json.loads(raw) if raw else {}
 
     def set_meta(self, values: dict[str, Any]) -> None:
-        merged = {**self.meta(), **values}
-        with self._wrap("write shop metadata"):
-            self.catalog.modify(metadata={"bundlebot": json.dumps(merged, sort_keys=True)})
+        self._write_meta({"bundlebot": json.dumps({**self.meta(), **values}, sort_keys=True)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -68,6 +69,33 @@ def test_filtered_query_equals_the_python_rule(shop, max_price, in_stock, cat_in
     f = Filters(max_price, in_stock, tuple(cat_in), tuple(cat_out), tuple(exclude))
     got = {it.id for it, _ in shop.query_items(EMB.embed("teapot"), k=50, filters=f)}
     assert got == {it.id for it in CATALOG if f.accepts(it)}
+
+
+def test_filtered_query_equals_the_python_rule_on_chromas_own_search_too(shop, store_config):
+    # exact_max_items = 0: Chroma answers (a collection this small is searched brute force, so exactly)
+    shop.vs.config = replace(store_config, exact_max_items=0)
+    for f in [Filters(), Filters(max_price=4.0), Filters(in_stock_only=False, categories_in=("kitchen",)),
+              Filters(categories_not_in=("food",), exclude_ids=("t1",))]:
+        got = [(it.id, round(sim, 5)) for it, sim in shop.query_items(EMB.embed("tea for two"), k=50, filters=f)]
+        shop.vs.config = store_config
+        exact = [(it.id, round(sim, 5)) for it, sim in shop.query_items(EMB.embed("tea for two"), k=50, filters=f)]
+        shop.vs.config = replace(store_config, exact_max_items=0)
+        assert got == exact and {i for i, _ in got} == {it.id for it in CATALOG if f.accepts(it)}
+
+
+def test_exact_search_orders_ties_by_id_and_follows_writes_from_another_client(shop, store_config, tmp_path):
+    twins = [Item(f"z{i}", "same words") for i in (3, 1, 2)]  # identical vectors: a tie broken by id
+    shop.upsert_items(twins, vecs(twins))
+    q = EMB.embed("same words")
+    assert [it.id for it, _ in shop.query_items(q, k=2)] == ["z1", "z2"]
+    # another client (another process in production) writes; this client's copy must not serve stale rows
+    other = VectorStore(store_config, tmp_path / "chroma").shop(shop.name)
+    other.delete_items(["z1"])
+    other.upsert_items([Item("z0", "same words", price=2.0)], vecs([Item("z0", "same words")]))
+    assert [it.id for it, _ in shop.query_items(q, k=3)] == ["z0", "z2", "z3"]
+    assert shop.query_items(q, k=1)[0][0].price == 2.0
+    shop.set_meta({"items": 8})  # shop metadata and the revision token live side by side
+    assert shop.meta() == {"items": 8} and [it.id for it, _ in shop.query_items(q, k=1)] == ["z0"]
 
 
 def test_shops_are_tenants(shop, store_config, tmp_path):
