@@ -155,6 +155,12 @@ class Retriever:
         return cls(config, store, embedder, load_stats(config, shop))
 
     # ---- lookups ----------------------------------------------------------------------------------------
+    def warm(self) -> None:
+        """Read now what the first request would: the exact search's copy of the catalog, if it uses one."""
+        n = self.store.count()
+        if 0 < n <= self.store.vs.config.exact_max_items:
+            self.store.catalog_copy(n)
+
     def item(self, item_id: str) -> Item | None:
         found = self.store.get_items([item_id])
         return found[0] if found else None

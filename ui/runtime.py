@@ -50,13 +50,17 @@ class ShopRuntime:
     retriever: Any
 
     def warm(self) -> None:
-        """Open the store and load the model now rather than on the first shopper's turn."""
+        """Open the store, read the exact search's copy of the catalog and load the model now rather than on
+        the first shopper's turn."""
         warm = getattr(self.assistant, "warm", None)
         if callable(warm):
             warm()
-            return
-        for attr in ("retriever", "generator"):  # ShoppingAssistant loads both lazily on first access
-            getattr(self.assistant, attr, None)
+        else:
+            for attr in ("retriever", "generator"):  # ShoppingAssistant loads both lazily on first access
+                getattr(self.assistant, attr, None)
+        warm_retriever = getattr(self.retriever, "warm", None)
+        if callable(warm_retriever):
+            warm_retriever()
 
 
 RuntimeFactory = Callable[[AppConfig, str], ShopRuntime]

@@ -108,6 +108,27 @@ def test_ranking_a_pool_with_chosen_items_reads_nothing_again(demo_retriever, de
     assert any(s.breakdown["complement"] > 0 for s in fast)
 
 
+def test_vector_hits_are_the_exact_nearest_items_and_warm_reads_the_catalog_once(demo_retriever, monkeypatch):
+    """The demo catalog is under store.exact_max_items: its hits are the true top k (Chroma's HNSW found
+    ~97 % of them, and not the same ones in every process), ties by id."""
+    store = demo_retriever.store
+    demo_retriever.warm()
+    copy = store.catalog_copy()
+    assert len(copy.items) == store.count()
+    monkeypatch.setattr(store, "_pages", lambda *a, **kw: (_ for _ in ()).throw(AssertionError("read again")))
+    for text in ("tea party", "christmas lights", "baking set", "kids party bags", "garden"):
+        q = demo_retriever.embedder.embed(text)
+        sims = copy.vectors @ q
+        truth = sorted(range(len(sims)), key=lambda i: (-round(float(sims[i]), 6), copy.items[i].id))[:60]
+        got = store.query_items_with_vectors(q, 60, Filters(in_stock_only=False))
+        assert [it.id for it, _, _ in got] == [copy.items[i].id for i in truth]
+        f = Filters(max_price=2.0)
+        assert [it.id for it, _, _ in store.query_items_with_vectors(q, 60, f)] == \
+            [copy.items[i].id for i in sorted(range(len(sims)), key=lambda i: (-round(float(sims[i]), 6),
+                                                                            copy.items[i].id))
+             if f.accepts(copy.items[i])][:60]
+
+
 def test_history_candidates_put_the_shoppers_own_items_in_the_pool(demo_retriever, demo_shoppers):
     """With ``history_candidates`` the past items most relevant to the request become candidates themselves."""
     from dataclasses import replace
