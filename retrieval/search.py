@@ -156,10 +156,8 @@ class Retriever:
 
     # ---- lookups ----------------------------------------------------------------------------------------
     def warm(self) -> None:
-        """Read now what the first request would: the exact search's copy of the catalog, if it uses one."""
-        n = self.store.count()
-        if 0 < n <= self.store.vs.config.exact_max_items:
-            self.store.catalog_copy(n)
+        """Read now what the first request would (``ShopStore.warm``)."""
+        self.store.warm()
 
     def item(self, item_id: str) -> Item | None:
         found = self.store.get_items([item_id])

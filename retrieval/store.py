@@ -162,6 +162,17 @@ REVISION = "bundlebot_revision"
 vectors knows it is stale, whichever process wrote."""
 
 
+def nearest_first(sims: np.ndarray, ids: Sequence[str], k: int) -> np.ndarray:
+    """Indices of the ``k`` best rows: cosine rounded to 1e-6 (so float noise cannot reorder), ties by id.
+    The one order of every exact search (catalog and history)."""
+    rounded = np.round(np.asarray(sims, dtype=np.float64), 6)
+    ids = np.asarray(ids, dtype=str)
+    rows = np.arange(len(rounded))
+    if len(rows) > k:  # keep everything tied with the k-th best, then order exactly
+        rows = rows[rounded >= np.partition(rounded, len(rows) - k)[len(rows) - k]]
+    return rows[np.lexsort((ids[rows], -rounded[rows]))[:k]]
+
+
 @dataclass(frozen=True)
 class CatalogCopy:
     """Every catalog item with its vector and filter columns, for exact search (``StoreConfig.exact_max_items``)."""
@@ -176,9 +187,9 @@ class CatalogCopy:
     cat1: np.ndarray
 
     @classmethod
-    def of(cls, revision: str | None, pairs: Sequence[tuple[Item, np.ndarray]], dim: int) -> CatalogCopy:
+    def of(cls, revision: str | None, pairs: Sequence[tuple[Item, np.ndarray]]) -> CatalogCopy:
         items = [it for it, _ in pairs]
-        vectors = np.stack([v for _, v in pairs]).astype(np.float32) if pairs else np.zeros((0, dim), np.float32)
+        vectors = np.stack([v for _, v in pairs]).astype(np.float32) if pairs else np.zeros((0, 0), np.float32)
         return cls(revision, items, vectors, np.array([it.id for it in items], dtype=str),
                    np.array([it.in_stock for it in items], dtype=bool),
                    np.array([np.nan if it.price is None else it.price for it in items], dtype=np.float64),
@@ -186,18 +197,14 @@ class CatalogCopy:
                    np.array([it.category[1] if len(it.category) > 1 else "" for it in items], dtype=str))
 
     def top(self, vector: np.ndarray, k: int, filters: Filters | None) -> list[tuple[Item, np.ndarray, float]]:
-        """The k most similar items passing ``filters``: by cosine rounded to 1e-6, ties by item id."""
+        """The k most similar items passing ``filters`` (``nearest_first``)."""
         sims = self.vectors @ np.asarray(vector, dtype=np.float32)
         idx = np.flatnonzero(filters.mask(self.ids, self.in_stock, self.price, self.cat0, self.cat1)) \
             if filters is not None else np.arange(len(self.items))
         if not len(idx) or k <= 0:
             return []
-        rounded = np.round(sims[idx].astype(np.float64), 6)
-        if len(idx) > k:  # keep everything tied with the k-th best, then order exactly
-            keep = rounded >= np.partition(rounded, len(idx) - k)[len(idx) - k]
-            idx, rounded = idx[keep], rounded[keep]
-        order = np.lexsort((self.ids[idx], -rounded))[:k]
-        return [(self.items[i], self.vectors[i].copy(), float(sims[i])) for i in idx[order]]
+        return [(self.items[i], self.vectors[i].copy(), float(sims[i]))
+                for i in idx[nearest_first(sims[idx], self.ids[idx], k)]]
 
 
 class ShopStore:
@@ -276,16 +283,14 @@ class ShopStore:
                                  filters: Filters | None = None) -> list[tuple[Item, np.ndarray, float]]:
         """(Item, vector, cosine) of the k most similar items passing ``filters``, best first: exact for
         catalogs up to ``exact_max_items`` (see ``CatalogCopy``), else Chroma's approximate HNSW search."""
-        where = filters.where() if filters is not None else None
-        with self._wrap("query items"):
-            n = self.catalog.count()
-            if n == 0 or k <= 0:
-                return []
-        if n <= self.vs.config.exact_max_items:
+        n = self.count()
+        if n == 0 or k <= 0:
+            return []
+        if self._exact(n):
             return self.catalog_copy(n).top(vector, k, filters)
         with self._wrap("query items"):
-            res = self.catalog.query(query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                                     n_results=min(k, n), where=where,
+            res = self.catalog.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(k, n),
+                                     where=filters.where() if filters is not None else None,
                                      include=["metadatas", "distances", "embeddings"])
         out = []
         for i, item_id in enumerate(res["ids"][0]):
@@ -293,6 +298,15 @@ class ShopStore:
             vec = np.asarray(res["embeddings"][0][i], dtype=np.float32)
             out.append((item, vec, 1.0 - float(res["distances"][0][i])))  # cosine distance = 1 - cos
         return out
+
+    def _exact(self, count: int) -> bool:
+        return count <= self.vs.config.exact_max_items
+
+    def warm(self) -> None:
+        """Read now what the first query would: the exact search's copy of the catalog, if it uses one."""
+        n = self.count()
+        if n and self._exact(n):
+            self.catalog_copy(n)
 
     def catalog_copy(self, count: int | None = None) -> CatalogCopy:
         """The exact-search copy of the catalog, re-read when another write changed the collection."""
@@ -304,7 +318,7 @@ class ShopStore:
                 pairs = [(Item.from_metadata(i, m), np.asarray(v, dtype=np.float32))
                          for page in self._pages(self.catalog, ["metadatas", "embeddings"])
                          for i, m, v in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True)]
-                copy = self._copy = CatalogCopy.of(revision, pairs, 0)
+                copy = self._copy = CatalogCopy.of(revision, pairs)
             return copy
 
     def _touch(self) -> None:
@@ -312,9 +326,8 @@ class ShopStore:
         self._write_meta({REVISION: uuid.uuid4().hex})
 
     def _meta_raw(self) -> dict[str, Any]:
-        with self._wrap("read shop metadata"):
-            return dict(self.vs.client.get_collection(f"{self.name}__catalog", embedding_function=None).metadata
-                        or {})
+        """The catalog collection's metadata as stored now (this client's collection object may be stale)."""
+        return dict(self.vs.collection(f"{self.name}__catalog", create=False).metadata or {})
 
     def _write_meta(self, values: dict[str, Any]) -> None:
         merged = {**self._meta_raw(), **values}
@@ -386,8 +399,7 @@ class ShopStore:
             return []
         entries = [HistoryEntry.from_metadata(m) for m in res["metadatas"]]
         sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
-        order = sorted(range(len(entries)), key=lambda i: (-round(float(sims[i]), 6), entries[i].item_id))
-        return [(entries[i], float(sims[i])) for i in order[:k]]
+        return [(entries[i], float(sims[i])) for i in nearest_first(sims, [e.item_id for e in entries], k)]
 
     def shopper_history(self, shopper: str) -> list[HistoryEntry]:
         """Every entry of one shopper (one ``get``), most recent first."""

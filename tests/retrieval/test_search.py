@@ -119,14 +119,13 @@ def test_vector_hits_are_the_exact_nearest_items_and_warm_reads_the_catalog_once
     for text in ("tea party", "christmas lights", "baking set", "kids party bags", "garden"):
         q = demo_retriever.embedder.embed(text)
         sims = copy.vectors @ q
-        truth = sorted(range(len(sims)), key=lambda i: (-round(float(sims[i]), 6), copy.items[i].id))[:60]
+        ranked = [copy.items[i] for i in sorted(range(len(sims)),
+                                                 key=lambda i: (-round(float(sims[i]), 6), copy.items[i].id))]
         got = store.query_items_with_vectors(q, 60, Filters(in_stock_only=False))
-        assert [it.id for it, _, _ in got] == [copy.items[i].id for i in truth]
+        assert [it.id for it, _, _ in got] == [it.id for it in ranked[:60]]
         f = Filters(max_price=2.0)
         assert [it.id for it, _, _ in store.query_items_with_vectors(q, 60, f)] == \
-            [copy.items[i].id for i in sorted(range(len(sims)), key=lambda i: (-round(float(sims[i]), 6),
-                                                                            copy.items[i].id))
-             if f.accepts(copy.items[i])][:60]
+            [it.id for it in ranked if f.accepts(it)][:60]
 
 
 def test_history_candidates_put_the_shoppers_own_items_in_the_pool(demo_retriever, demo_shoppers):
