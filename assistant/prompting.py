@@ -198,10 +198,18 @@ def format_history(history: Iterable[tuple[Any, Any]], limit: int = 8) -> str:
     pairs = sorted(history, key=lambda p: -float(getattr(p[1], "timestamp", 0) or 0))[:limit]
     lines = []
     for item, event in pairs:
-        when = datetime.fromtimestamp(float(event.timestamp), UTC).strftime("%Y-%m-%d")
         verb = HISTORY_VERBS.get(event.kind, clean_field(event.kind, 12))
-        lines.append(f"- {display_title(item.title)} ({verb} {when})")
+        when = _date(event.timestamp)
+        lines.append(f"- {display_title(item.title)} ({verb}{' ' + when if when else ''})")
     return "\n".join(lines) or "(none)"
+
+
+def _date(ts: Any) -> str:
+    """'2010-12-01', or '' for a timestamp no calendar can show (a damaged event must not break a turn)."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
 
 
 def format_reasons(reasons: Iterable[tuple[str, str]]) -> str:

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bundlebot.errors import BundlebotError, StoreError
+from bundlebot.errors import BundlebotError, RequestError, StoreError
 from retrieval.config import StoreConfig
-from retrieval.types import Event, Item
+from retrieval.types import EVENT_KINDS, MAX_TIMESTAMP, MIN_TIMESTAMP, Event, Item, valid_timestamp
 
 if TYPE_CHECKING:
     from retrieval.search import Filters
@@ -139,6 +139,35 @@ class HistoryEntry:
     def from_metadata(cls, m: dict[str, Any]) -> HistoryEntry:
         return cls(m["shopper"], m["item_id"], int(m["count"]), int(m["qty"]), float(m["first_ts"]),
                    float(m["ts"]), m["kind"])
+
+
+def read_entries(metadatas: Sequence[dict[str, Any] | None]) -> list[HistoryEntry]:
+    """Entries of stored metadata, skipping (and logging) any that cannot be read: one damaged row, e.g. a
+    timestamp written before timestamps were checked, must not break every later turn of that shopper."""
+    out = []
+    for m in metadatas:
+        try:
+            e = HistoryEntry.from_metadata(m or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping an unreadable history entry %r: %s", m, exc)
+            continue
+        if valid_timestamp(e.first_ts) and valid_timestamp(e.last_ts):
+            out.append(e)
+        else:
+            log.warning("skipping a history entry with an impossible timestamp: %r", m)
+    return out
+
+
+def check_events(events: Sequence[Event]) -> None:
+    """Refuse events that would damage a shopper's stored history (RequestError names the first one)."""
+    for e in events:
+        if not valid_timestamp(e.timestamp):
+            raise RequestError(f"event timestamp should be POSIX seconds in [{MIN_TIMESTAMP:.0f}, "
+                               f"{MAX_TIMESTAMP:.0f}], got {e.timestamp!r} (item {e.item_id!r})",
+                               hint="send seconds since 1970, or omit the timestamp to mean now")
+        if e.kind not in EVENT_KINDS or not isinstance(e.quantity, int) or e.quantity < 1:
+            raise RequestError(f"event of item {e.item_id!r} should have a kind in {EVENT_KINDS} and a "
+                               f"positive integer quantity, got {e.kind!r} x {e.quantity!r}")
 
 
 def aggregate_events(events: Sequence[Event]) -> dict[tuple[str, str], HistoryEntry]:
@@ -355,13 +384,15 @@ class ShopStore:
                                     metadatas=[e.to_metadata() for e in batch])
 
     def add_events(self, events: Sequence[Event], vectors: np.ndarray) -> None:
-        """Add live events (vector = the item's vector), merging into existing (shopper, item) entries."""
+        """Add live events (vector = the item's vector), merging into existing (shopper, item) entries.
+        Every event is checked first: nothing is written when one is invalid."""
+        check_events(events)
         vec_by_pair = {(e.shopper_id, e.item_id): v for e, v in zip(events, vectors, strict=True)}
         new = aggregate_events(events)
         ids = [pair_id(*key) for key in new]
         with self._wrap("read history"):
             old = self.history.get(ids=ids, include=["metadatas"])
-        old_by_key = {(m["shopper"], m["item_id"]): HistoryEntry.from_metadata(m) for m in old["metadatas"]}
+        old_by_key = {(o.shopper_id, o.item_id): o for o in read_entries(old["metadatas"])}
         merged = []
         for key, e in new.items():
             o = old_by_key.get(key)
@@ -397,15 +428,19 @@ class ShopStore:
             res = self.history.get(where=where, include=["metadatas", "embeddings"])
         if not res["ids"] or k <= 0:
             return []
-        entries = [HistoryEntry.from_metadata(m) for m in res["metadatas"]]
-        sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        readable = [(e, v) for m, v in zip(res["metadatas"], res["embeddings"], strict=True)
+                    for e in read_entries([m])]
+        if not readable:
+            return []
+        entries = [e for e, _ in readable]
+        sims = np.asarray([v for _, v in readable], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
         return [(entries[i], float(sims[i])) for i in nearest_first(sims, [e.item_id for e in entries], k)]
 
     def shopper_history(self, shopper: str) -> list[HistoryEntry]:
         """Every entry of one shopper (one ``get``), most recent first."""
         with self._wrap("read history"):
             res = self.history.get(where={"shopper": str(shopper)}, include=["metadatas"])
-        entries = [HistoryEntry.from_metadata(m) for m in res["metadatas"]]
+        entries = read_entries(res["metadatas"])
         return sorted(entries, key=lambda e: (-e.last_ts, e.item_id))
 
     def recent_items(self, shopper: str, n: int) -> list[HistoryEntry]:

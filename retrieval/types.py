@@ -12,10 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 EVENT_KINDS = ("purchase", "cart", "view")
+MIN_TIMESTAMP, MAX_TIMESTAMP = 0.0, 4102444800.0
+"""The timestamps an event may carry: POSIX seconds from 1970 to 2100 (every data set and every live event
+falls inside; anything else would break date arithmetic for that shopper on every later turn)."""
+
+
+def valid_timestamp(ts: object) -> bool:
+    """True for a finite number of POSIX seconds in [MIN_TIMESTAMP, MAX_TIMESTAMP].
+
+    >>> valid_timestamp(1291795200.0), valid_timestamp(float("nan")), valid_timestamp(1e308), valid_timestamp(-1e12)
+    (True, False, False, False)
+    """
+    return (isinstance(ts, int | float) and not isinstance(ts, bool) and math.isfinite(ts)
+            and MIN_TIMESTAMP <= ts <= MAX_TIMESTAMP)
 
 
 @dataclass(frozen=True)

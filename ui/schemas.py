@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrieval.types import MAX_TIMESTAMP, MIN_TIMESTAMP
+
 
 class TurnRequest(BaseModel):
     """One turn. ``state`` is the ``state`` of the previous answer (the server keeps no conversation)."""
@@ -67,7 +69,8 @@ class EventIn(BaseModel):
     kind: Literal["purchase", "cart", "view"]
     item_id: str = Field(min_length=1, max_length=200)
     quantity: int = Field(1, ge=1, le=10_000)
-    timestamp: float | None = Field(None, description="POSIX seconds; default now.")
+    timestamp: float | None = Field(None, ge=MIN_TIMESTAMP, le=MAX_TIMESTAMP, allow_inf_nan=False,
+                                    description="POSIX seconds (1970 to 2100); default now.")
 
 
 class EventsRequest(BaseModel):

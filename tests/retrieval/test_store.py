@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundlebot.errors import StoreError
+from bundlebot.errors import RequestError, StoreError
 from retrieval.config import StoreConfig
 from retrieval.embeddings import HashEmbedder
 from retrieval.search import Filters
-from retrieval.store import VectorStore
+from retrieval.store import HistoryEntry, VectorStore
 from retrieval.types import Event, Item
 
 EMB = HashEmbedder(dim=32)
@@ -141,6 +141,27 @@ def test_history_queries_and_delete_shopper(shop):
     assert {e.item_id for e, _ in shop.history_query("s1", EMB.embed("cups"), k=10, before=50.0)} == set()
     shop.delete_shopper("s1")
     assert shop.shopper_history("s1") == [] and [e.item_id for e in shop.recent_items("s2", 5)] == ["c1"]
+
+
+@pytest.mark.parametrize("ts", [float("nan"), float("inf"), 1e308, -1e12])
+def test_an_impossible_timestamp_is_refused_and_nothing_is_written(shop, ts):
+    shop.add_events([Event("s1", "t1", 100.0)], vecs([CATALOG[0]]))
+    with pytest.raises(RequestError, match="timestamp"):
+        shop.add_events([Event("s1", "c1", 200.0), Event("s1", "t1", ts)], vecs([CATALOG[2], CATALOG[0]]))
+    assert [(e.item_id, e.count, e.last_ts) for e in shop.shopper_history("s1")] == [("t1", 1, 100.0)]
+
+
+def test_damaged_history_rows_are_skipped_by_every_reader(shop):
+    """Rows written before timestamps were checked must not break the shopper's later turns."""
+    shop.put_history([HistoryEntry("s9", "t1", 1, 1, float("nan"), float("nan"), "purchase"),
+                      HistoryEntry("s9", "c1", 1, 1, -1e12, -1e12, "purchase"),
+                      HistoryEntry("s9", "b1", 2, 2, 100.0, 200.0, "purchase")], vecs(CATALOG[:3]))
+    with shop._wrap("write history"):  # and one row missing a field, as an old or foreign writer might leave
+        shop.history.upsert(ids=["broken"], embeddings=vecs([CATALOG[3]]), metadatas=[{"shopper": "s9"}])
+    assert [e.item_id for e in shop.shopper_history("s9")] == ["b1"]
+    assert [e.item_id for e, _ in shop.history_query("s9", EMB.embed("teapot"), k=5)] == ["b1"]
+    shop.add_events([Event("s9", "t1", 300.0)], vecs([CATALOG[0]]))  # overwrites the damaged entry
+    assert sorted(e.item_id for e in shop.shopper_history("s9")) == ["b1", "t1"]
 
 
 @pytest.mark.parametrize("name", ["Demo", "a b", "", "x__y", "-a", "ü"])
