@@ -4,6 +4,7 @@ The state is plain JSON (``ConversationState.to_dict``) so the HTTP API stays st
 is never trusted: ids are re-checked against this shop's catalog on every turn.
 
 >>> from assistant.edits import Edit
+from assistant.text import echoable
 >>> s = ConversationState(shop="demo", constraints=Constraints(budget=30, size=3), bundle=["a", "b", "c"])
 >>> new, plan = apply_edit(s, Edit("remove", targets=["b"]), prices={"a": 5, "b": 6, "c": 7})
 >>> new.rejected, plan.pinned, plan.size
@@ -12,12 +13,14 @@ is never trusted: ids are re-checked against this shop's catalog on every turn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.edits import Edit
 from assistant.parse import MAX_BUDGET
+from assistant.text import echoable
 from assistant.types import Constraints, ConversationState
 from bundlebot.errors import RequestError
 from retrieval.types import Item
@@ -61,12 +64,15 @@ def validate_state(raw: Any, shop: str, lookup: Callable[[str], Item | None], *,
                            hint="send back the 'state' object of the previous answer, or none")
     try:
         state = ConversationState.from_dict(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise RequestError(f"the conversation state is malformed: {exc}",
                            hint="send back the 'state' object of the previous answer unchanged") from exc
     if state.shop != shop:
         raise RequestError(f"the conversation state belongs to shop {state.shop!r}, not {shop!r}",
                            hint="start a new conversation for this shop")
+    if state.shopper is not None and (not isinstance(state.shopper, str) or len(state.shopper) > 100):
+        raise RequestError(f"state.shopper should be a shopper id of at most 100 characters, got "
+                           f"{state.shopper!r:.80}", hint="send back the 'state' object of the previous answer")
     for name in ("bundle", "pinned", "rejected"):
         ids = getattr(state, name)
         if not isinstance(ids, list) or len(ids) > MAX_IDS or not all(isinstance(i, str) for i in ids):
@@ -82,7 +88,9 @@ def validate_state(raw: Any, shop: str, lookup: Callable[[str], Item | None], *,
                                hint="start a new conversation; the catalog may have changed")
     if not isinstance(state.turns, list):
         raise RequestError("state.turns should be a list", hint="send back the previous state unchanged")
-    state.turns = [t for t in state.turns if isinstance(t, dict)][-MAX_TURNS:]
+    state.turns = [{"role": t["role"], "content": t["content"][:2000]} for t in state.turns
+                   if isinstance(t, dict) and t.get("role") in ("user", "assistant")
+                   and isinstance(t.get("content"), str)][-MAX_TURNS:]
     return state
 
 
@@ -106,6 +114,14 @@ def _check_constraints(c: Constraints, max_size: int) -> None:
             raise bad(f"{name} should be a list of at most {MAX_TERMS} short strings")
     if not isinstance(c.query, str) or len(c.query) > 1000:
         raise bad("query should be a string of at most 1000 characters")
+    for name in ("occasion", "recipient"):
+        v = getattr(c, name)
+        if v is not None and (not isinstance(v, str) or len(v) > 80):
+            raise bad(f"{name} should be a string of at most 80 characters or null, got {v!r:.80}")
+    if c.currency is not None and (not isinstance(c.currency, str) or not re.fullmatch(r"[A-Z]{3}", c.currency)):
+        raise bad(f"currency should be a three-letter code such as 'GBP' or null, got {c.currency!r:.80}")
+    if not isinstance(c.similar_ok, bool):
+        raise bad(f"similar_ok should be true or false, got {c.similar_ok!r:.80}")
 
 
 def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float | None],
@@ -147,7 +163,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
         plan.query = plan.extra_query or c.query
     elif edit.kind == "noop":
         plan.pinned, plan.prefer = bundle, bundle
-        plan.note = f"There is no {edit.query} in the bundle, so nothing was changed."
+        what = edit.query if echoable(edit.query) else "such item"
+        plan.note = f"There is no {what} in the bundle, so nothing was changed."
     elif edit.kind == "keep":
         plan.pinned, plan.prefer = list(dict.fromkeys(pinned + edit.targets)), bundle
     else:  # constraints

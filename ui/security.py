@@ -79,8 +79,9 @@ def verify_shopper_token(secret: str | None, token: str, shop: str, *, now: floa
         raise AuthError("a shopper token was sent but the server has no shopper secret",
                         hint="set BUNDLEBOT_SHOPPER_SECRET (or server.shopper_token_secret)")
     payload, _, sig = token.partition(".")
-    expected = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
-    if not sig or not hmac.compare_digest(sig, expected):
+    expected = _b64(hmac.new(secret.encode(), payload.encode("utf-8", "surrogatepass"), hashlib.sha256).digest())
+    # bytes, not str: compare_digest refuses non-ASCII str, and the token is whatever a client sent
+    if not sig or not hmac.compare_digest(sig.encode("utf-8", "surrogatepass"), expected.encode()):
         raise AuthError("shopper token signature does not match", hint="sign it with the shared secret")
     try:
         claims = json.loads(_unb64(payload))

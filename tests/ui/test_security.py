@@ -108,3 +108,12 @@ def test_check_bind(host, keys, workers, mode, ok):
 def test_config_refuses_wildcard_origin():
     with pytest.raises(ConfigError, match=r"\*"):
         ServerConfig(cors_origins={"a": ["*"]})
+
+
+@pytest.mark.parametrize("sig", ["é", "签名签名", "\u202e", "\udcff"])
+def test_a_non_ascii_signature_is_an_auth_error_not_a_crash(sig):
+    payload = sign_shopper_token(S, "shopa", "42", ttl_s=600).partition(".")[0]
+    with pytest.raises(AuthError, match="signature"):
+        verify_shopper_token(S, f"{payload}.{sig}", "shopa")
+    with pytest.raises(AuthError):
+        verify_shopper_token(S, f"{sig}.{sig}", "shopa")
