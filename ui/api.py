@@ -18,16 +18,18 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import bundlebot
 from bundlebot.config import AppConfig
-from bundlebot.errors import BundlebotError, RequestError
+from bundlebot.errors import BundlebotError, NotFoundError, RequestError
 from ui import routes_data, routes_turn
 from ui.runtime import RuntimeFactory, Runtimes, TurnRunner
 from ui.security import InvalidJSONError, KeyRing, RateLimiter
-from ui.web import BodyTooLarge, SecurityMiddleware, error_response
+from ui.web import API_PREFIXES, BodyTooLarge, SecurityMiddleware, error_response
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ def create_app(config: AppConfig, *, assistant_factory: RuntimeFactory | None = 
     _install_basic_routes(app)
     app.include_router(routes_turn.router)
     app.include_router(routes_data.router)
+    _install_api_fallback(app)  # before Gradio's mount at "/", which would answer every other path
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if config.server.ui if ui is None else ui:
         from ui.gradio_app import mount
 
@@ -103,6 +107,45 @@ def _install_error_handlers(app: FastAPI) -> None:
         err = BundlebotError("internal error")
         err.code = "internal_error"
         return error_response(err)
+
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _install_api_fallback(app: FastAPI) -> None:
+    """Unknown API paths and wrong methods get the JSON error envelope (404 / 405 + Allow), like every
+    other API error, instead of whatever the UI mounted at ``/`` would answer."""
+    routes = list(app.routes)  # the real ones: the fallbacks are added below
+
+    async def fallback(request: Request) -> JSONResponse:
+        path = request.url.path
+        allowed = [m for m in ALL_METHODS if any(r.matches({**request.scope, "method": m})[0] == Match.FULL
+                                                 for r in routes)]
+        if allowed:
+            err = BundlebotError(f"{request.method} is not allowed on {path}",
+                                 hint=f"use {', '.join(allowed)}")
+            err.code, err.status = "method_not_allowed", 405
+            return error_response(err, {"Allow": ", ".join(allowed)})
+        return error_response(NotFoundError(f"no API endpoint {path}", hint="see the endpoints at /docs"))
+
+    for prefix in API_PREFIXES:
+        app.add_api_route(prefix + "{rest:path}", fallback, methods=ALL_METHODS, include_in_schema=False)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated spec plus the bearer-key security every /api and /v1 endpoint enforces."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    spec.setdefault("components", {})["securitySchemes"] = {
+        "bearerKey": {"type": "http", "scheme": "bearer",
+                      "description": "A shop's secret key (backend) or public widget key (browser)."}}
+    for path, ops in spec.get("paths", {}).items():
+        if path.startswith(API_PREFIXES):
+            for op in ops.values():
+                op["security"] = [{"bearerKey": []}]
+    app.openapi_schema = spec
+    return spec
 
 
 def _static(name: str) -> str:
