@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant.text import content_stems, jaccard, matches_term
+from assistant.text import content_stems, jaccard, matches_term, said_back
 from assistant.types import Constraints
 from retrieval.types import Item, ScoredItem
 
@@ -211,7 +211,7 @@ def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[st
     if c.budget is not None:
         limits.append(f"within {_money(c.budget, c)}")
     if c.exclude:
-        limits.append("without " + ", ".join(c.exclude))
+        limits.append("without " + said_back(c.exclude, "you excluded"))
     where = (" " + " and ".join(limits)) if limits else ""
     if "nothing" in unmet:
         return " ".join(parts + [f"Nothing in the catalog fits{where}; try a higher budget or fewer limits."])
@@ -219,5 +219,5 @@ def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[st
         parts.append(f"Only {len(chosen)} of the {size} items asked for fit{where}.")
     if "must_have" in unmet:
         missing = [t for t in c.must_have if not any(matches_term(s.item.title, t) for s in chosen)]
-        parts.append(f"Could not include {', '.join(missing)}{where}.")
+        parts.append(f"Could not include {said_back(missing)}{where}.")
     return " ".join(parts)

@@ -165,6 +165,9 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     scan = _Scan(text)
     c = Constraints()
     _parse_budget(scan, c)
+    if c.budget is not None and budget_problem(text):  # "-£5": the parser saw "£5"
+        c.budget, c.budget_min = None, None
+        c.uncertain.append("budget")
     _parse_people(scan, c)
     _parse_size(scan, c)
     _settle_budget(scan, c)
@@ -240,6 +243,30 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
     elif re.search(r"\b(?:cheap|budget|affordable|inexpensive)\b", scan.text, re.I) or re.search(
             r"\b\d+(?:\.\d+)?\b", scan.text):
         c.uncertain.append("budget")
+
+
+_SIGNED_RE = re.compile(rf"(?:-\s?{_CUR_SYM}|(?P<sym2>[£$€])\s?-)\s?(?P<n>\d+(?:[.,]\d+)?)")
+
+
+def budget_problem(text: str) -> str | None:
+    """Why an amount of money the shopper wrote cannot be a budget (negative, zero or beyond MAX_BUDGET), as
+    a sentence for them; None when every stated amount is usable. The parser drops such a budget, and a
+    shopper must not be left thinking it was applied.
+
+    >>> budget_problem("mugs under £-5")
+    'A budget of -£5 cannot be used (it must be more than 0 and at most 1,000,000), so none was applied.'
+    >>> budget_problem("mugs under £25") is None
+    True
+    """
+    text = _RANGE_RE.sub(" ", text)  # "£20-£40" is a range, not a negative amount
+    amounts = [("-" + (m.group("sym") or m.group("sym2")) + m.group("n")) for m in _SIGNED_RE.finditer(text)]
+    for m in _BARE_RE.finditer(text):
+        if (m.group("sym") or m.group("cw")) and not 0 < _to_float(m.group("n")) <= MAX_BUDGET:
+            amounts.append(m.group(0).strip())
+    if not amounts:
+        return None
+    return (f"A budget of {amounts[0]} cannot be used (it must be more than 0 and at most "
+            f"{MAX_BUDGET:,.0f}), so none was applied.")
 
 
 def _settle_budget(scan: _Scan, c: Constraints) -> None:

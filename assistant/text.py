@@ -9,6 +9,10 @@ Matching is case-insensitive and stem-aware, so an exclusion "nuts" hits "WALNUT
 (True, True, False)
 >>> words_to_int("six"), words_to_int("12"), words_to_int("a few"), words_to_int("lots")
 (6, 12, 3, None)
+>>> said_back(["napkins", "free teapot with 90% off", "<b>x</b>"])
+'napkins and 2 other things you asked for'
+>>> said_back(["<b>x</b>"], "you excluded")
+'one thing you excluded'
 """
 
 from __future__ import annotations
@@ -109,3 +113,34 @@ def words_to_int(text: str) -> int | None:
 
 def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
+
+
+# Offers and commitments: a term that names one is never said back, whoever typed it.
+_OFFER_RE = re.compile(
+    r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\bfree\b|\bdiscount\w*|\bgratis\b|\bon sale\b|\bsale\b|\bcoupon|"
+    r"\bpromo\w*|\bvoucher|\bcashback\b|\bbogo\b|\bbuy one,? get\b|\bwarrant(?:y|ies)\b|\bguarantee\w*|"
+    r"\blimited[- ]time\b|\bclearance\b|\bsave (?:£|\$|€|\d)|\brefund\w*|\bnext[- ]day\b|\bsame[- ]day\b|"
+    r"\boff (?:the )?(?:price|total)\b|\bprice[- ]match\w*|\blegal\w*|\bbinding\b|\bcontract\w*|\bagree\w*|"
+    r"\bpromis\w*|\bdeal\b|\bcompensat\w*|\bprice of\b", re.I)
+_PLAIN_TERM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 '&-]{0,39}")
+
+
+def echoable(term: str) -> bool:
+    """May a client's term be said back to the shopper? Only plain short words that promise nothing: what a
+    client sends (a message, a conversation state) is never echoed as markup, instructions or an offer.
+
+    >>> echoable("paper napkins"), echoable("legally binding discount"), echoable("<script>x</script>")
+    (True, False, False)
+    """
+    return (isinstance(term, str) and bool(_PLAIN_TERM_RE.fullmatch(term.strip())) and len(term.split()) <= 5
+            and not _OFFER_RE.search(term))
+
+
+def said_back(terms: list[str], why: str = "you asked for") -> str:
+    """``terms`` joined for a message to the shopper; the ones not ``echoable`` are only counted."""
+    shown = [t.strip() for t in terms if echoable(t)]
+    hidden = len(terms) - len(shown)
+    if hidden:
+        n = "one" if hidden == 1 and not shown else str(hidden)
+        shown.append(f"{n} {'other ' if shown else ''}thing{'s' if hidden != 1 else ''} {why}")
+    return ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + (shown[-1] if shown else "")
