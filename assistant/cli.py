@@ -122,7 +122,8 @@ def _print_turn(bot: ShoppingAssistant, message: str, state: Any, shopper: str |
             d = ev.data
             if d["replaced"]:
                 typer.echo("")
-                typer.secho("[explanation corrected: " + "; ".join(d["problems"]) + "]", fg=typer.colors.YELLOW)
+                typer.secho("[no model sentence passed the check: " + "; ".join(d["problems"]) + "]",
+                            fg=typer.colors.YELLOW)
             if d["replaced"] or d["result"]["explanation_source"] == "deterministic":
                 typer.echo(d["explanation"])
             else:

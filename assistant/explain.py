@@ -140,7 +140,7 @@ def check_explanation(text: str, facts: Facts, *, generated: bool = True) -> lis
     deterministic text lists one reason per item and may repeat a reason on purpose."""
     problems: list[str] = []
     if len(text.strip()) < 15 or not re.search(r"[A-Za-z]{3}", text):
-        return ["empty or too short"]
+        return [TOO_SHORT]
     if generated and (loop := repeated_phrase(text)):
         problems.append(f"repeats itself: {loop!r}")
     problems += [f"a promise or discount: {m.group(0).strip()}" for m in _PROMISE_RE.finditer(text)]
@@ -150,6 +150,61 @@ def check_explanation(text: str, facts: Facts, *, generated: bool = True) -> lis
         if WORD_NUMBERS[m.group(1).lower()] != len(facts.titles):
             problems.append(f"a wrong count: {m.group(0)}")
     return problems
+
+
+_SENTENCE_END_RE = re.compile(r"[.!?][\"')\]]*\s")
+TOO_SHORT = "empty or too short"
+
+
+class SentenceGate:
+    """Lets a streamed explanation out one whole sentence at a time, and only while everything so far passes
+    ``check_explanation``: a shopper never sees model text that the check would reject. Every check is
+    monotone (a prefix has a subset of the whole text's problems), so the released text is the longest
+    checked prefix that ends a sentence.
+
+    >>> gate = SentenceGate(Facts(titles=["TEA CUP"], prices=[2.0], total=2.0, currency="GBP"))
+    >>> [gate.feed(p) for p in ["The tea cup ", "suits a party. ", "Get 50% off now! ", "More."]]
+    ['', 'The tea cup suits a party. ', '', '']
+    >>> gate.problems[0], gate.checked
+    ('a promise or discount: 50%', 'The tea cup suits a party.')
+    """
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.text = ""
+        self.released = 0
+        self.problems: list[str] = []
+        """Why the text after ``checked`` was held back (generation should stop once this is set)."""
+
+    def feed(self, piece: str) -> str:
+        """Add generated text; returns what may be shown now ('' while a sentence is open or was refused)."""
+        self.text += piece
+        if self.problems:
+            return ""
+        out = ""
+        for m in list(_SENTENCE_END_RE.finditer(self.text, self.released)):
+            out += self._release(m.end())
+            if self.problems:
+                break
+        return out
+
+    def finish(self) -> str:
+        """Generation ended: the rest of the text if the whole passes the check (else '')."""
+        return "" if self.problems else self._release(len(self.text))
+
+    @property
+    def checked(self) -> str:
+        return self.text[:self.released].strip()
+
+    def _release(self, cut: int) -> str:
+        problems = check_explanation(self.text[:cut], self.facts)
+        if problems == [TOO_SHORT] and cut < len(self.text):
+            return ""  # a short first sentence: wait for the next one
+        if problems:
+            self.problems = problems
+            return ""
+        out, self.released = self.text[self.released:cut], cut
+        return out
 
 
 def repeated_phrase(text: str, n: int = 4, times: int = 3) -> str | None:

@@ -4,11 +4,13 @@
 
 1. ``constraints``: ``{"constraints": {...}, "edit": "new|replace|remove|add|...", "summary": "budget £25 ..."}``
 2. ``bundle``: ``{"result": BundleResult.to_dict()}`` (explanation still empty, ``timings_ms`` per stage so far)
-3. ``token`` (0..n): ``{"text": "piece"}`` as the model generates the explanation
+3. ``token`` (0..n): ``{"text": "piece"}``, the model's explanation one checked sentence at a time: text is
+   released only while everything so far passes the grounding check (``SentenceGate``), so no unchecked
+   model text ever reaches a shopper; generation stops at the first refused sentence
 4. ``done``: ``{"result": ..., "state": ConversationState.to_dict(), "explanation": final text,
-   "grounded": bool, "replaced": bool, "problems": [...]}``. When ``replaced`` is true the streamed tokens
-   failed the grounding check (or ran out of time) and ``explanation`` is the deterministic text that
-   REPLACES everything streamed: a UI shows the tokens live, then swaps in ``explanation`` on ``done``.
+   "grounded": bool, "replaced": bool, "problems": [...]}``. ``explanation`` is what the tokens spelled
+   (stripped); when ``replaced`` is true no sentence passed (or there was no time), nothing was streamed,
+   and ``explanation`` is the deterministic text built from catalog facts.
 
 A request that cannot be served (junk, malformed state, unknown shop) yields one ``error`` event
 ``{"code", "message", "hint"}``; our own bugs raise. Invariants are checked at the end of every turn.
@@ -28,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.assemble import Assembly, assemble, excluded_by
 from assistant.edits import Edit, parse_edit
-from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
+from assistant.explain import Facts, SentenceGate, deterministic_explanation, explain_messages, item_reason
 from assistant.fusion import fuse, money, rank_scores, scoring_mode
 from assistant.parse import clean_message
 from assistant.state import TurnPlan, apply_edit, validate_state
+from assistant.text import echoable
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState, TurnEvent
 from bundlebot.errors import BundlebotError, RequestError
 from retrieval.types import Event, Item, ScoredItem
@@ -154,6 +157,7 @@ class ShoppingAssistant:
                                      titles=titles, default_size=self.config.assistant.default_size,
                                      max_size=self.config.assistant.max_size)
         c = plan.constraints
+        plan.note = " ".join(filter(None, [plan.note, _budget_note(message, edit.constraints, c, self.currency)]))
         if self.currency and c.currency != self.currency:
             c.currency = self.currency  # the shop's currency: a "$" in a GBP shop still means its prices
         if not plan.query and plan.kind != "restart":
@@ -274,29 +278,32 @@ class ShoppingAssistant:
         t = time.perf_counter()
         deadline = t0 + self.config.assistant.turn_time_budget_s
         messages = explain_messages(plan.query, result.items, result.total, plan.constraints, history)
-        pieces: list[str] = []
-        failure = ""
+        gate = SentenceGate(self._facts(result, plan, history))  # only checked sentences reach the shopper
+        failure, started = "", False
         try:
             gcfg = self.config.assistant.generator
             for piece in self.generator.stream(messages, gcfg.max_new_tokens, no_repeat_ngram=gcfg.no_repeat_ngram):
-                if not pieces:
-                    timings["first_token"] = _ms(t0)
-                pieces.append(piece)
-                yield TurnEvent("token", {"text": piece})
+                if not started:
+                    timings["first_token"], started = _ms(t0), True
+                if shown := gate.feed(piece):
+                    yield TurnEvent("token", {"text": shown})
+                if gate.problems:
+                    break  # nothing after a refused sentence can be shown: stop generating
                 if time.perf_counter() > deadline:
                     failure = "ran out of time"
                     break
         except RuntimeError as exc:  # model misbehaviour is handled: the deterministic text stands
             log.warning("explanation generation failed: %s", exc)
             failure = f"generation failed: {exc}"
+        if not failure and not gate.problems and (rest := gate.finish()):
+            yield TurnEvent("token", {"text": rest})
         timings["explain"] = _ms(t)
-        text = "".join(pieces).strip()
-        problems = [failure] if failure else check_explanation(text, self._facts(result, plan, history))
-        if problems:
-            log.info("explanation replaced by the deterministic one: %s", "; ".join(problems))
-            result.grounded, result.explanation_source, result.problems = False, "fallback", problems
+        result.problems = gate.problems + ([failure] if failure else [])
+        if gate.checked:
+            result.explanation, result.explanation_source = gate.checked, "model"
         else:
-            result.explanation, result.explanation_source = text, "model"
+            log.info("explanation replaced by the deterministic one: %s", "; ".join(result.problems))
+            result.grounded, result.explanation_source = False, "fallback"
 
     def _facts(self, result: BundleResult, plan: TurnPlan, history: list[tuple[Item, Event]]) -> Facts:
         from assistant.prompting import format_history
@@ -339,6 +346,19 @@ class ShoppingAssistant:
             raise InvariantError(f"total {result.total} is not the sum of catalog prices {sum(prices)}")
         if c.budget is not None and (result.total is None or result.total > c.budget + 1e-9):
             raise InvariantError(f"total {result.total} exceeds the budget {c.budget}")
+
+
+def _budget_note(message: str, stated: Constraints, c: Constraints, shop_currency: str | None) -> str:
+    """What the shopper must be told about their budget: one that could not be used, or one read in the
+    shop's currency although they wrote another (prices are never converted)."""
+    from assistant.parse import budget_problem
+
+    if stated.budget is None:
+        return budget_problem(message) or ""
+    if shop_currency and stated.currency and stated.currency != shop_currency:
+        return (f"Prices here are in {shop_currency} and are not converted: the budget of "
+                f"{money(stated.budget, stated.currency)} was read as {money(c.budget, shop_currency)}.")
+    return ""
 
 
 def _asked_for(item: Item, c: Constraints) -> str | None:
@@ -391,11 +411,13 @@ def summarize(c: Constraints) -> str:
         parts.append(f"{c.size} items")
     if c.people:
         parts.append(f"{c.people} people")
+    # client text is shown back only when it is plain words that promise nothing (echoable)
     for name in ("occasion", "recipient"):
-        if getattr(c, name):
+        if getattr(c, name) and echoable(getattr(c, name)):
             parts.append(f"{name}: {getattr(c, name)}")
-    parts += [f"no {x}" for x in c.exclude] + [f"must include {m}" for m in c.must_have]
-    if c.query:
+    parts += [f"no {x}" for x in c.exclude if echoable(x)] + [f"must include {m}" for m in c.must_have
+                                                               if echoable(m)]
+    if c.query and echoable(c.query):
         parts.append(f"looking for: {c.query}")
     return " · ".join(parts) or "no constraints"
 

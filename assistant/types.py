@@ -79,10 +79,12 @@ class BundleResult:
     """Names of the constraints that could not be met: 'budget', 'size', 'exclude', 'must_have', 'nothing'."""
     timings_ms: dict[str, float] = field(default_factory=dict)
     explanation_source: str = "deterministic"
-    """'model' (generated and passed the grounding check), 'fallback' (generated, failed the check or ran out
-    of time, replaced by the deterministic one; then ``grounded`` is False), 'deterministic' (no model asked)."""
+    """'model' (generated sentences that passed the grounding check), 'fallback' (generated, but no sentence
+    passed or there was no time: the deterministic one; then ``grounded`` is False), 'deterministic' (no
+    model asked)."""
     problems: list[str] = field(default_factory=list)
-    """What the grounding check found in the model's explanation (empty when it passed)."""
+    """What the grounding check found in the model's text (empty when all of it passed). With
+    ``explanation_source`` 'model' they concern the part held back after the last shown sentence."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

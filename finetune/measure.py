@@ -308,8 +308,8 @@ def grounding_requests(limit: int) -> list[str]:
 
 
 def _explained(bot: Any, text: str) -> tuple[Any, str]:
-    """One first turn: the final result and the text the model streamed (kept even when the check replaced
-    it, so a rejected explanation can be read and the check itself judged)."""
+    """One first turn: the final result and the text streamed to the shopper (only sentences that passed the
+    check are streamed; ``result.problems`` says why the rest was held back)."""
     result, pieces = None, []
     for ev in bot.turn_stream(text, explain=True):
         if ev.type == "error":

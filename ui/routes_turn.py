@@ -8,9 +8,10 @@ SSE of ``/api/v1/turn/stream``: ``event: constraints|bundle|token|done|error`` +
 lists the bundle as text, the model's explanation follows token by token, and the final chunk
 (``finish_reason: "stop"``) carries extra fields: ``bundle`` (BundleResult), ``explanation`` (the checked
 final text), ``grounded``, and ``bundlebot_state`` (send it back as ``bundlebot_state`` for follow-ups).
-When the fact check replaced the streamed explanation, a "(Corrected) ..." delta precedes the final
-chunk. The chunk that first lists the bundle carries ``bundle`` too, so cards can appear before the
-explanation. Errors mid-stream arrive as ``data: {"error": {...}}`` before ``data: [DONE]``.
+Only sentences that passed the fact check are streamed; when none did, the deterministic explanation
+arrives as one delta before the final chunk. The chunk that first lists the bundle carries ``bundle`` too,
+so cards can appear before the explanation. Errors mid-stream arrive as ``data: {"error": {...}}``
+before ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -138,8 +139,8 @@ async def _chunks(events: AsyncIterator[TurnEvent], meta: dict[str, Any], shop: 
         elif ev.type == "token":
             yield _chunk(meta, {"content": ev.data.get("text", "")})
         elif ev.type == "done":
-            if ev.data.get("replaced"):  # streamed text failed the fact check: say so, send the checked one
-                yield _chunk(meta, {"content": f"\n\n(Corrected) {ev.data.get('explanation', '')}"})
+            if ev.data.get("replaced"):  # no model sentence passed the check: nothing was streamed
+                yield _chunk(meta, {"content": ev.data.get("explanation", "")})
             state = ev.data.get("state") or ConversationState(shop=shop).to_dict()
             yield _chunk(meta, {}, "stop", bundle=ev.data.get("result") or bundle, bundlebot_state=state,
                          explanation=ev.data.get("explanation", ""), grounded=bool(ev.data.get("grounded")))
