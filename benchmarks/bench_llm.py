@@ -98,15 +98,15 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 
 
 def bench_load(home: Path, gguf: bool) -> None:
-    from assistant import llm
+    from assistant import llm, modelfiles
     from assistant.config import GeneratorConfig
 
     t = time.perf_counter()
-    path = llm.prepare_default_model(home)
+    path = modelfiles.prepare_default_model(home)
     print(f"- prepare_default_model (conversion, or cache check when done): {time.perf_counter() - t:.2f} s")
     if gguf:
         t = time.perf_counter()
-        llm._load_gguf(llm.default_gguf_path())
+        modelfiles.load_gguf(modelfiles.default_gguf_path())
         print(f"- load from GGUF (transformers gguf_file=, dequantize): {time.perf_counter() - t:.1f} s")
     for dtype in ("float32", "bfloat16"):
         llm._CACHE.clear()

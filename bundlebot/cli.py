@@ -43,35 +43,6 @@ def _main(
         os.environ["TQDM_DISABLE"] = "1"
 
 
-models_app = typer.Typer(help="Local models: the default generator and embedder, offline.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-
-
-@models_app.command("prepare")
-def models_prepare(config: ConfigOption = None) -> None:
-    """Check the default embedder and convert the default generator GGUF once into a cached model dir.
-
-    Example: bundlebot models prepare
-    """
-    import time
-
-    from assistant.llm import prepare_default_model
-    from bundlebot.config import load_config
-    from retrieval.embeddings import make_embedder
-
-    cfg = load_config(config)
-    t0 = time.perf_counter()
-    embedder = make_embedder(cfg.retrieval.embedder)
-    dim = embedder.embed("tea party").shape[-1]
-    typer.echo(f"embedder  {embedder.name} ready (dim {dim})")
-    if cfg.assistant.generator.path:
-        typer.echo(f"generator {cfg.assistant.generator.path} (configured; nothing to convert)")
-    else:
-        path = prepare_default_model(cfg.home_path)
-        typer.echo(f"generator SmolLM2-135M-Instruct ready at {path}")
-    typer.echo(f"done in {time.perf_counter() - t0:.1f}s")
-
-
 def _register_all() -> None:
     from retrieval.cli import register as register_retrieval
 

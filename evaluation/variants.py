@@ -33,16 +33,15 @@ from typing import Any
 
 import numpy as np
 
+from assistant.modelfiles import DEFAULT_ADAPTER_DIR as ADAPTER_DIR
 from bundlebot.config import AppConfig
 from bundlebot.errors import RequestError
-from bundlebot.paths import PROJECT_ROOT
 from evaluation.shops import ShopData
 from evaluation.suites import Case
 from retrieval.types import Item
 
 log = logging.getLogger(__name__)
 
-ADAPTER_DIR = PROJECT_ROOT / "finetune" / "adapters" / "default"
 RANK_K = 10
 BASELINES = ("popularity", "personal-popularity", "embedding")
 ASSISTANT = ("reranker", "base", "lora", "llm-only", "llm-only-lora")

@@ -34,14 +34,9 @@ def out_dir(cfg: TrainConfig, out: Path | None = None) -> Path:
 
 def base_model(cfg: TrainConfig, app: Any) -> tuple[Path, dict[str, str]]:
     """(model directory, fingerprint) of the base: the converted default SmolLM2, a .gguf, or a directory."""
-    from assistant.llm import base_model_fingerprint, prepare_default_model, prepare_gguf
+    from assistant.modelfiles import base_model_fingerprint, resolve_base
 
-    if cfg.base is None:
-        path = prepare_default_model(app.home_path)
-    elif cfg.base.endswith(".gguf"):
-        path = prepare_gguf(Path(cfg.base).expanduser(), app.home_path)
-    else:
-        path = Path(cfg.base).expanduser()
+    path = resolve_base(cfg.base, app.home_path, setting="base (training config)")
     return path, base_model_fingerprint(path)
 
 

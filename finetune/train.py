@@ -1,14 +1,15 @@
 """LoRA training with peft + accelerate: the same code runs on CPU, one GPU, or ``accelerate launch``.
 
 Deterministic and resumable: the example order of each epoch is a seeded permutation, a checkpoint holds
-the adapter weights, optimizer, scheduler, step and RNG states, and resuming skips the batches already
+the adapter weights, optimizer, scheduler, step and RNG states (and a manifest with the base fingerprint,
+checked by the adapter rule of ``assistant.modelfiles`` on resume), and resuming skips the batches already
 seen, so a resumed run reproduces an uninterrupted one. Training stops at ``max_steps``, after the epochs,
 or when the time budget is spent (recorded in the manifest as ``stopped_by``).
 
 Example (a tiny model; see tests/finetune for runnable versions)::
 
     result = train(cfg, model_dir=Path("tiny"), data_dir=Path("data"), out=Path("adapter"),
-                   base={"id": "tiny", "sha256": "..."})
+                   base=base_model_fingerprint(Path("tiny")))
     result.metrics["dev_loss"], result.steps
 """
 
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.modelfiles import check_adapter, file_sha256, write_manifest
 from bundlebot.errors import DataError
-from finetune import adapter as adapter_mod
+from finetune.adapter import CARD, hardware
 from finetune.config import TrainConfig
 from finetune.encode import batch_loss, choice_hits, collate, encode_example
 
@@ -148,18 +150,22 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def save_checkpoint(path: Path, model: Any, opt: Any, sched: Any, progress: dict[str, Any]) -> Path:
-    """Everything an exact resume needs; the base weights are not copied (only the adapter)."""
+def save_checkpoint(path: Path, model: Any, opt: Any, sched: Any, progress: dict[str, Any],
+                    base: dict[str, str]) -> Path:
+    """Everything an exact resume needs; the base weights are not copied (only the adapter), so the manifest
+    records which base they belong to, as an adapter's does."""
     import torch
     from peft import get_peft_model_state_dict
 
     path.mkdir(parents=True, exist_ok=True)
+    write_manifest(path, base, kind="checkpoint", step=progress["step"])
     torch.save({"adapter": get_peft_model_state_dict(model), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "progress": progress, "rng": _rng_state()}, path / STATE)
     return path
 
 
-def load_checkpoint(path: Path, model: Any, opt: Any, sched: Any) -> dict[str, Any]:
+def load_checkpoint(path: Path, model: Any, opt: Any, sched: Any, base: dict[str, str]) -> dict[str, Any]:
+    """Restore a checkpoint onto ``model`` (the LoRA-wrapped ``base``): refused unless it was saved from it."""
     import torch
     from peft import set_peft_model_state_dict
 
@@ -167,6 +173,7 @@ def load_checkpoint(path: Path, model: Any, opt: Any, sched: Any) -> dict[str, A
     if not file.is_file():
         raise DataError(f"expected a checkpoint ({STATE}) at {path}, found nothing",
                         hint="pass a folder written by a previous run under <home>/finetune/checkpoints")
+    check_adapter(file.parent, base)
     state = torch.load(file, weights_only=False)
     set_peft_model_state_dict(model, state["adapter"])
     opt.load_state_dict(state["optimizer"])
@@ -190,6 +197,8 @@ class _Run:
     total: int
     ckpt_dir: Path
     progress: dict[str, Any]
+    base: dict[str, str] = field(default_factory=dict)
+    """The base model's fingerprint, recorded in each checkpoint's manifest."""
     started: float = field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -232,7 +241,7 @@ def _after_step(run: _Run, bar: Any) -> None:
     if step % cfg.checkpoint_every == 0 and run.acc.is_main_process:
         run.progress["train_s"], run.started = run.elapsed(), time.monotonic()
         save_checkpoint(run.ckpt_dir / f"step-{step:05d}", run.acc.unwrap_model(run.model), run.opt,
-                        run.sched, run.progress)
+                        run.sched, run.progress, run.base)
 
 
 def _run_epochs(run: _Run, bar: Any) -> str:
@@ -295,9 +304,10 @@ def train(cfg: TrainConfig, *, model_dir: Path, data_dir: Path, out: Path, base:
     from tqdm.auto import tqdm
 
     run = _setup(cfg, Path(model_dir), Path(data_dir), Path(checkpoints or Path(out) / "checkpoints"))
+    run.base = dict(base)
     base_metrics = {}
     if resume is not None:
-        run.progress = load_checkpoint(resume, run.acc.unwrap_model(run.model), run.opt, run.sched)
+        run.progress = load_checkpoint(resume, run.acc.unwrap_model(run.model), run.opt, run.sched, base)
         base_metrics = run.progress.get("base_metrics", {})
     elif run.acc.is_main_process and run.dev_rows:  # the zero-shot base on the same dev examples
         with run.acc.unwrap_model(run.model).disable_adapter():
@@ -325,13 +335,12 @@ def _write_adapter(run: _Run, out: Path, data_dir: Path, base: dict[str, str], m
     run.acc.unwrap_model(run.model).save_pretrained(str(out))
     # peft writes a boilerplate model card; ours points at the facts instead
     (out / "README.md").write_text(ADAPTER_README.format(base=base.get("base_model_id"), steps=run.progress["step"]))
-    card = data_dir / adapter_mod.CARD
+    card = data_dir / CARD
     if card.is_file():
-        shutil.copyfile(card, out / adapter_mod.CARD)
+        shutil.copyfile(card, out / CARD)
     info = data_dir / "data_info.json"
     data = json.loads(info.read_text()) if info.is_file() else {}
-    data["examples_sha256"] = adapter_mod.sha256_file(data_dir / "train.jsonl")
-    adapter_mod.write_manifest(out, **base, task=run.cfg.data.task, data=data, config=run.cfg.to_dict(),
-                               metrics=metrics,
-                               wall_s=round(wall, 1), steps=run.progress["step"], stopped_by=stopped_by,
-                               hardware=adapter_mod.hardware(), history=run.progress["history"])
+    data["examples_sha256"] = file_sha256(data_dir / "train.jsonl")
+    write_manifest(out, base, task=run.cfg.data.task, data=data, config=run.cfg.to_dict(), metrics=metrics,
+                   wall_s=round(wall, 1), steps=run.progress["step"], stopped_by=stopped_by,
+                   hardware=hardware(), history=run.progress["history"])

@@ -32,7 +32,7 @@ def smollm2_tokenizer_dir() -> Path:
     """A directory holding the real SmolLM2 tokenizer (tokenizer.json + config + chat template)."""
     from transformers import AutoTokenizer
 
-    from assistant.llm import default_gguf_path, file_sha256
+    from assistant.modelfiles import default_gguf_path, file_sha256
 
     gguf = default_gguf_path()
     out = Path(tempfile.gettempdir()) / f"bundlebot-smollm2-tokenizer-{file_sha256(gguf)[:12]}"

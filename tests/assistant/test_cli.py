@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import typer
@@ -68,3 +69,38 @@ def test_chat_three_turn_edit_from_stdin(app) -> None:
     assert res.stdout.count("Understood:") == 3 and "Sorry" not in res.stdout
     tables = res.stdout.split("Understood:")[1:]
     assert "CARD" in tables[2] and "CARD" not in tables[0]
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_models_prepare_checks_the_embedder_and_prepares_the_generator(configured, tmp_path, monkeypatch) -> None:
+    from assistant import modelfiles
+
+    cfg = tmp_path / "bb.toml"
+    cfg.write_text('[retrieval.embedder]\nkind = "hash"\n'
+                   + ('[assistant.generator]\npath = "/models/mine"\n' if configured else ""))
+    monkeypatch.setenv("BUNDLEBOT_HOME", str(tmp_path / "home"))
+    prepared = []
+    monkeypatch.setattr(modelfiles, "prepare_default_model",
+                        lambda home: prepared.append(home) or home / "models" / "smollm2-135m-instruct-abc")
+    a = typer.Typer()
+    cli.register(a)
+    res = CliRunner().invoke(a, ["models", "prepare", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert len(lines) == 3 and re.fullmatch(r"embedder  hash-(\d+) ready \(dim \1\)", lines[0]), lines
+    if configured:
+        assert lines[1] == "generator /models/mine (configured; nothing to convert)" and not prepared
+    else:
+        assert lines[1] == f"generator SmolLM2-135M-Instruct ready at {tmp_path}/home/models/smollm2-135m-instruct-abc"
+    assert lines[2].startswith("done in ") and lines[2].endswith("s")
+
+
+def test_the_bundlebot_app_has_one_models_group_from_the_assistant_stage() -> None:
+    from bundlebot.cli import _register_all, app
+
+    if not any(c.name == "search" for c in app.registered_commands):
+        _register_all()
+    groups = [g for g in app.registered_groups if g.name == "models"]
+    assert len(groups) == 1 and groups[0].typer_instance is cli.models_app
+    res = CliRunner().invoke(app, ["models", "--help"])
+    assert res.exit_code == 0 and "prepare" in res.stdout

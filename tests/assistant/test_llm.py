@@ -1,9 +1,9 @@
 """assistant.llm on a tiny random Llama with the real SmolLM2 tokenizer (fast), plus ONE slow integration
-test with the real default model (converted once into the data home's model cache)."""
+test with the real default model (converted once into the data home's model cache). The model files, their
+fingerprints and the adapter rule: tests/assistant/test_modelfiles.py."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -12,11 +12,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant import llm
+from assistant import llm, modelfiles
 from assistant.config import GeneratorConfig
 from assistant.prompting import format_bundle, format_candidates, format_reasons, render
 from bundlebot.errors import ModelError
 from retrieval.types import Item
+from tests.assistant.test_modelfiles import make_adapter
 from tests.tiny_lm import make_tiny_lm, save_tiny_lm, smollm2_tokenizer_dir
 
 ITEMS = [
@@ -72,7 +73,6 @@ def test_choice_scores_equal_letter_probabilities_of_a_plain_forward(gen):
     letters = llm.letter_token_ids(gen.tokenizer, 5)
     want = torch.tensor([probs[i].sum().item() for i in letters])
     assert torch.allclose(torch.tensor(gen.choice_scores(msgs, 5)), want / want.sum(), atol=1e-5)
-    assert gen.choice_scores_batch([(msgs, 5), (choose(ITEMS[:2]), 2)])[0] == gen.choice_scores(msgs, 5)
 
 
 def test_choice_scores_rejects_an_impossible_number_of_choices(gen):
@@ -174,25 +174,11 @@ def test_a_missing_or_wrong_model_path_raises_model_error_with_a_hint(path, tmp_
     assert err.value.hint
 
 
-def make_adapter(tiny_dir: Path, out: Path, fingerprint: dict | None) -> Path:
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(3)
-    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "up_proj"],
-                      init_lora_weights=False)  # random B: the adapter really changes the outputs
-    get_peft_model(base, lora).save_pretrained(out)
-    if fingerprint is not None:
-        (out / llm.MANIFEST_NAME).write_text(json.dumps(fingerprint))
-    return out
-
-
 def test_a_matching_adapter_is_merged_and_changes_the_logits_like_peft(tiny_dir, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    adapter = make_adapter(tiny_dir, tmp_path / "lora", llm.base_model_fingerprint(tiny_dir))
+    adapter = make_adapter(tiny_dir, tmp_path / "lora", modelfiles.base_model_fingerprint(tiny_dir))
     cfg = GeneratorConfig(path=str(tiny_dir), adapter=str(adapter), dtype="float32")
     gen = llm.load_generator(cfg, tmp_path)
     assert gen.info["adapter"] == str(adapter)
@@ -212,25 +198,19 @@ def test_an_adapter_for_another_base_model_raises_a_clear_error(tiny_dir, tmp_pa
     assert "some-other-model" in str(err.value) and tiny_dir.name in str(err.value) and err.value.hint
 
 
-def test_a_default_adapter_for_another_base_is_skipped_and_logged(tiny_dir, tmp_path, monkeypatch, caplog):
+def test_an_adapter_without_the_base_sha256_is_refused_by_load_generator(tiny_dir, tmp_path):
+    adapter = make_adapter(tiny_dir, tmp_path / "lora", {"base_model_id": tiny_dir.name})
+    with pytest.raises(ModelError, match="does not record base_model_sha256") as err:
+        llm.load_generator(GeneratorConfig(path=str(tiny_dir), adapter=str(adapter)), tmp_path)
+    assert "bundlebot train" in err.value.hint
+
+
+def test_a_default_adapter_that_does_not_fit_leaves_the_base_alone(tiny_dir, tmp_path, monkeypatch, caplog):
     other = {"base_model_id": "some-other-model", "base_model_sha256": "0" * 64}
-    monkeypatch.setattr(llm, "DEFAULT_ADAPTER_DIR", make_adapter(tiny_dir, tmp_path / "lora", other))
-    with caplog.at_level(logging.WARNING, logger="assistant.llm"):
-        assert llm.resolve_adapter("default", llm.base_model_fingerprint(tiny_dir)) is None
-    assert "some-other-model" in caplog.text
-    assert llm.resolve_adapter("none", {}) is None and llm.resolve_adapter(None, {}) is None
-
-
-def test_a_missing_adapter_dir_raises(tmp_path):
-    with pytest.raises(ModelError, match="adapter_config.json"):
-        llm.resolve_adapter(str(tmp_path / "nope"), {})
-
-
-def test_fingerprint_of_a_dir_follows_its_weights(tiny_dir, tok_dir, tmp_path):
-    fp = llm.base_model_fingerprint(tiny_dir)
-    assert fp == llm.base_model_fingerprint(tiny_dir) and len(fp["base_model_sha256"]) == 64
-    other = save_tiny_lm(tmp_path / tiny_dir.name, tok_dir, seed=2)
-    assert llm.base_model_fingerprint(other)["base_model_sha256"] != fp["base_model_sha256"]
+    monkeypatch.setattr(modelfiles, "DEFAULT_ADAPTER_DIR", make_adapter(tiny_dir, tmp_path / "lora", other))
+    with caplog.at_level(logging.WARNING, logger="assistant.modelfiles"):
+        gen = llm.load_generator(GeneratorConfig(path=str(tiny_dir), adapter="default"), tmp_path)
+    assert gen.info["adapter"] is None and gen.info["task"] == "choice" and "some-other-model" in caplog.text
 
 
 def test_auto_dtype_and_device_on_this_machine():
@@ -252,8 +232,8 @@ def real_gen() -> llm.Generator:
 
 @pytest.mark.slow
 def test_real_default_model_scores_and_explains_a_tea_party(real_gen):
-    assert real_gen.info["base_id"] == llm.DEFAULT_BASE_ID
-    assert (Path(real_gen.info["path"]) / llm.SOURCE_NAME).is_file()  # loaded through the converted cache
+    assert real_gen.info["base_id"] == modelfiles.DEFAULT_BASE_ID
+    assert (Path(real_gen.info["path"]) / modelfiles.SOURCE_NAME).is_file()  # loaded through the converted cache
     msgs = choose()
     p = real_gen.choice_scores(msgs, 5)
     assert sum(p) == pytest.approx(1.0, abs=1e-6) and all(0 < x < 0.99 for x in p)
@@ -295,13 +275,6 @@ def test_batched_judge_scores_equal_one_plain_forward_per_prompt(gen):
     # the tail of each prompt is the item: a different item changes that prompt's score only
     swapped = gen.judge_scores(judge([ITEMS[1], ITEMS[1], *ITEMS[2:]]))
     assert swapped[2:] == pytest.approx(got[2:], abs=1e-5) and swapped[0] == pytest.approx(got[1], abs=1e-5)
-
-
-def test_the_manifest_task_says_which_prompt_the_adapter_scores_with(tmp_path):
-    assert llm.adapter_task(None) == "choice"
-    assert llm.adapter_task(tmp_path) == "choice"  # no manifest (an adapter from before the field)
-    (tmp_path / llm.MANIFEST_NAME).write_text(json.dumps({"base_model_id": "x", "task": "judge"}))
-    assert llm.adapter_task(tmp_path) == "judge"
 
 
 def test_no_repeat_ngram_decoding_never_repeats_an_answer_ngram_and_is_greedy_otherwise(gen):

@@ -52,13 +52,14 @@ def test_the_committed_adapter_was_trained_with_the_committed_default_config() -
     """`bundlebot train --config finetune/configs/default.toml` reproduces finetune/adapters/default."""
     import json
 
+    from assistant.modelfiles import DEFAULT_ADAPTER_DIR, MANIFEST_NAME
     from bundlebot.configtools import from_dict
-    from finetune.adapter import DEFAULT_ADAPTER, MANIFEST
     from finetune.config import TrainConfig
 
     # read as any config file is: a setting added after the adapter was trained takes its default, which
     # must reproduce what that training did (e.g. data.shuffle = false)
-    trained = from_dict(TrainConfig, json.loads((DEFAULT_ADAPTER / MANIFEST).read_text())["config"]).to_dict()
+    manifest = json.loads((DEFAULT_ADAPTER_DIR / MANIFEST_NAME).read_text())
+    trained = from_dict(TrainConfig, manifest["config"]).to_dict()
     cfg = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml").to_dict()
     for section in ("data", "lora", "train"):
         assert trained[section] == cfg[section], section
