@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant.prompting import format_price
 from assistant.text import content_stems, jaccard, matches_term, said_back
 from assistant.types import Constraints
 from retrieval.types import Item, ScoredItem
@@ -200,16 +201,11 @@ def _total(chosen: list[ScoredItem]) -> float | None:
     return round(sum(p for p in prices if p is not None), 2)
 
 
-def _money(x: float, c: Constraints) -> str:
-    sym = {"GBP": "£", "USD": "$", "EUR": "€"}.get(c.currency or "", "")
-    return f"{sym}{x:.2f}" if sym else f"{x:.2f}"
-
-
 def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[str], notes: list[str]) -> str:
     parts = list(notes)
     limits = []
     if c.budget is not None:
-        limits.append(f"within {_money(c.budget, c)}")
+        limits.append(f"within {format_price(c.budget, c.currency)}")
     if c.exclude:
         limits.append("without " + said_back(c.exclude, "you excluded"))
     where = (" " + " and ".join(limits)) if limits else ""

@@ -43,7 +43,7 @@ class GeneratorConfig:
 
 
 def fusion_weight_for(has_history: bool, weight: float, weight_no_history: float | None) -> float:
-    """The fusion weight the service uses for a turn (``AssistantConfig.weight_for``; ``finetune.measure``
+    """The fusion weight the service uses for a turn (``AssistantConfig.weight_for``; ``bundlebot eval llm``
     judges its cases by the same rule): ``weight_no_history`` when the prompt has no history lines and it is
     set, else ``weight``.
 

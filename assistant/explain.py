@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.fusion import money
+from assistant.prompting import format_price
 from assistant.text import STOPWORDS, WORD_NUMBERS, content_stems, stem, tokens
 from assistant.types import Constraints
 from retrieval.types import Event, Item, ScoredItem
@@ -110,7 +110,8 @@ def explain_messages(request: str, lines: Sequence[Any], total: float | None, c:
     currency = lines[0].currency if lines else c.currency
     items = [Item(ln.id, ln.title, price=ln.price, currency=ln.currency,
                   category=tuple(ln.category.split(" > ")) if ln.category else ()) for ln in lines]
-    return render("explain", request=request, bundle=format_bundle(items, currency), total=money(total, currency),
+    return render("explain", request=request, bundle=format_bundle(items, currency),
+                  total=format_price(total, currency),
                   history=format_history(history), reasons=format_reasons((ln.title, ln.reason) for ln in lines))
 
 
@@ -124,11 +125,11 @@ def deterministic_explanation(lines: Sequence[Any], total: float | None, c: Cons
     what = f" for {words}" if words else ""
     head = f"Here {'is' if len(lines) == 1 else 'are'} {len(lines)} item{'s' * (len(lines) != 1)}{what}"
     if total is not None:
-        head += f", {money(total, currency)} in total"
+        head += f", {format_price(total, currency)} in total"
         if c.budget is not None:
-            head += f" (budget {money(c.budget, currency)})"
+            head += f" (budget {format_price(c.budget, currency)})"
     parts = [head + ":"]
-    parts += [f"{ln.title} ({money(ln.price, ln.currency)}): {ln.reason}." for ln in lines]
+    parts += [f"{ln.title} ({format_price(ln.price, ln.currency)}): {ln.reason}." for ln in lines]
     if message:
         parts.append(message)
     return " ".join(parts)

@@ -27,15 +27,6 @@ from typing import Any
 from retrieval.types import Event, Item, ScoredItem
 
 log = logging.getLogger(__name__)
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def money(price: float | None, currency: str | None) -> str:
-    """'£2.95' for GBP, '2.95 CAD' for others, 'price unknown' for None."""
-    if price is None:
-        return "price unknown"
-    sym = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency or "")
-    return f"{sym}{price:.2f}" if sym else (f"{price:.2f} {currency}" if currency else f"{price:.2f}")
 
 
 def choose_messages(request: str, candidates: Sequence[ScoredItem],

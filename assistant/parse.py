@@ -249,12 +249,12 @@ _SIGNED_RE = re.compile(rf"(?:-\s?{_CUR_SYM}|(?P<sym2>[£$€])\s?-)\s?(?P<n>\d+
 
 
 def budget_problem(text: str) -> str | None:
-    """Why an amount of money the shopper wrote cannot be a budget (negative, zero or beyond MAX_BUDGET), as
-    a sentence for them; None when every stated amount is usable. The parser drops such a budget, and a
+    """A sentence for the shopper when an amount of money they wrote cannot be a budget (negative, zero or
+    beyond MAX_BUDGET, a million); None when every stated amount is usable. The parser drops such a budget, and a
     shopper must not be left thinking it was applied.
 
     >>> budget_problem("mugs under £-5")
-    'A budget of -£5 cannot be used (it must be more than 0 and at most 1,000,000), so none was applied.'
+    'The budget you gave cannot be used (it has to be above zero and at most a million), so none was applied.'
     >>> budget_problem("mugs under £25") is None
     True
     """
@@ -265,8 +265,8 @@ def budget_problem(text: str) -> str | None:
             amounts.append(m.group(0).strip())
     if not amounts:
         return None
-    return (f"A budget of {amounts[0]} cannot be used (it must be more than 0 and at most "
-            f"{MAX_BUDGET:,.0f}), so none was applied.")
+    # the amount is not repeated: a shopper's number said back reads as a price the shop agreed to
+    return "The budget you gave cannot be used (it has to be above zero and at most a million), so none was applied."
 
 
 def _settle_budget(scan: _Scan, c: Constraints) -> None:

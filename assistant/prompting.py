@@ -73,9 +73,9 @@ def render(name: str, *, n_choices: int | None = None, **variables: Any) -> list
 
     ``letters`` defaults to "A-<last>" from ``n_choices`` (or "A"). A missing variable is an error.
 
-    >>> render("parse", request="gift", question="Who is it for?", options="A. a child", n_choices=1)[1][
+    >>> render("choose", request="gift", history="(none)", candidates="A. Mug", n_choices=1)[1][
     ...     "content"].splitlines()[-1]
-    'Reply with one letter from A.'
+    'Which candidate fits the request best? Reply with one letter from A.'
     """
     spec = load_prompt(name)
     limits = spec.get("limits", {})
@@ -93,25 +93,6 @@ def render(name: str, *, n_choices: int | None = None, **variables: Any) -> list
     if spec.get("assistant_prefix"):
         msgs.append({"role": "assistant", "content": spec["assistant_prefix"]})
     return msgs
-
-
-def unrender(name: str, messages: Sequence[Message]) -> dict[str, str]:
-    """The variables a ``render(name, ...)`` user message was made from (the inverse of ``render`` for
-    already-clean values), e.g. to re-render cached ``choose`` prompts as ``judge`` prompts. A message this
-    prompt file did not render is a ValueError.
-
-    >>> msgs = render("choose", request="tea party", history="(none)", candidates="A. Teapot — £5.00")
-    >>> unrender("choose", msgs)["candidates"]
-    'A. Teapot — £5.00'
-    """
-    spec = load_prompt(name)
-    user = next((m["content"] for m in messages if m["role"] == "user"), None)
-    pattern = "".join(f"(?P<{part[1:-1]}>.*?)" if re.fullmatch(r"\{\w+\}", part) else re.escape(part)
-                      for part in re.split(r"(\{\w+\})", spec["user"]) if part)
-    match = re.fullmatch(pattern, user or "", flags=re.DOTALL)
-    if match is None:
-        raise ValueError(f"this is not a user message of the {name!r} prompt")
-    return match.groupdict()
 
 
 def letter_range(n: int) -> str:
@@ -215,8 +196,3 @@ def _date(ts: Any) -> str:
 def format_reasons(reasons: Iterable[tuple[str, str]]) -> str:
     """Lines "- title: reason" from ``(title, reason)`` pairs."""
     return "\n".join(f"- {display_title(t)}: {clean_field(r, FIELD_LIMITS['reason'])}" for t, r in reasons)
-
-
-def format_options(options: Sequence[str]) -> str:
-    """Lettered lines for a parse question: "A. under £25"."""
-    return "\n".join(f"{LETTERS[i]}. {clean_field(o, 120)}" for i, o in enumerate(options))

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from bundlebot.errors import BundlebotError
+
 EventType = Literal["constraints", "bundle", "token", "done", "error"]
 
 
@@ -118,7 +120,28 @@ class ConversationState:
 
 @dataclass
 class TurnEvent:
-    """One event of a streamed turn: constraints parsed -> bundle proposed -> tokens -> done (or error)."""
+    """One event of a streamed turn: constraints parsed -> bundle proposed -> tokens -> done (or error).
+
+    ``data`` is the event as plain JSON (what the HTTP API streams); an ``error`` event also carries the
+    error itself and ``done`` the final objects, so in-process callers need not parse JSON back.
+
+    >>> from bundlebot.errors import RequestError
+    >>> TurnEvent.failed(RequestError("message is empty")).data
+    {'code': 'bad_request', 'message': 'message is empty'}
+    """
 
     type: EventType
     data: dict[str, Any] = field(default_factory=dict)
+    error: BundlebotError | None = None
+    result: BundleResult | None = None
+    state: ConversationState | None = None
+
+    @classmethod
+    def failed(cls, exc: BundlebotError) -> TurnEvent:
+        return cls("error", exc.to_dict(), error=exc)
+
+    @classmethod
+    def finished(cls, result: BundleResult, state: ConversationState, **data: Any) -> TurnEvent:
+        """The ``done`` event: ``data`` holds result and state as JSON, plus ``data``."""
+        return cls("done", {"result": result.to_dict(), "state": state.to_dict(), **data}, result=result,
+                   state=state)

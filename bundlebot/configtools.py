@@ -1,15 +1,12 @@
 """Build nested config dataclasses from plain dicts (a parsed TOML file), rejecting unknown keys.
 
->>> from dataclasses import dataclass
->>> @dataclass
-... class Inner:
-...     k: int = 1
->>> @dataclass
-... class Outer:
-...     inner: Inner
-...     name: str = "x"
->>> from_dict(Outer, {"inner": {"k": 3}})
-Outer(inner=Inner(k=3), name='x')
+>>> from retrieval.config import RetrievalConfig
+>>> from_dict(RetrievalConfig, {"store": {"mode": "http", "port": 8001}}).store.port
+8001
+>>> from_dict(RetrievalConfig, {"stor": {}})
+Traceback (most recent call last):
+...
+bundlebot.errors.ConfigError: ...
 """
 
 from __future__ import annotations

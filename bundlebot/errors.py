@@ -95,6 +95,12 @@ class PayloadTooLargeError(BundlebotError):
     status = 413
 
 
+class InternalError(BundlebotError):
+    """Our own bug, reported to a client as a stable code (the trace is logged, never sent)."""
+
+    code = "internal_error"
+
+
 class TurnTimeoutError(BundlebotError):
     code = "turn_timeout"
     status = 504

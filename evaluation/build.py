@@ -18,20 +18,18 @@ Builders are pure functions of a ``SourceData``; ``build_suites`` loads the sour
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from evaluation.suites import Case, CaseConstraints, Checks, write_suite
-from retrieval.types import Basket, Item, SourceData
+from retrieval.tasks import SHOP_OF_SOURCE, basket_aisles, budget_invoice
+from retrieval.types import Basket, SourceData
 
 log = logging.getLogger(__name__)
 
 # Which shared data set each generated suite comes from, and the shop it is evaluated in.
-SOURCES = {"bundle-intent": ("bundlerec-food", "bundlerec-food"),
-           "personal-aisle": ("instacart", "instacart"),
-           "budget": ("online-retail", "demo")}
-BUDGET_MAX_SIZE = 8
+SOURCES = {suite: (source, SHOP_OF_SOURCE[source]) for suite, source in
+           (("bundle-intent", "bundlerec-food"), ("personal-aisle", "instacart"), ("budget", "online-retail"))}
 
 
 def _split(src: SourceData, split: str) -> list[Basket]:
@@ -58,21 +56,12 @@ def bundle_intent_cases(src: SourceData, split: str, shop: str = "bundlerec-food
     return cases
 
 
-def aisle_of(item: Item) -> str | None:
-    """The finest category level (Instacart: department > aisle)."""
-    return item.category[-1] if item.category else None
-
-
 def personal_aisle_cases(src: SourceData, split: str, shop: str = "instacart") -> list[Case]:
     """One case per distinct item of each basket of the split, asked as its shopper by aisle name."""
     items = {it.id: it for it in src.items}
     cases = []
     for b in _split(src, split):
-        for item_id in _dedup(b.item_ids):
-            it = items.get(item_id)
-            aisle = aisle_of(it) if it else None
-            if not aisle or aisle == "missing":
-                continue
+        for item_id, aisle in basket_aisles(b, items).items():
             cases.append(Case(
                 id=f"pa-{b.id}-{item_id}", suite="personal-aisle", shop=shop, shopper=b.shopper_id,
                 turns=[f"I need {aisle}"], gold_items=[item_id], gold_categories=[aisle],
@@ -81,53 +70,19 @@ def personal_aisle_cases(src: SourceData, split: str, shop: str = "instacart") -
     return cases
 
 
-def invoice_themes(items: list[Item], n: int = 3) -> list[str]:
-    """The invoice's most common product types (ties by name), 'other' left out.
-
-    >>> its = [Item("1", "A", category=("decor", "lights")), Item("2", "B", category=("decor", "lights")),
-    ...        Item("3", "C", category=("party", "party supplies")), Item("4", "D", category=("other",))]
-    >>> invoice_themes(its)
-    ['lights', 'party supplies']
-    """
-    counts = Counter(it.category[-1] for it in items if it.category and it.category[-1] != "other")
-    return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def budget_request(themes: list[str], size: int, budget: float) -> str:
-    """The budget suite's request text.
-
-    >>> budget_request(["lights", "party supplies"], 3, 42.5)
-    'I need 3 things for my shop: lights and party supplies. My budget is £42.50.'
-    """
-    what = _join(themes) if themes else "gifts"
-    things = "thing" if size == 1 else "things"
-    return f"I need {size} {things} for my shop: {what}. My budget is £{budget:.2f}."
-
-
 def budget_cases(src: SourceData, split: str, shop: str = "demo") -> list[Case]:
     """One case per invoice of the split; budget = sum of catalog price x quantity over its lines."""
     items = {it.id: it for it in src.items}
     cases = []
     for b in _split(src, split):
-        qty = b.quantities or tuple(1 for _ in b.item_ids)
-        lines = [(items[i], q) for i, q in zip(b.item_ids, qty, strict=True) if i in items]
-        priced = [(it, q) for it, q in lines if it.price is not None]
-        if not priced:
+        inv = budget_invoice(b, items)
+        if inv is None:
             continue
-        total = round(sum(it.price * q for it, q in priced), 2)  # type: ignore[operator]
-        gold = _dedup(tuple(it.id for it, _ in priced))
-        size = min(len(gold), BUDGET_MAX_SIZE)
-        themes = invoice_themes([it for it, _ in priced])
         cases.append(Case(
             id=f"bu-{b.id}", suite="budget", shop=shop, shopper=b.shopper_id,
-            turns=[budget_request(themes, size, total)], gold_items=gold, gold_categories=themes,
-            constraints=CaseConstraints(budget=total, size=size), checks=Checks(max_total=total),
-            meta={"source": src.name, "split": split, "invoice": b.id,
-                  "unit_total": round(sum(it.price for it, _ in priced), 2)}))  # type: ignore[misc]
+            turns=[inv.request], gold_items=inv.gold, gold_categories=inv.themes,
+            constraints=CaseConstraints(budget=inv.total, size=inv.size), checks=Checks(max_total=inv.total),
+            meta={"source": src.name, "split": split, "invoice": b.id, "unit_total": inv.unit_total}))
     return cases
 
 

@@ -1,4 +1,5 @@
-"""`bundlebot eval`: run evaluation suites; `bundlebot eval build-suites`: generate the standard suites."""
+"""`bundlebot eval`: run evaluation suites; `bundlebot eval build-suites`: generate the standard suites;
+`bundlebot eval llm`: base vs base + adapter as the LLM alone and in the fused order, on the same inputs."""
 
 from __future__ import annotations
 
@@ -44,6 +45,33 @@ Out = Annotated[Path | None, typer.Option(help="Output folder (default <home>/ev
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")]
 Data = Annotated[Path | None, typer.Option(help="Shared data folder (default ../shared/data).")]
 SuitesOut = Annotated[Path | None, typer.Option(help="Output folder (default <home>/eval/suites/<split>).")]
+LlmSplit = Annotated[str, typer.Option(help="Split of the generated suites' cases: dev (tuning) or test.")]
+LlmLimit = Annotated[int, typer.Option(help="Cases per suite (a seeded sample).")]
+LlmSuites = Annotated[list[str] | None, typer.Option(
+    "--suite", "-s", help="Generated suite to measure; repeat for several; default: bundle-intent, "
+    "personal-aisle, budget.")]
+LlmOut = Annotated[Path | None, typer.Option(help="Output folder for results.json and report.md "
+                                                  "(default <home>/eval/llm-<timestamp>).")]
+Adapter = Annotated[Path | None, typer.Option(help="LoRA adapter folder to compare with the base model "
+                                                   "(default: the config's generator.adapter).")]
+NoBase = Annotated[bool, typer.Option("--no-base", help="Score the adapter only (e.g. a second adapter on "
+                                                        "cases whose base scores exist).")]
+Scoring = Annotated[str | None, typer.Option(help="How both models score: choice (one lettered prompt) or judge "
+                                                  "(one yes/no prompt per candidate); default: assistant.llm_scoring.")]
+Weight = Annotated[float | None, typer.Option(
+    min=0.0, max=1.0, help="Judge the fused order at this weight (default: assistant.fusion_weight).")]
+WeightNoHistory = Annotated[float | None, typer.Option(
+    min=0.0, max=1.0, help="The weight for cases without history lines (default: "
+    "assistant.fusion_weight_no_history).")]
+Cache = Annotated[Path | None, typer.Option(help="Folder for the cases' inputs (the retrieval half): reused when "
+                                                 "present, written when not.")]
+InputsOnly = Annotated[bool, typer.Option("--prompts-only", help="Only compute the --cache inputs; load no model.")]
+Rescore = Annotated[Path | None, typer.Option(metavar="RESULTS.json", help="Instead: judge a saved results.json "
+                                              "again at --fusion-weight / --fusion-weight-no-history; no model.")]
+Grounding = Annotated[int, typer.Option(metavar="N", help="Instead: explanation grounding, base vs adapter, on N "
+                                                          "demo-shop bundles (0 = off).")]
+Seed = Annotated[int, typer.Option(help="Seed of the case sample.")]
+Threads = Annotated[int | None, typer.Option(help="torch CPU threads (default: generator.threads, else torch's).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -90,7 +118,70 @@ def register(app: typer.Typer) -> None:
         for name, (path, n) in build_suites(data or cfg.data_path, out_dir, split).items():
             typer.echo(f"{name}: {n} cases -> {path}")
 
+    group.command("llm")(llm_cmd)
     app.add_typer(group, name="eval")
+
+
+def llm_cmd(split: LlmSplit = "dev", limit: LlmLimit = 80, out: LlmOut = None, adapter: Adapter = None,
+            no_base: NoBase = False, suite: LlmSuites = None, scoring: Scoring = None, fusion_weight: Weight = None,
+            fusion_weight_no_history: WeightNoHistory = None, cache: Cache = None, prompts_only: InputsOnly = False,
+            rescore: Rescore = None, grounding: Grounding = 0, seed: Seed = 0, threads: Threads = None,
+            config: ConfigOption = None) -> None:
+    """The LLM alone and in the service's fused order, base vs base + adapter on the same inputs.
+
+    Example: bundlebot eval llm --split dev --limit 80 --cache /tmp/cases --out /tmp/llm-dev
+    """
+    import json
+
+    from evaluation import llm_choice as lc
+
+    if scoring not in (None, "choice", "judge"):
+        raise typer.BadParameter(f"--scoring should be choice or judge, got {scoring!r}")
+    cfg = _config(config)
+    suites = tuple(suite or lc.SUITES)
+    if prompts_only:
+        if cache is None:
+            raise typer.BadParameter("--prompts-only needs --cache")
+        _cache_inputs(cfg, suites, split, limit, seed, cache)
+        return
+    at = lc.weights(cfg, fusion_weight, fusion_weight_no_history)
+    model = adapter or _configured_adapter(cfg)
+    if rescore is not None:
+        report = lc.rescore(json.loads(rescore.read_text()), at)
+    elif grounding:
+        report = lc.grounding(cfg, model, lc.grounding_requests(grounding), threads=threads)
+    else:
+        report = lc.measure(cfg, split, limit, model, seed=seed, suites=suites, threads=threads, cache=cache, at=at,
+                            base=not no_base, scoring=scoring)
+    out_dir = out or cfg.home_path / "eval" / time.strftime("llm-%Y%m%d-%H%M%S")
+    typer.echo(lc.write({**report, "meta": _meta()}, out_dir).read_text())
+    typer.echo(f"Wrote {out_dir}/report.md and results.json")
+
+
+def _cache_inputs(cfg, suites: tuple[str, ...], split: str, limit: int, seed: int,  # type: ignore[no-untyped-def]
+                  cache: Path) -> None:
+    from evaluation.llm_cases import suite_inputs
+
+    for name in suites:
+        n = len(suite_inputs(cfg, name, split, limit, seed, cfg.assistant.llm_candidates, cache))
+        typer.echo(f"{name}: {n} cases cached in {cache}")
+
+
+def _configured_adapter(cfg) -> Path | None:  # type: ignore[no-untyped-def]
+    """The config's ``generator.adapter`` as a folder ("default": the committed one; none: the base alone)."""
+    from assistant.modelfiles import DEFAULT_ADAPTER_DIR
+
+    spec = cfg.assistant.generator.adapter
+    if spec in (None, "", "none"):
+        return None
+    return DEFAULT_ADAPTER_DIR if spec == "default" else Path(spec).expanduser()
+
+
+def _meta() -> dict[str, str]:
+    """Who made a report, when and where: the head of every report."""
+    return {"command": " ".join(shlex.quote(a) for a in ["bundlebot", *sys.argv[1:]]),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}"}
 
 
 def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, split: str,  # type: ignore[no-untyped-def]
@@ -116,8 +207,6 @@ def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, sp
         if ex not in by_explain:
             by_explain[ex] = make_variants(variants, cfg, ex, target, key)
         runs.append(runner.run(path.stem, cases, by_explain[ex]))
-    meta = {"command": " ".join(shlex.quote(a) for a in ["bundlebot", *sys.argv[1:]]), "split": split,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"), "limit": limit, "variants": variants,
-            "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
+    meta = {**_meta(), "split": split, "limit": limit, "variants": variants,
             "index_seconds": runner.index_seconds, "wall_seconds": round(time.perf_counter() - t0, 1)}
     return report.write(runs, meta, out_dir, with_plots)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from bundlebot.config import AppConfig
+from retrieval import tasks
+from retrieval.tasks import SOURCE_OF_SHOP
 from retrieval.types import Item, SourceData
 
 log = logging.getLogger(__name__)
 
-SHOP_SPECS = {"demo": "online-retail", "online-retail": "online-retail", "instacart": "instacart",
-              "bundlerec-food": "bundlerec-food"}
 ROBUSTNESS_SHOP = "robustness"
 ROBUSTNESS_BASE_ITEMS = 300
 
@@ -145,12 +144,12 @@ def robustness_catalog(config: AppConfig) -> Path:
 def shop_spec(config: AppConfig, shop: str) -> str:
     if shop == ROBUSTNESS_SHOP:
         return str(robustness_catalog(config))
-    if shop not in SHOP_SPECS:
+    if shop not in SOURCE_OF_SHOP:
         from bundlebot.errors import NotFoundError
 
         raise NotFoundError(f"no known data source for shop {shop!r}",
-                            hint=f"suites may use the shops {', '.join([*SHOP_SPECS, ROBUSTNESS_SHOP])}")
-    return SHOP_SPECS[shop]
+                            hint=f"suites may use the shops {', '.join([*SOURCE_OF_SHOP, ROBUSTNESS_SHOP])}")
+    return SOURCE_OF_SHOP[shop]
 
 
 def load_shop(config: AppConfig, shop: str) -> ShopData:
@@ -159,22 +158,6 @@ def load_shop(config: AppConfig, shop: str) -> ShopData:
     return ShopData.from_source(shop, load_source(shop_spec(config, shop), config.data_path))
 
 
-def indexed_count(config: AppConfig, shop: str) -> int:
-    """How many catalog items the shop's index holds (0 if the shop does not exist)."""
-    from retrieval.store import VectorStore
-
-    store = VectorStore(config.retrieval.store, config.store_path)
-    return store.shop(shop).count() if shop in store.shops() else 0
-
-
 def ensure_indexed(config: AppConfig, shop: str, n_items: int, progress: bool = True) -> float:
-    """Index the shop into the data home unless its index already holds all ``n_items`` catalog items;
-    returns the seconds indexing took (0.0 when the index was there)."""
-    if indexed_count(config, shop) >= n_items:
-        return 0.0
-    from retrieval.index import index_source
-
-    t0 = time.perf_counter()
-    log.info("indexing shop %r into %s (once; later runs reuse it)", shop, config.home_path)
-    index_source(config, shop_spec(config, shop), shop, progress=progress)
-    return time.perf_counter() - t0
+    """``retrieval.tasks.ensure_indexed`` for a suite's shop (the robustness shop's catalog written first)."""
+    return tasks.ensure_indexed(config, shop, shop_spec(config, shop), n_items, progress)

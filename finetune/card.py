@@ -25,7 +25,7 @@ README). Dev baskets give the dev examples (eval loss only); test baskets are ne
 Candidates are the live assistant's: parsed request -> the shop's Retriever (vector search, co-purchase
 complements, reranker) -> in stock, not excluded -> the first {k},
 {rendered}, with the history lines the service shows
-(`assistant.service.relevant_history`). A train basket is itself in the index it is replayed against, so the
+(`assistant.turn.relevant_history`). A train basket is itself in the index it is replayed against, so the
 retriever only sees the shopper's items first bought BEFORE the basket (`history_before`).
 Requests whose candidates held no gold item: {unretrieved}.
 {order}

@@ -45,8 +45,8 @@ class DataSettings:
     """Examples longer than this many tokens are dropped (and counted in the dataset card)."""
     unretrieved: str = "skip"
     """A request whose candidates hold no gold item: "skip" it (draw another request, so the examples show
-    the reranker's real order, as at inference) or "insert" a gold item at a random slot (the first adapter
-    did this; it taught the model that the reranker's first candidate is rarely right)."""
+    the reranker's real order, as at inference) or "insert" a gold item at a random slot (which teaches the
+    model that the reranker's first candidate is rarely right, the opposite of what inference sees)."""
     shuffle: bool = False
     """Letter the TRAIN candidates in a seeded random order (dev keeps the reranker's order, as inference
     does): the model then has to read the items, because the position no longer tells it the answer."""

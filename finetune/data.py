@@ -7,22 +7,21 @@ complements + reranker, on the shop indexed from the train data) returns the can
 ``choose`` prompt. The target is the letter(s) of the gold items among them. When no gold item was
 retrieved (``data.unretrieved``), the request is skipped and the next one drawn ("skip", the default: the
 gold letters then sit where the live reranker puts them), or one gold item is inserted at a seeded random
-position, replacing the last candidate ("insert"). Inserting taught the first adapter that the reranker's
-first candidate is rarely right: in 168 of its 298 examples the gold was an inserted item at a random slot,
-while at inference the first candidate is the most often right one.
+position, replacing the last candidate ("insert"). Inserting puts most golds at random slots, which
+teaches that the reranker's first candidate is rarely right, while at inference it is the most often right.
 
-The shopper's history is what the service shows too (``assistant.service.relevant_history``: the history
+The shopper's history is what the service shows too (``assistant.turn.relevant_history``: the history
 items the reranker matched to the candidates, then the most recent purchases). A train basket is in the
 index it is replayed against, so the retriever is asked for history from BEFORE the basket
 (``history_before``): otherwise the basket's own items come back as "bought before" candidates, which a
 held-out basket never gets (on 25 Instacart requests that leak lifted gold coverage from 15 to 22).
 
-Requests are derived exactly as the evaluation suites derive theirs (``evaluation.build``):
+Requests are derived exactly as the evaluation suites derive theirs (both use ``retrieval.tasks``):
 
 - ``bundlerec-food``: train bundles with an intent; request = the intent; gold = the bundle's items.
 - ``instacart``: each shopper's LAST train order (history = their earlier orders, as for a test order);
   one item of it, drawn with the seed, gives "I need <aisle>"; gold = the order's items in that aisle.
-- ``online-retail``: each shopper's last train invoice; request = ``budget_request`` (the invoice's themes,
+- ``online-retail``: each shopper's last train invoice; request = ``budget_invoice`` (the invoice's themes,
   size and real total); gold = the invoice's items.
 
 With ``data.task = "judge"`` each such request is split into pointwise prompts instead (``judge_examples``:
@@ -57,16 +56,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.modelfiles import file_sha256
+from assistant.prompting import LETTERS
+from assistant.turn import HISTORY_N
 from bundlebot.errors import DataError
 from finetune.config import TrainConfig
+from retrieval.tasks import SHOP_OF_SOURCE, basket_aisles, budget_invoice, ensure_indexed
 from retrieval.types import Basket, Event, Item, ScoredItem, SourceData
 
 log = logging.getLogger(__name__)
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-# The shop each source is indexed in: the same names the evaluation suites run in (evaluation/build.py).
-SHOPS = {"bundlerec-food": "bundlerec-food", "instacart": "instacart", "online-retail": "demo"}
-HISTORY_N = 5
 DATA_FILES = {"bundlerec-food": ["bundlerec_food/bundle_intent.csv", "bundlerec_food/bundle_item.csv",
                                  "bundlerec_food/session_bundle.csv", "bundlerec_food/item_titles.csv",
                                  "bundlerec_food/item_categories.csv"],
@@ -161,15 +160,13 @@ def _accepted(message: str) -> bool:
 
 
 def aisle_targets(src: SourceData, baskets: list[Basket], split: str, rng: random.Random) -> list[Target]:
-    from evaluation.build import aisle_of
-
     items, hist = {it.id: it for it in src.items}, Histories(src)
     out = []
     for b in last_per_shopper(baskets) if split == "train" else baskets:
-        aisles = {i: aisle_of(items[i]) for i in dict.fromkeys(b.item_ids) if i in items}
-        usable = [i for i, a in aisles.items() if a and a != "missing"]
-        if not usable:
+        aisles = basket_aisles(b, items)
+        if not aisles:
             continue
+        usable = list(aisles)
         aisle = aisles[usable[rng.randrange(len(usable))]]
         gold = [i for i in usable if aisles[i] == aisle]
         out.append(Target("instacart", b, f"I need {aisle}", gold, split, hist.before(b.shopper_id, b.timestamp)))
@@ -177,20 +174,12 @@ def aisle_targets(src: SourceData, baskets: list[Basket], split: str, rng: rando
 
 
 def budget_targets(src: SourceData, baskets: list[Basket], split: str, rng: random.Random) -> list[Target]:
-    from evaluation.build import BUDGET_MAX_SIZE, budget_request, invoice_themes
-
     items, hist = {it.id: it for it in src.items}, Histories(src)
     out = []
     for b in last_per_shopper(baskets) if split == "train" else baskets:
-        qty = b.quantities or tuple(1 for _ in b.item_ids)
-        priced = [(items[i], q) for i, q in zip(b.item_ids, qty, strict=True)
-                  if i in items and items[i].price is not None]
-        if not priced:
-            continue
-        total = round(sum(it.price * q for it, q in priced), 2)  # type: ignore[operator]
-        gold = list(dict.fromkeys(it.id for it, _ in priced))
-        request = budget_request(invoice_themes([it for it, _ in priced]), min(len(gold), BUDGET_MAX_SIZE), total)
-        out.append(Target("online-retail", b, request, gold, split, hist.before(b.shopper_id, b.timestamp)))
+        if (inv := budget_invoice(b, items)) is not None:
+            out.append(Target("online-retail", b, inv.request, inv.gold, split,
+                              hist.before(b.shopper_id, b.timestamp)))
     return out
 
 
@@ -211,44 +200,15 @@ def _scored(retriever: Any, ids: list[str], cands: list[ScoredItem]) -> list[Sco
     return out
 
 
-def live_query(request: str) -> tuple[Any, str]:
-    """(constraints, search query) as the service derives them from a first message."""
-    from assistant.parse import parse_request
-    from assistant.service import DEFAULT_QUERY
+def live_turn(t: Target, retriever: Any) -> tuple[Any, Any]:
+    """(plan, pool) of ``t`` as a shopper's first turn: ``assistant.turn``'s own stages, with the history
+    from before the basket (a replayed train basket is not its own history)."""
+    from assistant import turn
 
-    c = parse_request(request)
-    return c, c.query or " ".join(filter(None, [c.occasion, *c.must_have])) or DEFAULT_QUERY
-
-
-def live_search(retriever: Any, c: Any, query: str, shopper: str | None,
-                history_before: float | None = None) -> list[ScoredItem]:
-    """Every candidate of the service's searches (``ShoppingAssistant._candidates``): each must-have's
-    reranked candidates, then the query's, first occurrence kept. ``history_before``: see ``Retriever.gather``
-    (a replayed train basket must not be its own history)."""
-    from retrieval.search import Filters
-
-    filters = Filters(max_price=c.budget)
-    seen: dict[str, ScoredItem] = {}
-    for q in [m for m in c.must_have] + [query]:
-        for s in retriever.candidates(q, shopper=shopper, filters=filters, k=None if q == query else 20,
-                                      history_before=history_before):
-            seen.setdefault(s.item.id, s)
-    return list(seen.values())
-
-
-def usable(cands: list[ScoredItem], c: Any, k: int | None = None) -> list[ScoredItem]:
-    """In stock and not excluded (``ShoppingAssistant._rank``), the first ``k`` (None: all)."""
-    from assistant.assemble import excluded_by
-
-    return [s for s in cands if s.item.in_stock and not excluded_by(s.item, c.exclude)][:k]
-
-
-def live_history(retriever: Any, shopper: str | None, searched: list[ScoredItem],
-                 recent: list[tuple[Item, Event]]) -> list[tuple[Item, Event]]:
-    """The history lines the service shows (``assistant.service.relevant_history``) for these candidates."""
-    from assistant.service import relevant_history
-
-    return relevant_history(shopper, searched, recent, retriever.item) if shopper else []
+    plan = turn.first_plan(t.request)
+    shopper = t.basket.shopper_id if t.source != "bundlerec-food" else None
+    before = t.basket.timestamp if shopper else None
+    return plan, turn.gather(retriever, plan, shopper, history_before=before, recent=t.history)
 
 
 def choice_example(t: Target, retriever: Any, k: int, rng: random.Random, insert: bool = False,
@@ -259,11 +219,8 @@ def choice_example(t: Target, retriever: Any, k: int, rng: random.Random, insert
     nothing about the answer."""
     from assistant.fusion import choose_messages
 
-    c, query = live_query(t.request)
-    shopper = t.basket.shopper_id if t.source != "bundlerec-food" else None
-    searched = live_search(retriever, c, query, shopper, t.basket.timestamp if shopper else None)
-    cands = usable(searched, c, k)
-    history = live_history(retriever, shopper, searched, t.history)
+    plan, pool = live_turn(t, retriever)
+    query, cands, history = plan.query, pool.usable(plan.constraints, k), pool.history
     ids = [s.item.id for s in cands]
     if not set(t.gold) & set(ids) and not insert:
         return None, cands, history
@@ -313,9 +270,11 @@ def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, history:
     the grounding check (then it is not a target the model should learn)."""
     from assistant.explain import Facts, check_explanation, deterministic_explanation, explain_messages, item_reason
     from assistant.prompting import format_history
+    from assistant.turn import first_plan
     from assistant.types import BundleLine
 
-    c, query = live_query(t.request)
+    plan = first_plan(t.request)
+    c, query = plan.constraints, plan.query
     gold = set(t.gold)
     picked = [s for s in shown if s.item.id in gold][:size]
     titles = {s.item.id: s.item.title for s in shown}
@@ -406,7 +365,7 @@ def input_hashes(data_dir: Path, sources: list[str], task: str = "choice") -> di
     out = {}
     for source in sources:
         for rel in DATA_FILES[source]:
-            out[rel] = _sha256(data_dir / rel)
+            out[rel] = file_sha256(data_dir / rel)
     for name in ("choose.yaml" if task == "choice" else "judge.yaml", "explain.yaml"):
         res = resources.files("assistant") / "prompts" / name
         if res.is_file():
@@ -414,20 +373,12 @@ def input_hashes(data_dir: Path, sources: list[str], task: str = "choice") -> di
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, progress: bool = True,
                   ensure_index: Callable[[Any, str], Any] | None = None) -> dict:
     """Write ``out/train.jsonl``, ``out/dev.jsonl``, ``out/data_info.json`` and ``out/dataset_card.md``.
 
-    ``ensure_index(app, shop)`` makes sure the shop is indexed (default: the evaluation's cached indexing,
-    so training and evaluation share one index per shop).
+    ``ensure_index(app, shop)`` makes sure the shop is indexed (default: ``retrieval.tasks.ensure_indexed``,
+    the evaluation's too, so training and evaluation share one index per shop).
     """
     from finetune.encode import prompt_ids
     from retrieval.importers import load_source
@@ -438,14 +389,12 @@ def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, prog
     dropped: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     for source in cfg.data.sources:
-        src = load_source(source, app.data_path)
+        src, shop = load_source(source, app.data_path), SHOP_OF_SOURCE[source]
         if ensure_index is None:
-            from evaluation.shops import ensure_indexed
-
-            ensure_indexed(app, SHOPS[source], len(src.items), progress=progress)
+            ensure_indexed(app, shop, source, len(src.items), progress=progress)
         else:
-            ensure_index(app, SHOPS[source])
-        retriever = Retriever.open(app, SHOPS[source])
+            ensure_index(app, shop)
+        retriever = Retriever.open(app, shop)
         for ex in source_examples(source, src, retriever, cfg, rng, skipped):
             answer = 1 if ex["kind"] in ("choice", "judge") else len(
                 tokenizer.encode(ex["target"], add_special_tokens=False)) + 1
@@ -462,7 +411,7 @@ def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, prog
             "counts": _counts(rows), "dropped_too_long": dict(dropped), "token_lengths": _lengths(rows["train"]),
             "gold_inserted": sum(e.get("inserted_at", -1) >= 0 for e in rows["train"]),
             "skipped_no_gold": dict(sorted(skipped.items())),
-            "train_sha256": _sha256(out / "train.jsonl"), "dev_sha256": _sha256(out / "dev.jsonl")}
+            "train_sha256": file_sha256(out / "train.jsonl"), "dev_sha256": file_sha256(out / "dev.jsonl")}
     (out / "data_info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     from finetune.adapter import CARD
     from finetune.card import dataset_card

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from assistant.prompting import LETTERS
 from bundlebot.errors import DataError
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 IGNORE = -100
 
 

@@ -408,9 +408,6 @@ class ShopStore:
             out.update(zip(page["ids"], page["metadatas"], strict=True))
         return out
 
-    def history_ids(self) -> list[str]:
-        return [i for page in self._pages(self.history, []) for i in page["ids"]]
-
     def delete_history(self, ids: Sequence[str]) -> None:
         for sl in self._batches(len(ids)):
             with self._wrap("delete history"):

@@ -126,12 +126,6 @@ class Event:
     quantity: int = 1
     basket_id: str | None = None
 
-    @property
-    def event_id(self) -> str:
-        """Stable id: the same event ingested twice is stored once."""
-        raw = f"{self.shopper_id}|{self.item_id}|{self.timestamp}|{self.kind}|{self.basket_id or ''}"
-        return hashlib.sha1(raw.encode()).hexdigest()[:20]
-
 
 @dataclass(frozen=True)
 class Basket:

@@ -2,7 +2,7 @@
 
 >>> from bundlebot.config import AppConfig
 >>> app = create_app(AppConfig(), ui=False)
->>> sorted(r.path for r in app.routes if r.path.startswith("/api"))[:2]
+>>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api"))[:2]
 ['/api/v1/events', '/api/v1/items/{item_id}']
 """
 

@@ -17,29 +17,15 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
-
-
-def money(value: float | None, currency: str | None) -> str:
-    """A price for people.
-
-    >>> money(3.5, "GBP"), money(3.5, "JPY"), money(None, "GBP")
-    ('£3.50', '3.50 JPY', 'n/a')
-    """
-    if value is None:
-        return "n/a"
-    sym = SYMBOLS.get(currency or "")
-    if sym:
-        return f"{sym}{value:,.2f}"
-    return f"{value:,.2f} {currency}" if currency else f"{value:,.2f}"
+from assistant.prompting import format_price
 
 
 def budget_line(bundle: dict[str, Any]) -> str:
     items = bundle.get("items") or []
     cur = bundle.get("currency")
     budget = (bundle.get("constraints") or {}).get("budget")
-    text = f"{len(items)} item{'s' if len(items) != 1 else ''}, total {money(bundle.get('total'), cur)}"
-    return text + (f" (budget {money(budget, cur)})" if budget is not None else "")
+    text = f"{len(items)} item{'s' if len(items) != 1 else ''}, total {format_price(bundle.get('total'), cur)}"
+    return text + (f" (budget {format_price(budget, cur)})" if budget is not None else "")
 
 
 def bundle_text(bundle: dict[str, Any]) -> str:
@@ -47,7 +33,7 @@ def bundle_text(bundle: dict[str, Any]) -> str:
     lines = [f"Bundle: {budget_line(bundle)}"]
     for i, line in enumerate(bundle.get("items") or [], 1):
         qty = f"{line.get('quantity', 1)} × " if line.get("quantity", 1) > 1 else ""
-        price = money(line.get("price"), line.get("currency") or bundle.get("currency"))
+        price = format_price(line.get("price"), line.get("currency") or bundle.get("currency"))
         lines.append(f"{i}. {qty}{line['title']} — {price}: {line.get('reason', '')}".rstrip(": "))
     if bundle.get("message"):
         lines.append(str(bundle["message"]))
@@ -59,7 +45,7 @@ def chips_html(constraints: dict[str, Any] | None, currency: str | None = None) 
     chips = []
     c = constraints or {}
     if c.get("budget") is not None:
-        chips.append(f"budget ≤ {money(c['budget'], c.get('currency') or currency)}")
+        chips.append(f"budget ≤ {format_price(c['budget'], c.get('currency') or currency)}")
     for key, label in (("size", "items"), ("people", "people")):
         if c.get(key):
             chips.append(f"{c[key]} {label}")
@@ -78,7 +64,7 @@ def cards_html(bundle: dict[str, Any] | None) -> str:
         return f'<div class="bb-cards"><p>{msg}</p></div>'
     cards = []
     for i, line in enumerate(bundle["items"], 1):
-        price = money(line.get("price"), line.get("currency") or bundle.get("currency"))
+        price = format_price(line.get("price"), line.get("currency") or bundle.get("currency"))
         qty = f" × {line['quantity']}" if line.get("quantity", 1) > 1 else ""
         cards.append(
             f'<div class="bb-card" data-id="{escape(str(line["id"]))}"><div class="bb-num">#{i}</div>'

@@ -29,7 +29,7 @@ from ui import deps
 from ui.format import bundle_text
 from ui.schemas import ChatRequest, ErrorResponse, TurnRequest, TurnResponse
 from ui.security import Principal
-from ui.web import error_from_dict, error_payload, sse
+from ui.web import error_payload, sse
 
 router = APIRouter()
 Who = Annotated[Principal, Depends(deps.principal)]
@@ -55,8 +55,8 @@ async def _collect(events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
     """The whole turn: constraints, the final bundle, explanation, grounded, state (errors raise)."""
     out: dict[str, Any] = {"bundle": {}, "constraints": {}, "text": []}
     async for ev in events:
-        if ev.type == "error":
-            raise error_from_dict(ev.data)
+        if ev.error is not None:
+            raise ev.error
         if ev.type == "constraints":
             out["constraints"] = ev.data.get("constraints", {})
         elif ev.type == "bundle":
@@ -144,6 +144,6 @@ async def _chunks(events: AsyncIterator[TurnEvent], meta: dict[str, Any], shop: 
             state = ev.data.get("state") or ConversationState(shop=shop).to_dict()
             yield _chunk(meta, {}, "stop", bundle=ev.data.get("result") or bundle, bundlebot_state=state,
                          explanation=ev.data.get("explanation", ""), grounded=bool(ev.data.get("grounded")))
-        elif ev.type == "error":
-            yield sse(None, error_payload(error_from_dict(ev.data)))
+        elif ev.error is not None:
+            yield sse(None, error_payload(ev.error))
     yield sse(None, "[DONE]")

@@ -32,7 +32,8 @@ from typing import Any
 
 from assistant.types import ConversationState, TurnEvent
 from bundlebot.config import AppConfig
-from bundlebot.errors import BundlebotError, TurnTimeoutError
+from bundlebot.errors import BundlebotError, InternalError, TurnTimeoutError
+from retrieval.protocol import ShopRetriever
 from ui.security import BusyError
 
 log = logging.getLogger(__name__)
@@ -41,26 +42,19 @@ _END = object()
 
 @dataclass
 class ShopRuntime:
-    """One shop's live objects. ``assistant`` has ``turn_stream``/``turn``; ``retriever`` has ``item``,
-    ``history`` and ``store`` (``add_events``, ``delete_shopper``) — the real ones or fakes with the same
-    interface."""
+    """One shop's live objects. ``assistant`` has ``turn_stream``/``turn``/``warm`` (``ShoppingAssistant``);
+    ``retriever`` is a ``retrieval.protocol.ShopRetriever`` (its ``store`` takes events and erasures) — the
+    real ones or fakes with the same interface."""
 
     shop: str
     assistant: Any
-    retriever: Any
+    retriever: ShopRetriever
 
     def warm(self) -> None:
         """Open the store, read the exact search's copy of the catalog and load the model now rather than on
         the first shopper's turn."""
-        warm = getattr(self.assistant, "warm", None)
-        if callable(warm):
-            warm()
-        else:
-            for attr in ("retriever", "generator"):  # ShoppingAssistant loads both lazily on first access
-                getattr(self.assistant, attr, None)
-        warm_retriever = getattr(self.retriever, "warm", None)
-        if callable(warm_retriever):
-            warm_retriever()
+        self.assistant.warm()
+        self.retriever.warm()
 
 
 RuntimeFactory = Callable[[AppConfig, str], ShopRuntime]
@@ -143,10 +137,10 @@ class TurnRunner:
                     if stop.is_set():
                         break
             except BundlebotError as exc:
-                put(TurnEvent("error", exc.to_dict()))
+                put(TurnEvent.failed(exc))
             except Exception:  # our bug: log it, but the shopper sees a stable code, not a trace
                 log.exception("turn failed")
-                put(TurnEvent("error", {"code": "internal_error", "message": "the turn failed unexpectedly"}))
+                put(TurnEvent.failed(InternalError("the turn failed unexpectedly")))
             finally:
                 put(_END)
                 with contextlib.suppress(RuntimeError):  # the slot frees when the work really stops
@@ -180,11 +174,9 @@ async def _until_end(queue: asyncio.Queue[Any], deadline: float, budget_s: float
         except TimeoutError:
             err = TurnTimeoutError(f"the turn took longer than its {budget_s:g} s budget",
                                    hint="ask for fewer items or retry when the server is less busy")
-            yield TurnEvent("error", err.to_dict())
+            yield TurnEvent.failed(err)
             return
         if item is _END:
-            err = TurnTimeoutError("the turn ended without a result")
-            err.code = "internal_error"
-            yield TurnEvent("error", err.to_dict())
+            yield TurnEvent.failed(InternalError("the turn ended without a result"))
             return
         yield item

@@ -40,28 +40,6 @@ def error_payload(exc: BundlebotError) -> dict[str, Any]:
     return {"error": body}
 
 
-def _status_by_code() -> dict[str, int]:
-    out, todo = {}, [BundlebotError]
-    while todo:
-        cls = todo.pop()
-        out.setdefault(cls.code, cls.status)
-        todo.extend(cls.__subclasses__())
-    return out
-
-
-def error_from_dict(data: dict[str, Any]) -> BundlebotError:
-    """Rebuild an error from a ``TurnEvent('error')`` payload, with the status its code stands for.
-
-    >>> e = error_from_dict({"code": "turn_timeout", "message": "too slow"})
-    >>> e.code, e.status
-    ('turn_timeout', 504)
-    """
-    exc = BundlebotError(str(data.get("message") or "the turn failed"), hint=data.get("hint"))
-    exc.code = str(data.get("code") or "internal_error")
-    exc.status = _status_by_code().get(exc.code, 500)
-    return exc
-
-
 def error_response(exc: BundlebotError, headers: dict[str, str] | None = None) -> JSONResponse:
     headers = dict(headers or {})
     if isinstance(exc, RateLimitError):

@@ -8,7 +8,10 @@ fixed letter probabilities and streams a given text word by word.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from assistant.text import content_stems
 from retrieval.types import Event, Item, ScoredItem
@@ -32,15 +35,57 @@ CATALOG = [
 ]
 
 
+class FakeStore:
+    """The store calls the HTTP routes make (items with vectors, events, erasure), in memory."""
+
+    def __init__(self, items: dict[str, Item]) -> None:
+        self.items, self.events = items, []
+
+    def get_items(self, ids: list[str], with_vectors: bool = False) -> list:
+        found = [self.items[i] for i in ids if i in self.items]
+        return [(it, np.ones(4, dtype=np.float32)) for it in found] if with_vectors else found
+
+    def add_events(self, events: list[Event], vectors: np.ndarray) -> None:
+        assert len(vectors) == len(events)
+        self.events.extend(events)
+
+    def delete_shopper(self, shopper: str) -> None:
+        self.events = [e for e in self.events if e.shopper_id != shopper]
+
+    def warm(self) -> None:
+        pass
+
+
+@dataclass
+class FakePool:
+    """``retrieval.protocol.Pool``: the request, the accepted items and the shopper's history."""
+
+    query: str
+    items: list[Item]
+    history: list[tuple[Item, Any, Event]] = field(default_factory=list)
+    chosen: list[Any] = field(default_factory=list)
+
+    def merged(self, others: Sequence[FakePool]) -> FakePool:
+        seen = {it.id: it for it in self.items}
+        for p in others:
+            for it in p.items:
+                seen.setdefault(it.id, it)
+        return replace(self, items=list(seen.values()))
+
+
 class FakeRetriever:
-    """Word-overlap retrieval with the Retriever interface (candidates/rescore/item/history/currency)."""
+    """Word-overlap retrieval with the whole ``retrieval.protocol.ShopRetriever`` interface."""
 
     def __init__(self, items: Sequence[Item] = tuple(CATALOG),
                  history: dict[str, list[tuple[Item, Event]]] | None = None, currency: str | None = "GBP") -> None:
         self.items = {it.id: it for it in items}
         self._history = history or {}
         self.currency = currency
+        self.store = FakeStore(self.items)
         self.calls: list[str] = []
+
+    def warm(self) -> None:
+        self.store.warm()
 
     def item(self, item_id: str) -> Item | None:
         return self.items.get(item_id)
@@ -58,22 +103,32 @@ class FakeRetriever:
         ev = {"complement_of": chosen[0] if isinstance(chosen[0], str) else chosen[0].id} if comp else {}
         return ScoredItem(it, round(sum(bd.values()), 6), bd, ev)
 
-    def candidates(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
-                   chosen: Sequence[Any] = ()) -> list[ScoredItem]:
+    def gather(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
+               chosen: Sequence[Any] = (), history_before: float | None = None) -> FakePool:
         from retrieval.search import Filters
 
         self.calls.append(query)
         filters = filters or Filters()
         chosen_ids = {c if isinstance(c, str) else c.id for c in chosen}
-        out = [self._score(it, query, list(chosen)) for it in self.items.values()
-               if filters.accepts(it) and it.id not in chosen_ids]
-        out.sort(key=lambda s: (-s.score, s.item.id))
-        return out[: k or 60]
+        items = [it for it in self.items.values() if filters.accepts(it) and it.id not in chosen_ids]
+        history = [(it, None, ev) for it, ev in self.history(shopper or "")
+                   if history_before is None or ev.timestamp < history_before]
+        return FakePool(query, items, history, list(chosen))
+
+    def rank(self, pool: FakePool, k: int | None = None, *, chosen: Sequence[Any] = ()) -> list[ScoredItem]:
+        return self._ranked(pool.items, pool.query, [*pool.chosen, *chosen])[: k or 60]
+
+    def candidates(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
+                   chosen: Sequence[Any] = (), history_before: float | None = None) -> list[ScoredItem]:
+        return self.rank(self.gather(query, shopper=shopper, filters=filters, k=k, chosen=chosen,
+                                     history_before=history_before), k)
 
     def rescore(self, candidates: Sequence[Any], query: str, *, shopper: str | None = None,
-                chosen: Sequence[Any] = ()) -> list[ScoredItem]:
-        items = [c.item if isinstance(c, ScoredItem) else c for c in candidates]
-        out = [self._score(it, query, list(chosen)) for it in items]
+                chosen: Sequence[Any] = (), pool: FakePool | None = None) -> list[ScoredItem]:
+        return self._ranked([c.item if isinstance(c, ScoredItem) else c for c in candidates], query, list(chosen))
+
+    def _ranked(self, items: Sequence[Item], query: str, chosen: list[Any]) -> list[ScoredItem]:
+        out = [self._score(it, query, chosen) for it in items]
         out.sort(key=lambda s: (-s.score, s.item.id))
         return out
 

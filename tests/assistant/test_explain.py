@@ -40,7 +40,7 @@ def test_grounded_texts_pass(text: str) -> None:
     ("These three items make a lovely set.", "count"),
     ("", "empty"),
     ("ok", "empty"),
-    # the real default model's loops (finetune.measure --grounding, demo shop): they named nothing foreign
+    # the real default model's loops (bundlebot eval llm --grounding, demo shop): they named nothing foreign
     ("This bundle fits your request because it matches baking, baking, baking, baking, baking, baking.",
      "repeats itself"),
     ("It matches your request for lunch bags. It matches your request for balloons. It matches your "

@@ -17,7 +17,7 @@ VARS = {
     "choose": {"request": "tea party", "history": "(none)", "candidates": "A. Teapot — £5.00"},
     "explain": {"request": "tea party", "bundle": "- Teapot — £5.00", "total": "£5.00", "history": "(none)",
                 "reasons": "- Teapot: fits"},
-    "parse": {"request": "a gift", "question": "For whom?", "options": "A. a child"},
+    "judge": {"request": "tea party", "history": "(none)", "item": "Teapot — £5.00"},
 }
 
 

@@ -102,8 +102,8 @@ def test_time_budget_falls_back_to_deterministic() -> None:
 def test_invariants_catch_a_catalog_lie() -> None:
     """A retriever returning an item whose price differs from the catalog is OUR bug: it raises."""
     class Lying(FakeRetriever):
-        def candidates(self, query, **kw):
-            out = super().candidates(query, **kw)
+        def rank(self, pool, k=None, **kw):
+            out = super().rank(pool, k, **kw)
             return [ScoredItem(Item(s.item.id, s.item.title, price=0.01, currency="GBP"), s.score) for s in out]
 
     b = ShoppingAssistant(AppConfig(), "demo", retriever=Lying(), generator=FakeGenerator())
@@ -151,8 +151,8 @@ def test_shopper_history_reaches_both_prompts() -> None:
 
 
 def test_relevant_history_puts_matched_items_first_then_recent_ones() -> None:
-    """The prompts' history lines (shared by the service, the training data and finetune.measure)."""
-    from assistant.service import relevant_history
+    """The prompts' history lines (shared by the service, the training data and bundlebot eval llm)."""
+    from assistant.turn import relevant_history
     from retrieval.types import Event
 
     items = {i: Item(i, f"ITEM {i}") for i in "abcdefg"}

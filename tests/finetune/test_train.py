@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from assistant import modelfiles
 from bundlebot.errors import ModelError
-from finetune import adapter as adapter_mod
+from finetune.adapter import CARD, merge
 from finetune.encode import batch_loss, collate, encode_example, letter_ids, prompt_ids
 from finetune.train import evaluate, load_base, read_jsonl, train
 
 
 def _fingerprint(model_dir: Path) -> dict[str, str]:
-    from assistant.llm import base_model_fingerprint
-
-    return base_model_fingerprint(model_dir)
+    return modelfiles.base_model_fingerprint(model_dir)
 
 
 def _cfg(base_cfg, **train_kw):
@@ -104,37 +103,46 @@ def test_training_lowers_the_loss_on_real_examples(trained, tiny_model_dir, real
 
 
 def test_saved_adapter_loads_to_identical_logits_and_has_a_manifest(trained, tiny_model_dir) -> None:
-    from assistant.llm import adapter_mismatch
-
     cfg, result = trained
     files = {p.name for p in result.out.iterdir()}
-    assert {"adapter_model.safetensors", "adapter_config.json", adapter_mod.MANIFEST, adapter_mod.CARD} <= files
-    manifest = json.loads((result.out / adapter_mod.MANIFEST).read_text())
+    assert {"adapter_model.safetensors", "adapter_config.json", modelfiles.MANIFEST_NAME, CARD} <= files
+    manifest = json.loads((result.out / modelfiles.MANIFEST_NAME).read_text())
     fp = _fingerprint(tiny_model_dir)
-    assert manifest["base_model_sha256"] == fp["base_model_sha256"] and manifest["base_model_id"]
+    assert {k: manifest[k] for k in modelfiles.FINGERPRINT_KEYS} == fp
     assert manifest["config"]["lora"]["rank"] == cfg.lora.rank and manifest["hardware"]["cores"]
     assert manifest["data"]["examples_sha256"] and "dev_loss" in manifest["metrics"] and manifest["wall_s"] > 0
-    assert adapter_mismatch(result.out, fp) is None  # the assistant's loader accepts it for this base
+    assert modelfiles.resolve_adapter(str(result.out), fp) == result.out  # the assistant's loader accepts it
     base, _ = load_base(tiny_model_dir)
-    loaded = adapter_mod.load_adapter(base, result.out, fp).eval()
+    loaded = modelfiles.load_adapter(base, result.out, fp).eval()
     ids = torch.arange(5, 60).unsqueeze(0)
     with torch.no_grad():
         assert torch.allclose(loaded(input_ids=ids).logits, result.model.eval()(input_ids=ids).logits, atol=1e-6)
 
 
 def test_an_adapter_for_another_base_is_refused(trained, tmp_path, smol_tokenizer_dir) -> None:
-    from assistant.llm import adapter_mismatch, resolve_adapter
+    """Training and serving refuse it with the same words (one rule: assistant.modelfiles)."""
     from tests.tiny_lm import save_tiny_lm
 
     _, result = trained
     other = save_tiny_lm(tmp_path / "other", smol_tokenizer_dir, seed=1)
     fp = _fingerprint(other)
     base, _ = load_base(other)
-    with pytest.raises(ModelError, match="was trained on base .* but the loaded base is"):
-        adapter_mod.load_adapter(base, result.out, fp)
-    assert "trained for base model" in adapter_mismatch(result.out, fp)
-    with pytest.raises(ModelError, match="trained for base model"):
-        resolve_adapter(str(result.out), fp)
+    says = "was trained on base model .* but the loaded base model is"
+    with pytest.raises(ModelError, match=says):
+        modelfiles.load_adapter(base, result.out, fp)
+    with pytest.raises(ModelError, match=says):
+        modelfiles.resolve_adapter(str(result.out), fp)
+
+
+def test_a_resume_onto_another_base_is_refused(trained, real_examples, tmp_path, smol_tokenizer_dir) -> None:
+    from tests.tiny_lm import save_tiny_lm
+
+    cfg, full = trained
+    other = save_tiny_lm(tmp_path / "other", smol_tokenizer_dir, seed=1)
+    with pytest.raises(ModelError, match="was trained on base model") as err:
+        train(cfg, model_dir=other, data_dir=real_examples[0], out=tmp_path / "resumed", base=_fingerprint(other),
+              checkpoints=tmp_path / "ckpt", resume=full.out / "ckpt" / "step-00002", progress=False)
+    assert "bundlebot train" in err.value.hint
 
 
 def test_resume_from_a_checkpoint_continues_identically(trained, tiny_model_dir, real_examples, tmp_path) -> None:
@@ -156,69 +164,12 @@ def test_merge_keeps_the_logits(trained, tiny_model_dir, tmp_path) -> None:
 
     _, result = trained
     base, _ = load_base(tiny_model_dir)
-    diff = adapter_mod.merge(base, result.out, _fingerprint(tiny_model_dir), tmp_path / "merged")
+    diff = merge(base, result.out, _fingerprint(tiny_model_dir), tmp_path / "merged")
     assert diff < 1e-4
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
     ids = torch.arange(3, 40).unsqueeze(0)
     with torch.no_grad():
         assert torch.allclose(merged(input_ids=ids).logits, result.model.eval()(input_ids=ids).logits, atol=1e-4)
-
-
-def test_measure_and_grounding_compare_base_and_adapter_on_the_same_inputs(trained, tiny_model_dir,
-                                                                           ft_app_config, tmp_path) -> None:
-    """The proof tooling (finetune/measure.py) on real dev cases: the same live prompt for both models, and
-    for grounding the same bundle (fusion off) explained by each model and judged by the live check."""
-    from copy import deepcopy
-
-    from finetune.measure import grounding, main, measure, rescore
-
-    _, result = trained
-    app = deepcopy(ft_app_config)
-    app.assistant.generator.path = str(tiny_model_dir)
-    app.assistant.generator.max_new_tokens = 12
-    cache = tmp_path / "prompts"
-    rep = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
-    rep = rep["suites"]["bundle-intent"]
-    assert rep["cases"] == 4 and 0.0 <= rep["coverage"] <= 1.0
-    assert {"base_hit@1", "lora_hit@1", "rerank_hit@1", "lora-base_hit@1", "base_fused_hit@1",
-            "lora_fused_recall@3", "lora-base_fused_hit@1", "lora-base_fused_recall@3", "fusion_sweep"} <= set(rep)
-    assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12-v2.json"]
-    again = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache)
-    assert {k: v for k, v in again["suites"]["bundle-intent"].items() if k != "seconds"} == \
-        {k: v for k, v in rep.items() if k != "seconds"}  # the cached prompts score exactly the same
-    for row in rep["rows"]:  # every usable candidate is kept, the first k of them were shown
-        assert [i for i, _ in row["scored"]][: row["n"]] == row["ids"] and len(row["base_probs"]) == row["n"]
-    # at weight 0 the model does not count; judging the saved report again at the measured weight changes nothing
-    sweep = rep["fusion_sweep"]
-    assert sweep["0.0"]["base_hit@1"] == sweep["0.0"]["lora_hit@1"] == rep["rerank_hit@1"]
-    assert sweep["0.0"]["base_recall@3"] == sweep["0.0"]["lora_recall@3"] == rep["rerank_recall@3"]
-    same = rescore(json.loads(json.dumps(again)), again["fusion_weight"])["suites"]["bundle-intent"]
-    assert {k: v for k, v in same.items() if k not in ("rows", "seconds")} == \
-        {k: v for k, v in rep.items() if k not in ("rows", "seconds")}
-    alone = measure(app, "dev", 4, result.out, suites=("bundle-intent",), threads=1, cache=cache, base=False)
-    alone = alone["suites"]["bundle-intent"]  # the adapter alone on the same prompts: the same probabilities
-    assert "base_hit@1" not in alone
-    assert [r["lora_probs"] for r in alone["rows"]] == [r["lora_probs"] for r in rep["rows"]]
-    saved, out = tmp_path / "dev.json", tmp_path / "dev-0.7.json"
-    saved.write_text(json.dumps(again))
-    main(["--rescore", str(saved), "--fusion-weight", "0.7", "--out", str(out)])  # the CLI: no model loaded
-    w = json.loads(out.read_text())["suites"]["bundle-intent"]
-    assert w == rescore(json.loads(json.dumps(again)), 0.7)["suites"]["bundle-intent"]
-    assert w["lora_fused_hit@1"] == sweep["0.7"]["lora_hit@1"]
-    assert w["base_fused_recall@3"] == sweep["0.7"]["base_recall@3"]
-    # bundle intents come with no shopper: every case takes the no-history weight when one is set
-    assert not any(r["history"] for r in rep["rows"])
-    strip = lambda r: {k: v for k, v in r["suites"]["bundle-intent"].items() if k not in ("rows", "seconds")}  # noqa: E731
-    assert strip(rescore(json.loads(json.dumps(again)), 0.0, 0.7)) == strip(rescore(json.loads(json.dumps(again)), 0.7))
-    assert strip(rescore(json.loads(json.dumps(again)), 0.7, 0.0)) == strip(rescore(json.loads(json.dumps(again)), 0.0))
-    assert rep_scoring(app, result.out, cache) == ("choice", "judge")
-    g = grounding(app, result.out, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
-    assert g["bundles"] == 2 and len(g["rows"]) == 2
-    for row in g["rows"]:  # a random tiny LM writes noise: the live check must reject it for both models
-        assert row["base_grounded"] is False and row["lora_grounded"] is False
-        assert row["base_problems"] and row["lora_problems"]
-        # what the model streamed is kept beside the shown (deterministic) text; the tiny LM writes ~nothing
-        assert isinstance(row["base_model_text"], str) and row["base_model_text"] != row["base_text"]
 
 
 def test_judge_rows_are_trained_on_the_yes_no_slot_the_assistant_reads(tiny_model_dir, judge_examples,
@@ -228,7 +179,7 @@ def test_judge_rows_are_trained_on_the_yes_no_slot_the_assistant_reads(tiny_mode
     assistant (``llm_scoring = "auto"``) scores with the judge prompt."""
     from dataclasses import replace
 
-    from assistant.llm import Generator, adapter_task, answer_token_ids
+    from assistant.llm import Generator, answer_token_ids
 
     data, info = judge_examples
     model, tok = load_base(tiny_model_dir)
@@ -251,35 +202,5 @@ def test_judge_rows_are_trained_on_the_yes_no_slot_the_assistant_reads(tiny_mode
     result = train(cfg, model_dir=tiny_model_dir, data_dir=data, out=tmp_path / "judge", base=_fingerprint(
         tiny_model_dir), checkpoints=tmp_path / "ckpt", progress=False)
     assert _train_loss(tiny_model_dir, data, result.model.eval()) < _train_loss(tiny_model_dir, data) - 0.05
-    assert json.loads((result.out / adapter_mod.MANIFEST).read_text())["task"] == "judge"
-    assert adapter_task(result.out) == "judge"
-
-
-def rep_scoring(app, adapter, cache) -> tuple[str, str]:
-    """The same cached cases scored pointwise (``--scoring judge``): one P(yes) per shown candidate."""
-    from finetune.measure import measure
-
-    choice = measure(app, "dev", 4, adapter, suites=("bundle-intent",), threads=1, cache=cache, base=False)
-    judged = measure(app, "dev", 4, adapter, suites=("bundle-intent",), threads=1, cache=cache, base=False,
-                     scoring="judge")
-    for a, b in zip(choice["suites"]["bundle-intent"]["rows"], judged["suites"]["bundle-intent"]["rows"],
-                    strict=True):
-        assert a["ids"] == b["ids"] and len(b["lora_probs"]) == b["n"]
-        assert all(0 < p < 1 for p in b["lora_probs"]) and b["lora_probs"] != a["lora_probs"]
-    return choice["scoring"], judged["scoring"]
-
-
-def test_cached_choose_prompts_re_render_as_the_live_judge_prompts() -> None:
-    from assistant.fusion import choose_messages, judge_messages
-    from finetune.measure import judge_prompts
-    from retrieval.types import Event, Item, ScoredItem
-
-    cands = [ScoredItem(Item(str(i), t, price=p, currency="GBP", category=("kitchen",)), 1.0 - i / 10)
-             for i, (t, p) in enumerate([("REGENCY TEAPOT", 7.5), ("Cake stand — 3 tier", 10.95), ("Napkins", 0.85)])]
-    history = [(Item("h", "PAPER CUPS"), Event("s", "h", 1304380800.0))]
-    choose = choose_messages("tea party for six", cands, history)
-    assert judge_prompts(choose) == judge_messages("tea party for six", cands, history)
-    tampered = [dict(m) for m in choose]
-    tampered[1]["content"] = tampered[1]["content"].replace("Shopper's request", "Request")
-    with pytest.raises(ValueError, match="choose"):
-        judge_prompts(tampered)
+    assert json.loads((result.out / modelfiles.MANIFEST_NAME).read_text())["task"] == "judge"
+    assert modelfiles.adapter_task(result.out) == "judge"

@@ -7,12 +7,11 @@ import re
 import time
 from collections.abc import Iterator
 
-import numpy as np
-
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState, TurnEvent
 from bundlebot.config import AppConfig
 from bundlebot.errors import RequestError
 from retrieval.types import Event, Item
+from tests.assistant import fakes as assistant_fakes
 from ui.runtime import ShopRuntime
 
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -24,35 +23,15 @@ def catalog(shop: str) -> list[Item]:
                  category=("home",)) for i, n in enumerate(names)]
 
 
-class FakeStore:
-    def __init__(self, items: dict[str, Item]) -> None:
-        self.items, self.events = items, []
+class FakeRetriever(assistant_fakes.FakeRetriever):
+    """The assistant tests' fake retriever over this shop's catalog, its history kept by ``FakeStore``."""
 
-    def get_items(self, ids: list[str], with_vectors: bool = False) -> list:
-        found = [self.items[i] for i in ids if i in self.items]
-        return [(it, np.ones(4, dtype=np.float32)) for it in found] if with_vectors else found
-
-    def add_events(self, events: list[Event], vectors: np.ndarray) -> None:
-        assert len(vectors) == len(events)
-        self.events.extend(events)
-
-    def delete_shopper(self, shopper: str) -> None:
-        self.events = [e for e in self.events if e.shopper_id != shopper]
-
-    def recent_items(self, shopper: str, n: int) -> list[str]:
-        return [e.item_id for e in self.events if e.shopper_id == shopper][-n:]
-
-
-class FakeRetriever:
     def __init__(self, shop: str) -> None:
-        self.items = {it.id: it for it in catalog(shop)}
-        self.store = FakeStore(self.items)
+        super().__init__(catalog(shop))
 
-    def item(self, item_id: str) -> Item | None:
-        return self.items.get(item_id)
-
-    def history(self, shopper: str) -> list[tuple[Item, Event]]:
-        return [(self.items[e.item_id], e) for e in self.store.events if e.shopper_id == shopper]
+    def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
+        h = [(self.items[e.item_id], e) for e in self.store.events if e.shopper_id == shopper]
+        return h[:n] if n else h
 
 
 class FakeAssistant:
@@ -62,14 +41,16 @@ class FakeAssistant:
         self.shop, self.retriever, self.delay_s = shop, retriever, delay_s
         self.calls: list[tuple[str, str | None]] = []
 
+    def warm(self) -> None:
+        self.retriever.warm()
+
     def turn_stream(self, message: str, state: ConversationState | None = None,
                     shopper: str | None = None) -> Iterator[TurnEvent]:
         self.calls.append((message, shopper))
         if "boom" in message:
             raise RuntimeError("internal detail that must not leak")
         if "junk" in message:  # the real service reports a shopper's mistake as an error event
-            yield TurnEvent("error", RequestError("message has no shopping request", hint="say what you need")
-                            .to_dict())
+            yield TurnEvent.failed(RequestError("message has no shopping request", hint="say what you need"))
             return
         state = state or ConversationState(shop=self.shop, shopper=shopper)
         c = self._constraints(message, state)
@@ -88,8 +69,7 @@ class FakeAssistant:
         state.constraints, state.bundle, state.shopper = c, ids, shopper
         state.turns = (state.turns + [{"role": "user", "content": message},
                                       {"role": "assistant", "content": expl}])[-10:]
-        yield TurnEvent("done", {"result": result.to_dict(), "explanation": expl, "grounded": True,
-                                 "replaced": False, "problems": [], "state": state.to_dict()})
+        yield TurnEvent.finished(result, state, explanation=expl, grounded=True, replaced=False, problems=[])
 
     def turn(self, message: str, state: ConversationState | None = None,
              shopper: str | None = None) -> tuple[BundleResult, ConversationState]:

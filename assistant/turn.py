@@ -1,0 +1,250 @@
+"""The stages of one turn, in the one place they are written: plan -> pool -> scores -> bundle.
+
+``ShoppingAssistant`` runs them for a shopper (and then streams the explanation); the training-data builder
+(``finetune.data``) and the evaluation run the very same functions on requests built from the data splits,
+so a model is trained and measured on exactly the candidates, history and prompts a shopper's turn gets.
+
+- ``plan_turn(message, state, retriever, cfg) -> (ConversationState, TurnPlan)``: the request or edit
+  understood; ``first_plan(message, cfg)`` is the plan of a first message (no state, no shop lookups).
+- ``gather(retriever, plan, shopper) -> Pool``: every search of the turn reranked (``Pool.candidates``),
+  the history lines of the prompts (``Pool.history``) and the merged candidate pool assembly re-ranks in.
+- ``score(model, cfg, plan, pool) -> Scores``: the usable candidates fused with the LLM's scores.
+- ``build(retriever, plan, pool, scores, shopper) -> BundleResult``: the bundle, explanation still empty.
+
+>>> first_plan("a tea party for six, must have napkins").query
+'tea party'
+>>> searches(first_plan("a tea party for six, must have napkins"))
+['napkins for tea party', 'tea party']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.assemble import Assembly, assemble, excluded_by
+from assistant.config import AssistantConfig
+from assistant.edits import Edit, parse_edit
+from assistant.explain import item_reason
+from assistant.fusion import fuse, rank_scores, scoring_mode
+from assistant.parse import budget_problem, parse_request
+from assistant.prompting import format_price
+from assistant.state import TurnPlan, apply_edit
+from assistant.text import matches_term
+from assistant.types import BundleLine, BundleResult, Constraints, ConversationState
+from retrieval.protocol import ShopRetriever
+from retrieval.search import Filters
+from retrieval.types import Event, Item, ScoredItem
+
+DEFAULT_QUERY = "gift"
+RANKED_N = 20
+HISTORY_N = 5
+MUST_HAVE_K = 20
+"""Candidates kept per extra search (a must-have, a replacement, an addition); the main query keeps all."""
+
+
+@dataclass
+class Pool:
+    """Stage 2: what the turn's searches found."""
+
+    candidates: list[ScoredItem]
+    """Every search's reranked candidates (each must-have's first, then the query's), first occurrence kept."""
+    history: list[tuple[Item, Event]] = field(default_factory=list)
+    """The history lines of the prompts (``relevant_history``)."""
+    gathered: Any = None
+    """The merged retrieval pool (``retrieval.protocol.Pool``): assembly re-ranks in it without reading."""
+
+    def usable(self, c: Constraints, k: int | None = None) -> list[ScoredItem]:
+        """In stock and not excluded, the first ``k`` (None: all): what the LLM and assembly may pick."""
+        return [s for s in self.candidates if s.item.in_stock and not excluded_by(s.item, c.exclude)][:k]
+
+
+@dataclass
+class Scores:
+    """Stage 3: the usable candidates in fused order, with what the LLM said about the top ones."""
+
+    ranked: list[ScoredItem]
+    llm: list[float] | None = None
+    """The LLM's scores of the first ``len(llm)`` usable candidates (None: not asked, or it misbehaved)."""
+    weight: float = 0.0
+
+
+# ---- stage 1: plan --------------------------------------------------------------------------------------
+def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
+              cfg: AssistantConfig) -> tuple[ConversationState, TurnPlan]:
+    """The new state and this turn's plan: an edit of the current bundle, or a new request."""
+    items = {i: retriever.item(i) for i in state.bundle}
+    titles = {i: it.title for i, it in items.items() if it}
+    edit = parse_edit(message, state.bundle, titles) if state.bundle else None
+    if edit is None:
+        edit = Edit("new", query=(stated := parse_request(message)).query, constraints=stated)
+    new_state, plan = apply_edit(state, edit, prices={i: it.price for i, it in items.items() if it},
+                                 titles=titles, default_size=cfg.default_size, max_size=cfg.max_size)
+    c = plan.constraints
+    plan.note = " ".join(filter(None, [plan.note, budget_note(message, edit.constraints, c, retriever.currency)]))
+    if retriever.currency and c.currency != retriever.currency:
+        c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
+    _default_query(plan)
+    return new_state, plan
+
+
+def first_plan(message: str, cfg: AssistantConfig | None = None) -> TurnPlan:
+    """The plan of a first message (what ``plan_turn`` gives with no state), without a shop: the searches
+    and constraints a training or evaluation request shares with a shopper's first turn."""
+    cfg = cfg or AssistantConfig()
+    stated = parse_request(message)
+    _, plan = apply_edit(ConversationState(shop=""), Edit("new", query=stated.query, constraints=stated),
+                         prices={}, default_size=cfg.default_size, max_size=cfg.max_size)
+    _default_query(plan)
+    return plan
+
+
+def _default_query(plan: TurnPlan) -> None:
+    c = plan.constraints
+    if not plan.query and plan.kind != "restart":
+        plan.query = " ".join(filter(None, [c.occasion, *c.must_have])) or DEFAULT_QUERY
+
+
+def budget_note(message: str, stated: Constraints, c: Constraints, shop_currency: str | None) -> str:
+    """What the shopper must be told about their budget: one that could not be used, or one read in the
+    shop's currency although they wrote another (prices are never converted)."""
+    if stated.budget is None:
+        return budget_problem(message) or ""
+    if shop_currency and stated.currency and stated.currency != shop_currency:
+        return (f"Prices here are in {shop_currency} and are not converted: your budget was read as "
+                f"{format_price(c.budget, shop_currency)}.")
+    return ""
+
+
+# ---- stage 2: pool --------------------------------------------------------------------------------------
+def searches(plan: TurnPlan) -> list[str]:
+    """The turn's searches: the replacement/addition, each must-have, then the request itself. A must-have
+    is searched in the request's context: "card" for a tea party is a greeting card."""
+    c = plan.constraints
+    context = f" for {c.occasion}" if c.occasion else ""
+    out = [plan.extra_query + context] if plan.extra_query else []
+    return out + [m + context for m in c.must_have if m != plan.extra_query] + [plan.query]
+
+
+def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, history_before: float | None = None,
+           recent: Sequence[tuple[Item, Event]] | None = None) -> Pool:
+    """Candidates of every search, the prompts' history lines and the merged pool. ``history_before``: a
+    replayed train basket is not its own history; ``recent`` (default: the shopper's stored history) are the
+    recent purchases the history lines end with."""
+    filters = Filters(max_price=plan.constraints.budget, exclude_ids=tuple(plan.rejected))
+    seen: dict[str, ScoredItem] = {}
+    pools = []
+    for q in searches(plan):
+        k = None if q == plan.query else MUST_HAVE_K
+        pools.append(retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
+                                      history_before=history_before))
+        for s in retriever.rank(pools[-1], k):
+            seen.setdefault(s.item.id, s)
+    cands, merged = list(seen.values()), pools[-1].merged(pools[:-1])
+    if not shopper:
+        return Pool(cands, [], merged)
+    if recent is None:
+        recent = retriever.history(shopper, HISTORY_N)
+    known = {it.id: it for it, *_ in merged.history}  # the pool holds the matched history items already
+    history = relevant_history(shopper, cands, list(recent), lambda i: known.get(i) or retriever.item(i))
+    return Pool(cands, history, merged)
+
+
+def relevant_history(shopper: str, cands: Sequence[ScoredItem], recent: Sequence[tuple[Item, Event]],
+                     lookup: Callable[[str], Item | None], n: int = HISTORY_N) -> list[tuple[Item, Event]]:
+    """The history lines of the prompts: items the reranker matched to the top 20 candidates (their
+    ``history_item`` evidence), then the ``recent`` ones, at most ``n``."""
+    out: dict[str, tuple[Item, Event]] = {}
+    for s in cands[:20]:
+        hid = s.evidence.get("history_item")
+        if hid and str(hid) not in out and (it := lookup(str(hid))) is not None:
+            out[str(hid)] = (it, Event(shopper, it.id, float(s.evidence.get("history_ts") or 0.0)))
+    for it, ev in recent:
+        out.setdefault(it.id, (it, ev))
+    return list(out.values())[:n]
+
+
+# ---- stage 3: scores ------------------------------------------------------------------------------------
+def score(model: Callable[[], Any], cfg: AssistantConfig, plan: TurnPlan, pool: Pool) -> Scores:
+    """The usable candidates fused with the LLM's scores of the top ``cfg.llm_candidates`` (the model is
+    asked only when fusion is on with a positive weight; ``model()`` loads it on first use)."""
+    usable = pool.usable(plan.constraints)
+    top = usable[: cfg.llm_candidates]
+    weight = cfg.weight_for(bool(pool.history))
+    probs = None
+    if cfg.fusion and weight > 0 and len(top) >= 2:
+        generator = model()
+        probs = rank_scores(generator, scoring_mode(cfg.llm_scoring, generator), plan.extra_query or plan.query,
+                            top, pool.history)
+    return Scores(fuse(usable, probs, weight=weight), probs, weight)
+
+
+# ---- stage 4: bundle ------------------------------------------------------------------------------------
+def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
+          shopper: str | None) -> BundleResult:
+    """The bundle that satisfies the plan's constraints, best candidates first, re-ranked after each pick."""
+    pinned = [ScoredItem(it, 1.0, {}, {}) for i in plan.pinned if (it := retriever.item(i))]
+    asm = assemble(scores.ranked, plan.constraints, size=plan.size, pinned=pinned, rejected=plan.rejected,
+                   prefer=plan.prefer, slot_max_price=plan.slot_max_price,
+                   rescore=_rescorer(retriever, plan, shopper, pool.gathered))
+    asm.items = _in_slots(asm.items, plan.slots)
+    if plan.note:
+        asm.message = " ".join(filter(None, [plan.note, asm.message]))
+    return _result(retriever, asm, plan, scores.ranked, pool.history)
+
+
+def _rescorer(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, turn_pool: Any) -> Any:
+    def run(pool: list[ScoredItem], chosen: list[Item]) -> list[ScoredItem]:
+        # the turn's pool: the Retriever re-ranks in numpy, nothing is embedded or read per pick
+        fresh = {s.item.id: s for s in retriever.rescore(pool, plan.query, shopper=shopper, chosen=chosen,
+                                                          pool=turn_pool)}
+        # keep the fused order's scale: add the complement/substitute change the reranker sees
+        return [ScoredItem(s.item, s.score + _delta(s, fresh.get(s.item.id)), s.breakdown,
+                           {**s.evidence, **(fresh[s.item.id].evidence if s.item.id in fresh else {})})
+                for s in pool]
+    return run
+
+
+def _delta(old: ScoredItem, new: ScoredItem | None) -> float:
+    if new is None:
+        return 0.0
+    return sum(new.breakdown.get(k, 0.0) - old.breakdown.get(k, 0.0) for k in ("complement", "substitute"))
+
+
+def _in_slots(items: list[ScoredItem], slots: list[str]) -> list[ScoredItem]:
+    """Keep the previous display order; new items take the places of the items they replace."""
+    if not slots:
+        return items
+    by_id = {s.item.id: s for s in items}
+    new = [s for s in items if s.item.id not in slots]
+    out = []
+    for i in slots:
+        if i in by_id:
+            out.append(by_id[i])
+        elif new:
+            out.append(new.pop(0))
+    return out + new
+
+
+def _result(retriever: ShopRetriever, asm: Assembly, plan: TurnPlan, ranked: list[ScoredItem],
+            history: list[tuple[Item, Event]]) -> BundleResult:
+    c = plan.constraints
+    # a reason may only name an item the shopper sees: one in the bundle or in their history
+    known = {s.item.id for s in asm.items} | {it.id for it, _ in history}
+
+    def title_of(item_id: str) -> str | None:
+        it = retriever.item(item_id) if item_id in known else None
+        return it.title if it else None
+
+    lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price, currency=s.item.currency or c.currency,
+                        reason=_asked_for(s.item, c) or item_reason(s, plan.query, title_of),
+                        category=s.item.category_path, image_url=s.item.image_url, score=round(s.score, 6),
+                        breakdown=dict(s.breakdown)) for s in asm.items]
+    return BundleResult(items=lines, total=asm.total, currency=c.currency, constraints=c,
+                        ranked=[s.item.id for s in ranked[:RANKED_N]], message=asm.message, unmet=asm.unmet)
+
+
+def _asked_for(item: Item, c: Constraints) -> str | None:
+    term = next((m for m in c.must_have if matches_term(item.title, m)), None)
+    return f"the {term} you asked for" if term else None
