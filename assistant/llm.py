@@ -41,7 +41,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.config import GeneratorConfig
 from assistant.modelfiles import (
     adapter_task,
     base_model_fingerprint,
@@ -50,6 +49,7 @@ from assistant.modelfiles import (
     resolve_adapter,
     resolve_base,
 )
+from bundlebot.config.assistant import GeneratorConfig
 from bundlebot.errors import ModelError
 
 log = logging.getLogger(__name__)

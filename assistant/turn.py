@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.assemble import Assembly, assemble, excluded_by
-from assistant.config import AssistantConfig
 from assistant.edits import Edit, parse_edit
 from assistant.explain import item_reason
 from assistant.fusion import fuse, rank_scores, scoring_mode
@@ -33,6 +32,7 @@ from assistant.prompting import format_price
 from assistant.state import TurnPlan, apply_edit
 from assistant.text import matches_term
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState
+from bundlebot.config.assistant import AssistantConfig
 from retrieval.protocol import ShopRetriever
 from retrieval.search import Filters
 from retrieval.types import Event, Item, ScoredItem

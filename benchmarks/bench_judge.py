@@ -77,10 +77,10 @@ def main() -> None:
     import torch
 
     from assistant import llm
-    from assistant.config import GeneratorConfig
     from assistant.fusion import choose_messages, judge_messages
     from benchmarks.bench_llm import REQUESTS, print_machine, real_candidates
     from bundlebot.config import load_config
+    from bundlebot.config.assistant import GeneratorConfig
     from retrieval.types import ScoredItem
 
     if args.threads:

@@ -99,7 +99,7 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 
 def bench_load(home: Path, gguf: bool) -> None:
     from assistant import llm, modelfiles
-    from assistant.config import GeneratorConfig
+    from bundlebot.config.assistant import GeneratorConfig
 
     t = time.perf_counter()
     path = modelfiles.prepare_default_model(home)
@@ -185,8 +185,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     from assistant import llm
-    from assistant.config import GeneratorConfig
     from bundlebot.config import load_config
+    from bundlebot.config.assistant import GeneratorConfig
 
     home = args.home or load_config().home_path
     print_machine()

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmarks._machine import print_machine  # noqa: E402
+from bundlebot.config.retrieval import EmbedderConfig, StoreConfig  # noqa: E402
 from bundlebot.paths import default_data_dir  # noqa: E402
-from retrieval.config import EmbedderConfig, StoreConfig  # noqa: E402
 from retrieval.embeddings import EmbeddingCache, make_embedder  # noqa: E402
 from retrieval.importers import load_source  # noqa: E402
 from retrieval.index import IndexReport, _index_items  # noqa: E402

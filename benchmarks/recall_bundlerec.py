@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks._machine import print_machine  # noqa: E402
 from bundlebot.config import AppConfig  # noqa: E402
-from retrieval.config import RerankConfig  # noqa: E402
+from bundlebot.config.retrieval import RerankConfig  # noqa: E402
 from retrieval.embeddings import Embedder, make_embedder  # noqa: E402
 from retrieval.importers import load_source  # noqa: E402
 from retrieval.index import index_source  # noqa: E402

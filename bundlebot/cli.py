@@ -43,18 +43,16 @@ def _main(
         os.environ["TQDM_DISABLE"] = "1"
 
 
-def _register_all() -> None:
-    from retrieval.cli import register as register_retrieval
+STAGE_COMMANDS = ("retrieval.cli", "assistant.cli", "ui.cli", "evaluation.cli", "finetune.cli")
+"""Each stage's CLI module (with ``register(app)``), in ``--help`` order. The entry point is the one place
+that composes the stages; it names them here and loads them on start, so the core imports none of them."""
 
-    register_retrieval(app)
-    for module in ("assistant.cli", "ui.cli", "evaluation.cli", "finetune.cli"):
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(app)
+
+def _register_all() -> None:
+    import importlib
+
+    for module in STAGE_COMMANDS:  # a missing stage is a broken install: fail, never skip a command
+        importlib.import_module(module).register(app)
 
 
 def main() -> None:

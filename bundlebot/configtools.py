@@ -1,6 +1,6 @@
 """Build nested config dataclasses from plain dicts (a parsed TOML file), rejecting unknown keys.
 
->>> from retrieval.config import RetrievalConfig
+>>> from bundlebot.config.retrieval import RetrievalConfig
 >>> from_dict(RetrievalConfig, {"store": {"mode": "http", "port": 8001}}).store.port
 8001
 >>> from_dict(RetrievalConfig, {"stor": {}})

@@ -94,7 +94,7 @@ def score_case(gens: dict[str, Any], case: CaseInput, item: Lookup, at: Weights,
 def _judge_row(row: dict[str, Any], name: str, at: Weights) -> None:
     """The model's own hits and its fused hits at the weight the service uses for this case; without
     probabilities (fewer than 2 candidates) the service keeps the reranker's order."""
-    from assistant.config import fusion_weight_for
+    from bundlebot.config.assistant import fusion_weight_for
 
     ids, gold, probs = row["ids"], set(row["gold"]), row[f"{name}_probs"]
     order = sorted(range(len(ids)), key=lambda i: -probs[i]) if probs else []

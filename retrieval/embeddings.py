@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bundlebot.config.retrieval import EmbedderConfig
 from bundlebot.errors import ModelError
-from retrieval.config import EmbedderConfig
 
 log = logging.getLogger(__name__)
 

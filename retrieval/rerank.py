@@ -18,7 +18,7 @@ them, from which explanations such as "often bought with the teapot" are written
 term reads one sparse row block for all anchors at once.
 
 >>> import numpy as np
->>> from retrieval.config import RerankConfig
+>>> from bundlebot.config.retrieval import RerankConfig
 >>> from retrieval.types import Item
 >>> q = np.array([1.0, 0.0], dtype=np.float32)
 >>> pot, pot2 = Item("pot", "teapot"), Item("pot2", "teapot blue")
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retrieval.config import RerankConfig
+from bundlebot.config.retrieval import RerankConfig
 from retrieval.types import Event, Item, ScoredItem
 
 if TYPE_CHECKING:

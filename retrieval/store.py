@@ -9,7 +9,7 @@ quantity and first/last time. "S's purchases most relevant to this request" is o
 shopper; "most recent / most frequent" is one ``get``; deleting a shopper is one ``delete``.
 
 >>> import tempfile
->>> from retrieval.config import StoreConfig
+>>> from bundlebot.config.retrieval import StoreConfig
 >>> shop = VectorStore(StoreConfig(), Path(tempfile.mkdtemp())).shop("demo")
 >>> shop.upsert_items([Item(id="1", title="teapot", price=9.5)], np.array([[1.0, 0.0]], dtype=np.float32))
 >>> [(it.id, round(sim, 3)) for it, sim in shop.query_items(np.array([1.0, 0.0]), k=5)]
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bundlebot.config.retrieval import StoreConfig
 from bundlebot.errors import BundlebotError, RequestError, StoreError
-from retrieval.config import StoreConfig
 from retrieval.types import EVENT_KINDS, MAX_TIMESTAMP, MIN_TIMESTAMP, Event, Item, valid_timestamp
 
 if TYPE_CHECKING:

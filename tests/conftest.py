@@ -39,8 +39,8 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 from bundlebot.config import AppConfig  # noqa: E402
+from bundlebot.config.retrieval import EmbedderConfig, RetrievalConfig, StoreConfig  # noqa: E402
 from bundlebot.paths import default_data_dir  # noqa: E402
-from retrieval.config import EmbedderConfig, RetrievalConfig, StoreConfig  # noqa: E402
 
 DEMO_SHOP = "demo"
 N_DEMO_SHOPPERS = 150
@@ -187,7 +187,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, smol_tokenizer_dir:
 def ft_app_config(tmp_path_factory: pytest.TempPathFactory):
     """A fresh data home with the fast hash embedder (a real Chroma store, the real shared data)."""
     from bundlebot.config import AppConfig
-    from retrieval.config import EmbedderConfig, RetrievalConfig
+    from bundlebot.config.retrieval import EmbedderConfig, RetrievalConfig
 
     home = tmp_path_factory.mktemp("bb-home")
     return AppConfig(home=str(home), retrieval=RetrievalConfig(embedder=EmbedderConfig(kind="hash")))

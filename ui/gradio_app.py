@@ -139,7 +139,7 @@ def demo_shoppers(config: AppConfig, runtime: ShopRuntime, n: int = 8) -> list[s
 def picker_visible(config: AppConfig) -> bool:
     """The shopper picker exposes shoppers' history: only in open local mode unless configured.
 
-    >>> from ui.config import ServerConfig
+    >>> from bundlebot.config.server import ServerConfig
     >>> picker_visible(AppConfig()), picker_visible(AppConfig(server=ServerConfig(api_keys={"a": "k"})))
     (True, False)
     """

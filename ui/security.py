@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from bundlebot.config.server import ServerConfig
 from bundlebot.errors import AuthError, ConfigError, ForbiddenError, RateLimitError, RequestError
-from ui.config import ServerConfig
 
 PrincipalKind = Literal["secret", "widget", "local"]
 

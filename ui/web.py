@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from bundlebot.config.server import ServerConfig
 from bundlebot.errors import BundlebotError, PayloadTooLargeError, RateLimitError
-from ui.config import ServerConfig
 from ui.security import BusyError
 
 Scope = MutableMapping[str, Any]

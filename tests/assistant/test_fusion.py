@@ -106,7 +106,7 @@ def test_judge_scoring_with_a_tiny_real_causal_lm() -> None:
 
 
 def test_an_unknown_scoring_mode_is_a_config_error() -> None:
-    from assistant.config import AssistantConfig
+    from bundlebot.config.assistant import AssistantConfig
     from bundlebot.errors import ConfigError
 
     with pytest.raises(ConfigError, match="llm_scoring"):

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant import llm, modelfiles
-from assistant.config import GeneratorConfig
 from assistant.prompting import format_bundle, format_candidates, format_reasons, render
+from bundlebot.config.assistant import GeneratorConfig
 from bundlebot.errors import ModelError
 from retrieval.types import Item
 from tests.assistant.test_modelfiles import make_adapter

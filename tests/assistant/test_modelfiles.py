@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from assistant import modelfiles
-from assistant.config import GeneratorConfig
+from bundlebot.config.assistant import GeneratorConfig
 from bundlebot.errors import ModelError
 from tests.tiny_lm import save_tiny_lm, smollm2_tokenizer_dir
 

@@ -10,7 +10,7 @@ from finetune.config import DataSettings, LoraSettings, OptimSettings, TrainConf
 
 
 def test_default_toml_loads_and_matches_inference_candidates() -> None:
-    from assistant.config import AssistantConfig
+    from bundlebot.config.assistant import AssistantConfig
 
     cfg = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "default.toml")
     assert cfg.data.candidates == AssistantConfig().llm_candidates  # training sees what inference sees

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bundlebot.config.retrieval import EmbedderConfig
 from bundlebot.errors import ModelError
-from retrieval.config import EmbedderConfig
 from retrieval.embeddings import (
     EmbeddingCache,
     HashEmbedder,

@@ -9,7 +9,7 @@ import pytest
 
 import retrieval.index as index_mod
 from bundlebot.config import AppConfig
-from retrieval.config import EmbedderConfig, RetrievalConfig
+from bundlebot.config.retrieval import EmbedderConfig, RetrievalConfig
 from retrieval.index import index_source
 from retrieval.store import ShopStore, VectorStore
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.config import RerankConfig
+from bundlebot.config.retrieval import RerankConfig
 from retrieval.copurchase import CoPurchase
 from retrieval.rerank import Reranker
 from retrieval.types import Basket, Event, Item

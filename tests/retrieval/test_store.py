@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bundlebot.config.retrieval import StoreConfig
 from bundlebot.errors import RequestError, StoreError
-from retrieval.config import StoreConfig
 from retrieval.embeddings import HashEmbedder
 from retrieval.search import Filters
 from retrieval.store import HistoryEntry, VectorStore

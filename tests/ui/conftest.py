@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bundlebot.config import AppConfig
+from bundlebot.config.server import ServerConfig
 from tests.ui.fakes import fake_factory
 from ui.api import create_app
-from ui.config import ServerConfig
 
 SECRET = "test-shopper-secret"
 KEYS = {"shopa": "sk-a-secret", "shopb": "sk-b-secret"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bundlebot.config import AppConfig
+from bundlebot.config.server import ServerConfig
 from tests.ui.fakes import XSS, fake_factory
 from ui import gradio_app
-from ui.config import ServerConfig
 from ui.format import cards_html, chips_html
 from ui.gradio_app import action_message, build_blocks, chat_events, demo_shoppers, history_html
 from ui.runtime import Runtimes

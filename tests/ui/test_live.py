@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bundlebot.config import AppConfig
+from bundlebot.config.server import ServerConfig
 from tests.ui.conftest import LiveServer
 from ui.api import create_app
-from ui.config import ServerConfig
 from ui.runtime import ShopRuntime
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bundlebot.config.server import ServerConfig
 from bundlebot.errors import AuthError, ConfigError, ForbiddenError, RateLimitError
-from ui.config import ServerConfig
 from ui.security import KeyRing, RateLimiter, check_bind, sign_shopper_token, verify_shopper_token
 
 S = "secret-1"

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import AssistantConfig
+from bundlebot.config.assistant import AssistantConfig
+from bundlebot.config.retrieval import RetrievalConfig
+from bundlebot.config.server import ServerConfig
 from bundlebot.configtools import from_dict
 from bundlebot.errors import ConfigError
 from bundlebot.paths import default_data_dir, default_home
-from retrieval.config import RetrievalConfig
-from ui.config import ServerConfig
 
 
 @dataclass
