@@ -27,9 +27,11 @@ categories, always scored below ``FALLBACK_WEIGHT`` and below every item-level c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -269,17 +271,27 @@ class CoPurchase:
     # --- persistence ------------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write ``path/copurchase.npz`` (matrices, counts) and ``path/copurchase.json`` (ids, settings)."""
+        """Write ``path/copurchase.npz`` (matrices, counts) and ``path/copurchase.json`` (ids, settings).
+
+        Each file is written under a temporary name and renamed into place, and both carry the same token:
+        a process killed between the two renames leaves a pair that ``load`` refuses, never a mix."""
+        from retrieval.faults import crash_point
+
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         a, c = self.assoc.tocsr(), self.cooc.tocsr()
-        np.savez_compressed(folder / "copurchase.npz", counts=self.counts, cat_assoc=self.cat_assoc,
-                            a_data=a.data, a_indices=a.indices, a_indptr=a.indptr,
-                            c_data=c.data, c_indices=c.indices, c_indptr=c.indptr)
-        meta = {"version": 1, "measure": self.measure, "min_count": self.min_count,
+        token = hashlib.sha256(json.dumps(self.item_ids).encode() + a.data.tobytes() + c.data.tobytes()).hexdigest()
+        with open(folder / "copurchase.npz.tmp", "wb") as f:
+            np.savez_compressed(f, counts=self.counts, cat_assoc=self.cat_assoc, token=np.array(token),
+                                a_data=a.data, a_indices=a.indices, a_indptr=a.indptr,
+                                c_data=c.data, c_indices=c.indices, c_indptr=c.indptr)
+        meta = {"version": 1, "token": token, "measure": self.measure, "min_count": self.min_count,
                 "n_baskets": self.n_baskets, "item_ids": self.item_ids, "item_category": self.item_category,
                 "cat_names": self.cat_names, "own_category_weight": self.own_category_weight}
-        (folder / "copurchase.json").write_text(json.dumps(meta), encoding="utf-8")
+        (folder / "copurchase.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(folder / "copurchase.npz.tmp", folder / "copurchase.npz")
+        crash_point("copurchase")
+        os.replace(folder / "copurchase.json.tmp", folder / "copurchase.json")
         return folder
 
     @classmethod
@@ -288,7 +300,9 @@ class CoPurchase:
         try:
             meta = json.loads((folder / "copurchase.json").read_text(encoding="utf-8"))
             arrays = np.load(folder / "copurchase.npz")
-        except (OSError, ValueError) as exc:
+            if meta.get("token") is not None and str(arrays["token"]) != meta["token"]:
+                raise ValueError("copurchase.npz and copurchase.json come from different runs")
+        except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"expected co-purchase statistics in {folder}, could not read them: {exc}",
                             hint="re-run `bundlebot index` for this shop to rebuild them") from exc
         n = len(meta["item_ids"])

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from bundlebot.errors import DataError
 from retrieval.embeddings import Embedder, EmbeddingCache, embed_with_cache, make_embedder
+from retrieval.faults import crash_point
 from retrieval.ingest import SUFFIXES, Rejection, read_catalog
 from retrieval.search import stats_path
 from retrieval.store import HistoryEntry, ShopStore, VectorStore, aggregate_events, pair_id
@@ -122,6 +123,7 @@ def index_source(config: AppConfig, spec: str, shop: str, *, sync: bool = False,
     finally:
         cache.close()
     _save_stats(config, shop, data)
+    crash_point("meta")
     store.set_meta({"currency": data.currency, "items": store.count(), "history": store.history_count(),
                     "max_popularity": max((it.popularity for it in data.items), default=0),
                     "source": spec, "embedder": embedder.name, "dim": embedder.dim})
@@ -151,9 +153,11 @@ def _index_items(store: ShopStore, items: Sequence[Item], embedder: Embedder, ca
         batch = todo[i:i + BATCH]
         texts = {it.content_hash(): it.embedding_text() for it in batch}
         by_hash, new = embed_with_cache(embedder, cache, texts)
+        crash_point("embeddings")
         report.embedded += len(new)
         report.cached += sum(1 for it in batch if it.content_hash() not in new)
         store.upsert_items(batch, np.stack([by_hash[it.content_hash()] for it in batch]))
+        crash_point("catalog")
         report.written += len(batch)
         vectors.update((it.id, by_hash[it.content_hash()]) for it in batch)
         bar.update(len(batch))
@@ -177,6 +181,7 @@ def _index_history(store: ShopStore, events: Sequence[Any], vectors: dict[str, n
     for i in range(0, len(todo), BATCH * 4):
         batch: list[HistoryEntry] = todo[i:i + BATCH * 4]
         store.put_history(batch, np.stack([vectors[e.item_id] for e in batch]))
+        crash_point("history")
         bar.update(len(batch))
     bar.close()
     report.history_written = len(todo)
