@@ -28,6 +28,7 @@ from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError, NotFoundError, RequestError
 from ui import routes_data, routes_turn
 from ui.runtime import RuntimeFactory, Runtimes, TurnRunner
+from ui.schemas import Ready
 from ui.security import InvalidJSONError, KeyRing, RateLimiter
 from ui.web import API_PREFIXES, BodyTooLarge, SecurityMiddleware, error_response
 
@@ -99,7 +100,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         err = BundlebotError(str(exc.detail))
         err.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         err.status = exc.status_code
-        return error_response(err)
+        # keep the exception's own headers: Starlette's 405 carries the Allow list (RFC 9110 requires it)
+        return error_response(err, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def crash(_: Request, exc: Exception) -> JSONResponse:
@@ -141,11 +143,21 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearerKey": {"type": "http", "scheme": "bearer",
                       "description": "A shop's secret key (backend) or public widget key (browser)."}}
     for path, ops in spec.get("paths", {}).items():
-        if path.startswith(API_PREFIXES):
-            for op in ops.values():
+        for op in ops.values():
+            if path.startswith(API_PREFIXES):
                 op["security"] = [{"bearerKey": []}]
+            _errors_as_json(op)
     app.openapi_schema = spec
     return spec
+
+
+def _errors_as_json(op: dict[str, Any]) -> None:
+    """FastAPI documents a route's extra responses in the route's own media type, so an SSE route's errors
+    would read ``text/event-stream``; every error leaves as the JSON envelope (``error_response``)."""
+    for status, response in op.get("responses", {}).items():
+        content = response.get("content", {})
+        if status[:1] in "45" and "text/event-stream" in content:
+            content["application/json"] = content.pop("text/event-stream")
 
 
 def _static(name: str) -> str:
@@ -160,7 +172,7 @@ def _install_basic_routes(app: FastAPI) -> None:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], response_model=Ready, responses={503: {"model": Ready}})
     async def readyz() -> JSONResponse:
         """The default shop's model and store are loaded (503 until then)."""
         rt: Runtimes = app.state.runtimes

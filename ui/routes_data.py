@@ -61,7 +61,7 @@ async def delete_shopper(shopper_id: str, request: Request, who: Writer) -> dict
     return {"shop": who.shop, "shopper": shopper_id, "deleted": True}
 
 
-@router.get("/api/v1/items/{item_id}", responses=ERRORS | {404: ERRORS[401]})
+@router.get("/api/v1/items/{item_id}", responses=ERRORS)
 async def get_item(item_id: str, request: Request, who: Who) -> dict[str, Any]:
     """One catalog item of the key's shop."""
     runtime = await deps.runtime_of(request, who)

@@ -22,20 +22,37 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 
 from assistant.types import ConversationState, TurnEvent
 from ui import deps
 from ui.format import bundle_text
-from ui.schemas import ChatRequest, ErrorResponse, TurnRequest, TurnResponse
+from ui.schemas import ChatCompletion, ChatRequest, ErrorResponse, TurnRequest, TurnResponse
 from ui.security import Principal
-from ui.web import error_payload, sse
+from ui.web import SSEResponse, error_payload, sse
 
 router = APIRouter()
 Who = Annotated[Principal, Depends(deps.principal)]
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+# Every status an API route answers besides 2xx: 400 body not JSON, 401 no/unknown key, 403 wrong key kind or
+# origin, 404 unknown id, 413 body too long, 422 invalid input, 429 rate limit, 503 busy / shop not loaded,
+# 504 turn over its time budget. One table, so a new route cannot forget one.
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse}
-                                           for s in (401, 403, 413, 422, 429, 503)}
+                                           for s in (400, 401, 403, 404, 413, 422, 429, 503, 504)}
+ERRORS[429] = {"model": ErrorResponse, "headers": RETRY_AFTER}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _sse_content(event: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
+    """A 200 of ``text/event-stream``: the schema is that of ONE parsed event (``event``, ``data``)."""
+    item = {"type": "object", "required": ["data"],
+            "properties": {"event": event, "data": {"type": "string"}}}
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": item}}}}
+
+
+TURN_EVENTS = _sse_content({"enum": ["constraints", "bundle", "token", "done", "error"]},
+                           "Typed events; each `data` is one JSON object.")
+CHAT_CHUNKS = _sse_content({"const": "message"},
+                           "With stream=true: `chat.completion.chunk` objects, then `[DONE]`.")
 
 
 async def _events(request: Request, who: Principal, message: str, state: dict[str, Any] | None,
@@ -87,9 +104,8 @@ async def turn(body: TurnRequest, request: Request, who: Who) -> TurnResponse:
                         grounded=grounded, state=state)
 
 
-@router.post("/api/v1/turn/stream", responses=ERRORS, tags=["chat"],
-             response_description="text/event-stream of typed events")
-async def turn_stream(body: TurnRequest, request: Request, who: Who) -> StreamingResponse:
+@router.post("/api/v1/turn/stream", response_class=SSEResponse, responses=ERRORS | TURN_EVENTS, tags=["chat"])
+async def turn_stream(body: TurnRequest, request: Request, who: Who) -> SSEResponse:
     """The same turn as Server-Sent Events: constraints, bundle, token..., done (or error)."""
     events = await _events(request, who, body.message, body.state, body.shopper_token, body.shopper)
 
@@ -97,10 +113,11 @@ async def turn_stream(body: TurnRequest, request: Request, who: Who) -> Streamin
         async for ev in events:
             yield sse(ev.type, ev.data)
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return SSEResponse(frames(), headers=SSE_HEADERS)
 
 
-@router.post("/v1/chat/completions", responses=ERRORS, tags=["openai"])
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=ERRORS | CHAT_CHUNKS,
+             tags=["openai"])
 async def chat_completions(body: ChatRequest, request: Request, who: Who) -> Any:
     """OpenAI-compatible chat: the last user message is the turn; `bundlebot_state` carries the bundle."""
     state = body.bundlebot_state
@@ -112,8 +129,7 @@ async def chat_completions(body: ChatRequest, request: Request, who: Who) -> Any
     events = await _events(request, who, body.last_user_text(), state, body.shopper_token, None)
     meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": body.model}
     if body.stream:
-        return StreamingResponse(_chunks(events, meta, who.shop), media_type="text/event-stream",
-                                 headers=SSE_HEADERS)
+        return SSEResponse(_chunks(events, meta, who.shop), headers=SSE_HEADERS)
     got = await _collect(events)
     explanation, _, new_state = _done_fields(got, who.shop)
     content = bundle_text(got["bundle"]) + ("\n\n" + explanation if explanation else "")

@@ -1,5 +1,8 @@
 """Pydantic bodies of the HTTP API (the only place pydantic is used: at the edge).
 
+Request bodies are strict: the spec says ``"stream": boolean``, so ``"stream": 0`` or ``"quantity": "2"`` is a
+422, not silently coerced (the API fuzzer checks that what the schema forbids is refused).
+
 >>> ChatRequest.model_validate({"messages": [{"role": "user", "content": "tea party"}]}).last_user_text()
 'tea party'
 """
@@ -16,8 +19,10 @@ from retrieval.types import MAX_TIMESTAMP, MIN_TIMESTAMP
 class TurnRequest(BaseModel):
     """One turn. ``state`` is the ``state`` of the previous answer (the server keeps no conversation)."""
 
-    model_config = ConfigDict(extra="forbid")
-    message: str = Field(min_length=1, description="What the shopper wrote.",
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # pattern: the server strips the text, so a blank message is refused (422) like an empty one; saying so
+    # in the schema keeps the spec an exact description of what is accepted.
+    message: str = Field(min_length=1, pattern=r"\S", description="What the shopper wrote.",
                          examples=["hosting a tea party for six, about £25"])
     state: dict[str, Any] | None = Field(None, description="The previous turn's `state`, sent back as is.")
     shopper_token: str | None = Field(None, description="A token signed by the shop's backend "
@@ -34,7 +39,7 @@ class TurnResponse(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
 
@@ -47,7 +52,10 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     """OpenAI chat-completions body plus two optional bundlebot fields; other OpenAI knobs are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    # The example is a request the server answers (a user message with text): random bodies rarely are one,
+    # so it is what the API fuzzer's examples phase sends to reach a 200.
+    model_config = ConfigDict(extra="ignore", strict=True, json_schema_extra={"examples": [
+        {"model": "bundlebot", "messages": [{"role": "user", "content": "a tea party for six, about £25"}]}]})
     model: str = "bundlebot"
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool = False
@@ -65,7 +73,7 @@ class ChatRequest(BaseModel):
 
 
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     kind: Literal["purchase", "cart", "view"]
     item_id: str = Field(min_length=1, max_length=200)
     quantity: int = Field(1, ge=1, le=10_000)
@@ -77,7 +85,8 @@ class EventsRequest(BaseModel):
     """Shopper feedback. The shop's backend (secret key) may name ``shopper``; a widget key must send a
     ``shopper_token`` and may only report views and cart additions."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"shopper": "17850", "events": [{"kind": "view", "item_id": "shopa-0"}]}]})
     events: list[EventIn] = Field(min_length=1, max_length=500)
     shopper: str | None = Field(None, max_length=200)
     shopper_token: str | None = None
@@ -92,3 +101,39 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class Ready(BaseModel):
+    ready: bool
+    shop: str
+    error: str | None = Field(None, description="Why the default shop failed to load, if it did.")
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str = Field(description="The bundle as text, then the checked explanation.")
+    bundle: dict[str, Any] = Field(description="BundleResult, as in /api/v1/turn.")
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: Literal["stop"]
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """The non-streamed answer of /v1/chat/completions (OpenAI's shape plus ``bundlebot_state``)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+    bundlebot_state: dict[str, Any] = Field(description="Send back as `bundlebot_state` with the next turn.")

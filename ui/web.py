@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bundlebot.config.server import ServerConfig
 from bundlebot.errors import BundlebotError, PayloadTooLargeError, RateLimitError
@@ -53,6 +53,13 @@ def sse(event: str | None, data: Any) -> str:
     """One Server-Sent Event; ``data`` is JSON on one line (so a newline can never break the framing)."""
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
+
+
+class SSEResponse(StreamingResponse):
+    """A Server-Sent Events stream. As a route's ``response_class`` it makes the spec declare
+    ``text/event-stream`` (a plain StreamingResponse leaves FastAPI's default ``application/json``)."""
+
+    media_type = "text/event-stream"
 
 
 def same_origin(origin: str, host_header: str) -> bool:
