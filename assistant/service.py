@@ -189,7 +189,7 @@ class ShoppingAssistant:
         except RuntimeError as exc:  # model misbehaviour is handled: the deterministic text stands
             log.warning("explanation generation failed: %s", exc)
             failure = f"generation failed: {exc}"
-        if not failure and not gate.problems and (rest := gate.finish()):
+        if not failure and (rest := gate.finish()):  # finish() releases nothing after a refusal
             yield TurnEvent("token", {"text": rest})
         timings["explain"] = _ms(t)
         result.problems = gate.problems + ([failure] if failure else [])

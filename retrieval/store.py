@@ -141,21 +141,23 @@ class HistoryEntry:
                    float(m["ts"]), m["kind"])
 
 
-def read_entries(metadatas: Sequence[dict[str, Any] | None]) -> list[HistoryEntry]:
-    """Entries of stored metadata, skipping (and logging) any that cannot be read: one damaged row, e.g. a
+def read_entry(m: dict[str, Any] | None) -> HistoryEntry | None:
+    """The entry of one stored row, or None (logged) when it cannot be read: one damaged row, e.g. a
     timestamp written before timestamps were checked, must not break every later turn of that shopper."""
-    out = []
-    for m in metadatas:
-        try:
-            e = HistoryEntry.from_metadata(m or {})
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("skipping an unreadable history entry %r: %s", m, exc)
-            continue
-        if valid_timestamp(e.first_ts) and valid_timestamp(e.last_ts):
-            out.append(e)
-        else:
-            log.warning("skipping a history entry with an impossible timestamp: %r", m)
-    return out
+    try:
+        e = HistoryEntry.from_metadata(m or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("skipping an unreadable history entry %r: %s", m, exc)
+        return None
+    if not (valid_timestamp(e.first_ts) and valid_timestamp(e.last_ts)):
+        log.warning("skipping a history entry with an impossible timestamp: %r", m)
+        return None
+    return e
+
+
+def read_entries(metadatas: Sequence[dict[str, Any] | None]) -> list[HistoryEntry]:
+    """Every readable entry of stored rows (``read_entry``)."""
+    return [e for m in metadatas if (e := read_entry(m)) is not None]
 
 
 def check_events(events: Sequence[Event]) -> None:
@@ -426,7 +428,7 @@ class ShopStore:
         if not res["ids"] or k <= 0:
             return []
         readable = [(e, v) for m, v in zip(res["metadatas"], res["embeddings"], strict=True)
-                    for e in read_entries([m])]
+                    if (e := read_entry(m)) is not None]
         if not readable:
             return []
         entries = [e for e, _ in readable]
