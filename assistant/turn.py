@@ -132,14 +132,11 @@ def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, his
     """Candidates of every search, the prompts' history lines and the merged pool. ``history_before``: a
     replayed train basket is not its own history; ``recent`` (default: the shopper's stored history) are the
     recent purchases the history lines end with."""
-    filters = Filters(max_price=plan.constraints.budget, exclude_ids=tuple(plan.rejected))
     seen: dict[str, ScoredItem] = {}
     pools = []
-    for q in searches(plan):
-        k = None if q == plan.query else MUST_HAVE_K
-        pools.append(retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
-                                      history_before=history_before))
-        for s in retriever.rank(pools[-1], k):
+    for k, pool in search_pools(retriever, plan, shopper, history_before=history_before):
+        pools.append(pool)
+        for s in retriever.rank(pool, k):
             seen.setdefault(s.item.id, s)
     cands, merged = list(seen.values()), pools[-1].merged(pools[:-1])
     if not shopper:
@@ -149,6 +146,18 @@ def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, his
     known = {it.id: it for it, *_ in merged.history}  # the pool holds the matched history items already
     history = relevant_history(shopper, cands, list(recent), lambda i: known.get(i) or retriever.item(i))
     return Pool(cands, history, merged)
+
+
+def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
+                 history_before: float | None = None) -> list[tuple[int | None, Any]]:
+    """(candidates kept, gathered pool) of each of the turn's searches, the request's own last."""
+    filters = Filters(max_price=plan.constraints.budget, exclude_ids=tuple(plan.rejected))
+    out = []
+    for q in searches(plan):
+        k = None if q == plan.query else MUST_HAVE_K
+        out.append((k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
+                                        history_before=history_before)))
+    return out
 
 
 def relevant_history(shopper: str, cands: Sequence[ScoredItem], recent: Sequence[tuple[Item, Event]],

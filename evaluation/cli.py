@@ -15,7 +15,8 @@ import typer
 
 from bundlebot.cli import ConfigOption
 
-DEFAULT_VARIANTS = ["popularity", "personal-popularity", "embedding", "reranker", "base", "lora", "llm-only"]
+DEFAULT_VARIANTS = ["popularity", "personal-popularity", "embedding", "reranker", "learned", "base", "lora",
+                    "llm-only"]
 
 
 def _config(config: Path | None):  # type: ignore[no-untyped-def]
@@ -184,6 +185,18 @@ def _meta() -> dict[str, str]:
             "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}"}
 
 
+def _rankers(cfg, shops: list[str]) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Each shop's learned-ranker manifest in brief: status, dev figures, feature importances."""
+    from retrieval.ranker import read_manifest
+
+    out = {}
+    for shop in shops:
+        m = read_manifest(cfg.home_path, shop) or {"status": "hand", "reason": "not fitted (bundlebot fit)"}
+        out[shop] = {k: m[k] for k in ("status", "reason", "dev", "importance", "train_requests", "rounds",
+                                       "wall_s") if k in m}
+    return out
+
+
 def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, split: str,  # type: ignore[no-untyped-def]
                target: str | None, key: str | None, explain: bool | None, out_dir: Path,
                with_plots: bool = True) -> Path:
@@ -208,5 +221,6 @@ def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, sp
             by_explain[ex] = make_variants(variants, cfg, ex, target, key)
         runs.append(runner.run(path.stem, cases, by_explain[ex]))
     meta = {**_meta(), "split": split, "limit": limit, "variants": variants,
-            "index_seconds": runner.index_seconds, "wall_seconds": round(time.perf_counter() - t0, 1)}
+            "index_seconds": runner.index_seconds, "wall_seconds": round(time.perf_counter() - t0, 1),
+            "rankers": _rankers(cfg, sorted(runner.shops))}
     return report.write(runs, meta, out_dir, with_plots)

@@ -71,6 +71,21 @@ def _failures(run: SuiteRun) -> list[str]:
     return lines
 
 
+def _rankers(rankers: dict[str, dict[str, Any]]) -> list[str]:
+    """Which shops ranked with a learned ranker, its dev figures and its five most important features."""
+    if not rankers:
+        return []
+    out = ["## Rankers", "", "| shop | ranker | dev recall@10 learned / hand | top features (share of gain) |",
+           "|---|---|---|---|"]
+    for shop, m in sorted(rankers.items()):
+        dev = m.get("dev") or {}
+        imp = sorted((m.get("importance") or {}).items(), key=lambda kv: -kv[1])[:5]
+        out.append(f"| {shop} | {m.get('status')}{' (' + m['reason'] + ')' if m.get('reason') else ''} | "
+                   f"{fmt(dev.get('recall@10_learned'))} / {fmt(dev.get('recall@10_hand'))} | "
+                   + ", ".join(f"{f} {v:.2f}" for f, v in imp) + " |")
+    return [*out, ""]
+
+
 def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
     out = ["# bundlebot evaluation report", "", f"Command: `{meta.get('command', '')}`", "",
            f"Split: {meta.get('split')}; created {meta.get('created')}; machine: {meta.get('machine')}", ""]
@@ -79,6 +94,7 @@ def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
             f"{k} {v:.0f}" for k, v in sorted(meta["index_seconds"].items())), ""]
     out += ["Figures are means over the cases where the metric applies (n in brackets); counts "
             "(invalid_items, invented_prices, grounding_failures, system_leaks, errors, empty) are sums.", ""]
+    out += _rankers(meta.get("rankers") or {})
     for run in runs:
         out += [f"## {run.name} ({len(run.cases)} cases)", ""]
         out += _table(run)

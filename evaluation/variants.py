@@ -8,7 +8,9 @@ Baselines read the case's stated constraints (they cannot read text) and the sho
 
 bundlebot itself, through ``ShoppingAssistant`` with a config per variant:
 
-- ``reranker``: retrieval core only (fusion off, deterministic explanation, no LLM).
+- ``reranker``: retrieval core only with the hand-weighted reranker (fusion off, deterministic explanation, no LLM).
+- ``learned``: the same with each shop's learned ranker (``bundlebot fit``; a shop without one keeps the hand
+  weights, and the report's ranker table says which shops had one). The LLM variants rank as ``learned`` does.
 - ``base``: the default model zero-shot with fusion, adapter none.
 - ``lora``: with the fine-tuned adapter (``finetune/adapters/default``); skipped with a reason if absent.
 - ``llm-only``: the LLM's choice scores alone over the top reranked candidates (fusion weight 1), base model,
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 
 RANK_K = 10
 BASELINES = ("popularity", "personal-popularity", "embedding")
-ASSISTANT = ("reranker", "base", "lora", "llm-only", "llm-only-lora")
+ASSISTANT = ("reranker", "learned", "base", "lora", "llm-only", "llm-only-lora")
 ALL = BASELINES + ASSISTANT
 
 
@@ -174,7 +176,8 @@ def variant_config(base: AppConfig, name: str, explain: bool) -> AppConfig:
     # llm-only variants measure the choice alone: their explanation would be base's, at seconds per turn.
     a.explain = explain and name in ("base", "lora")
     a.generator.adapter = "default" if name.endswith("lora") else "none"
-    a.fusion = name != "reranker"
+    a.fusion = name not in ("reranker", "learned")
+    cfg.retrieval.ranker = "hand" if name == "reranker" else "auto"
     if name.startswith("llm-only"):
         a.fusion_weight = a.fusion_weight_no_history = 1.0
     return cfg
@@ -185,7 +188,7 @@ class AssistantVariant(Variant):
 
     def __init__(self, name: str, base: AppConfig, explain: bool) -> None:
         self.name = name
-        self.uses_llm = name != "reranker"
+        self.uses_llm = name not in ("reranker", "learned")
         self.config = variant_config(base, name, explain)
         self._services: dict[str, Any] = {}
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from finetune.ranker import TRAIN_REQUESTS
+
 DEFAULT_CONFIG = Path("finetune/configs/default.toml")
 ConfigArg = Annotated[Path, typer.Option("--config", help="Training config (TOML).")]
 AppConfigArg = Annotated[Path | None, typer.Option("--app-config", help="App config TOML (home, data, retrieval).")]
@@ -72,5 +74,32 @@ def merge_cmd(adapter: Annotated[Path, typer.Argument(help="Adapter directory.")
     typer.echo(f"merged -> {out} (max |logit diff| {diff:.2e})")
 
 
+def fit_command(
+    shop: Annotated[str, typer.Option(help="The shop whose ranker to fit (indexed already).")],
+    source: Annotated[str | None, typer.Option(help="Its source spec (default: the one it was indexed from).")] = None,
+    requests: Annotated[int, typer.Option(help="Train requests drawn from the train split.")] = TRAIN_REQUESTS,
+    app_config: AppConfigArg = None,
+) -> None:
+    """Fit the shop's learned ranker on its own train split (dev stops it early); serving then uses it.
+
+    Example: bundlebot fit --shop demo
+    """
+    from bundlebot.config import load_config
+    from finetune.ranker import fit_indexed
+
+    m = fit_indexed(load_config(app_config), shop, source, train_requests=requests)
+    typer.echo(fit_summary(shop, m))
+
+
+def fit_summary(shop: str, m: dict) -> str:
+    if m.get("status") != "learned":
+        return f"shop {shop}: keeps the hand-weighted reranker ({m.get('reason')})"
+    dev = m.get("dev", {})
+    return (f"shop {shop}: learned ranker, {m['train_requests']} train requests, {m['rounds']} trees, "
+            f"{m['wall_s']:.0f} s; dev recall@10 {dev.get('recall@10_learned')} "
+            f"(hand weights {dev.get('recall@10_hand')}, {dev.get('requests')} requests)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
+    app.command("fit")(fit_command)

@@ -26,9 +26,10 @@ def index_command(
     sync: Annotated[bool, typer.Option("--sync", help="Also delete items no longer in the source.")] = False,
     mapping: Annotated[str | None, typer.Option(
         help='Column mapping as JSON, e.g. \'{"id": "sku"}\'.')] = None,
+    fit: Annotated[bool, typer.Option("--fit/--no-fit", help="Fit the shop's learned ranker afterwards.")] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Index a catalog (and its shopper history) into a shop.
+    """Index a catalog (and its shopper history) into a shop, then fit its learned ranker.
 
     Example: bundlebot index --source online-retail --shop demo
     """
@@ -40,7 +41,8 @@ def index_command(
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--mapping should be a JSON object, got {mapping!r}",
                           hint='write --mapping \'{"id": "sku", "title": "name"}\'') from exc
-    report = index_source(load_config(config), source, shop, sync=sync, mapping=column_map)
+    app = load_config(config)
+    report = index_source(app, source, shop, sync=sync, mapping=column_map)
     typer.echo(f"shop {shop}: {report.summary()}")
     if report.rejected:
         typer.echo("rejected rows by reason:")
@@ -52,6 +54,12 @@ def index_command(
         typer.secho("no valid item: nothing was indexed, the shop is unchanged",
                     fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    if fit and not mapping:
+        # the CLI composes the stages: fitting reads the turn's own planning (assistant), a layer above
+        from finetune.cli import fit_summary
+        from finetune.ranker import fit_indexed
+
+        typer.echo(fit_summary(shop, fit_indexed(app, shop, source)))
 
 
 def search_command(

@@ -13,6 +13,9 @@ score = w_rel·relevance + w_lex·lexical + w_fb·feedback + w_aff·affinity + w
   are substitutes, not a bundle);
 - popularity: log1p(popularity) / log1p(max popularity).
 
+With a shop's learned ranker (``retrieval/ranker.py``) the score is its prediction instead, and each term of
+the breakdown holds the contributions of the features reported under it (``features.GROUPS``).
+
 ``breakdown`` holds each term's weighted contribution (they sum to ``score``), ``evidence`` the facts behind
 them, from which explanations such as "often bought with the teapot" are written. Pure numpy: the complement
 term reads one sparse row block for all anchors at once.
@@ -38,12 +41,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bundlebot.config.retrieval import RerankConfig
+from retrieval.features import FEATURES, HAND_TERMS, feature_matrix
 from retrieval.types import Event, Item, ScoredItem
 
 if TYPE_CHECKING:
     from retrieval.copurchase import CoPurchase
+    from retrieval.ranker import LearnedRanker
 
-TERMS = ("relevance", "lexical", "feedback", "affinity", "complement", "substitute", "popularity")
+TERMS = HAND_TERMS
 Lexical = Mapping[str, tuple[float, Sequence[str]]]
 """item id -> (lexical score in [0, 1], the request words its text holds)."""
 
@@ -56,26 +61,68 @@ class Reranker:
     """Weighted-sum reranker; weights come from ``RerankConfig``."""
 
     def __init__(self, config: RerankConfig, stats: CoPurchase | None = None,
-                 max_popularity: int = 0) -> None:
+                 max_popularity: int = 0, learned: LearnedRanker | None = None) -> None:
         self.config = config
         self.stats = stats
         self.max_popularity = max_popularity
+        self.learned = learned
+        """The shop's fitted ranker (``retrieval/ranker.py``); None: the hand weights below."""
         self._item_cat: np.ndarray | None = None
 
     def score(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
               history: Sequence[tuple[Item, np.ndarray, Event]] = (),
               chosen: Sequence[tuple[Item, np.ndarray]] = (),
               anchors: Sequence[str] = (), *, lexical: Lexical | None = None,
-              feedback_vec: np.ndarray | None = None) -> list[ScoredItem]:
+              feedback_vec: np.ndarray | None = None, query: str = "",
+              budget: float | None = None) -> list[ScoredItem]:
         """Score and sort candidates (best first); chosen items are never returned.
 
         ``anchors`` are further item ids whose complements count (e.g. the request's top vector hits);
-        ``lexical`` the request's word matches per item id; ``feedback_vec`` the centroid of the first hits.
+        ``lexical`` the request's word matches per item id; ``feedback_vec`` the centroid of the first hits;
+        ``query`` and ``budget`` are read by the learned ranker only (``retrieval/features.py``).
         """
+        pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec)
+        if pool is None:
+            return []
+        candidates, terms, (aff, aff_idx, sub, sub_idx, comp, comp_of) = pool
+        if self.learned is not None:
+            x = feature_matrix(query, [it for it, _ in candidates], terms, history, budget)
+            rows = self.learned.breakdowns(x, substitute=-self.config.substitute_penalty * terms["substitute"])
+        else:
+            rows = self._hand(candidates, terms, history)
+        times = {it.id: max(1, int(ev.quantity)) for it, _, ev in history}
+        out = []
+        for i, (item, _) in enumerate(candidates):
+            breakdown = rows[i]
+            evidence = self._evidence(i, history, aff, aff_idx, chosen, sub, sub_idx, comp, comp_of)
+            if item.id in times and (self.learned is not None or self.config.repeat > 0):
+                evidence["times_bought"] = times[item.id]
+            if terms["lexical"][i] > 0 and lexical is not None:
+                evidence["matched_words"] = list(lexical[item.id][1])
+            out.append(ScoredItem(item, round(sum(breakdown.values()), 6), breakdown, evidence))
+        out.sort(key=lambda s: (-s.score, s.item.id))
+        return out
+
+    def features(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
+                 history: Sequence[tuple[Item, np.ndarray, Event]] = (),
+                 chosen: Sequence[tuple[Item, np.ndarray]] = (), anchors: Sequence[str] = (), *,
+                 lexical: Lexical | None = None, feedback_vec: np.ndarray | None = None, query: str = "",
+                 budget: float | None = None) -> tuple[list[Item], np.ndarray]:
+        """The candidates (chosen ones left out) and their ``FEATURES`` rows, as ``score`` would compute them."""
+        pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec)
+        if pool is None:
+            return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
+        items = [it for it, _ in pool[0]]
+        return items, feature_matrix(query, items, pool[1], history, budget)
+
+    def _terms(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
+               history: Sequence[tuple[Item, np.ndarray, Event]], chosen: Sequence[tuple[Item, np.ndarray]],
+               anchors: Sequence[str], lexical: Lexical | None, feedback_vec: np.ndarray | None) -> Any:
+        """(candidates, the unweighted terms, what the evidence is read from), or None without candidates."""
         chosen_ids = {it.id for it, _ in chosen}
         candidates = [(it, v) for it, v in candidates if it.id not in chosen_ids]
         if not candidates:
-            return []
+            return None
         dim = int(np.asarray(query_vec).shape[-1])
         cand = _matrix([v for _, v in candidates], dim)
         rel = cand @ np.asarray(query_vec, dtype=np.float32)
@@ -90,20 +137,20 @@ class Reranker:
         terms = {"relevance": rel, "lexical": lex, "feedback": np.clip(fb, 0.0, 1.0),
                  "affinity": np.clip(aff, 0.0, 1.0), "complement": comp, "substitute": sub,
                  "popularity": self._popularity([it for it, _ in candidates])}
+        return candidates, terms, (aff, aff_idx, sub, sub_idx, comp, comp_of)
+
+    def _hand(self, candidates: Sequence[tuple[Item, np.ndarray]], terms: dict[str, np.ndarray],
+              history: Sequence[tuple[Item, np.ndarray, Event]]) -> list[dict[str, float]]:
+        """Each candidate's weighted terms (the repeat-purchase bonus counted under affinity)."""
         weights = self._weights()
         repeat = self._repeat([it.id for it, _ in candidates], history) if self.config.repeat > 0 else None
-        out = []
-        for i, (item, _) in enumerate(candidates):
+        rows = []
+        for i in range(len(candidates)):
             breakdown = {t: round(float(weights[t] * terms[t][i]), 6) for t in TERMS}
-            evidence = self._evidence(i, history, aff, aff_idx, chosen, sub, sub_idx, comp, comp_of)
             if repeat is not None and repeat[i][0] > 0:
                 breakdown["affinity"] = round(breakdown["affinity"] + self.config.repeat * repeat[i][0], 6)
-                evidence["times_bought"] = repeat[i][1]
-            if lex[i] > 0 and lexical is not None:
-                evidence["matched_words"] = list(lexical[item.id][1])
-            out.append(ScoredItem(item, round(sum(breakdown.values()), 6), breakdown, evidence))
-        out.sort(key=lambda s: (-s.score, s.item.id))
-        return out
+            rows.append(breakdown)
+        return rows
 
     def _weights(self) -> dict[str, float]:
         c = self.config

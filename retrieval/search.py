@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from retrieval.types import Event, Item, ScoredItem
 if TYPE_CHECKING:
     from bundlebot.config import AppConfig
     from retrieval.copurchase import CoPurchase
+    from retrieval.ranker import LearnedRanker
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class CandidatePool:
     query: str = ""
     lexical: dict[str, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
     feedback_vec: np.ndarray | None = None
+    budget: float | None = None
+    """The request's price cap (a feature of the learned ranker: price against budget)."""
 
     def vectors(self) -> dict[str, tuple[Item, np.ndarray]]:
         """Every item this pool holds a vector for (candidates and chosen), by id."""
@@ -138,21 +141,23 @@ class Retriever:
     """Candidates for a request in one shop. Open with ``Retriever.open(config, shop)``."""
 
     def __init__(self, config: AppConfig, shop: ShopStore, embedder: Embedder,
-                 stats: CoPurchase | None) -> None:
+                 stats: CoPurchase | None, learned: LearnedRanker | None = None) -> None:
         self.config = config
         self.store = shop
         self.embedder = embedder
         self.stats = stats
         meta = shop.meta()
         self.currency: str | None = meta.get("currency")
-        self.reranker = Reranker(config.retrieval.rerank, stats, int(meta.get("max_popularity", 0)))
+        self.reranker = Reranker(config.retrieval.rerank, stats, int(meta.get("max_popularity", 0)), learned)
         self._lexicon: Lexicon | None = None
+        self.history_as_of: HistoryAsOf | None = None
+        """Set by training only: a replayed basket's history as it stood then (see ``HistoryAsOf``)."""
 
     @classmethod
     def open(cls, config: AppConfig, shop: str, embedder: Embedder | None = None) -> Retriever:
         store = VectorStore(config.retrieval.store, config.store_path).shop(shop)
         embedder = embedder or make_embedder(config.retrieval.embedder)
-        return cls(config, store, embedder, load_stats(config, shop))
+        return cls(config, store, embedder, load_stats(config, shop), learned_ranker(config, shop))
 
     # ---- lookups ----------------------------------------------------------------------------------------
     def warm(self) -> None:
@@ -216,7 +221,14 @@ class Retriever:
         for item, vec in self._complements(anchors, filters, exclude=set(pool)):
             pool[item.id] = (item, vec)
         lexical.update(self._lexical(query, [it for it, _ in pool.values() if it.id not in lexical]))
-        return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits, query, lexical, feedback)
+        return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits, query, lexical, feedback,
+                             filters.max_price)
+
+    def features(self, pool: CandidatePool) -> tuple[list[Item], np.ndarray]:
+        """Every candidate of a gathered pool with its learned-ranker features (what training rows hold)."""
+        return self.reranker.features(pool.query_vec, pool.candidates, pool.history, pool.chosen, pool.anchors,
+                                      lexical=pool.lexical, feedback_vec=pool.feedback_vec, query=pool.query,
+                                      budget=pool.budget)
 
     def rank(self, pool: CandidatePool, k: int | None = None, *,
              chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
@@ -244,7 +256,8 @@ class Retriever:
         picked = list({it.id: (it, v) for it, v in [*pool.chosen, *extra]}.values())
         anchors = pool.anchors if anchors is None else anchors
         return self.reranker.score(pool.query_vec, cands, pool.history, picked, anchors=anchors,
-                                   lexical=pool.lexical, feedback_vec=pool.feedback_vec)
+                                   lexical=pool.lexical, feedback_vec=pool.feedback_vec, query=pool.query,
+                                   budget=pool.budget)
 
     def _pairs(self, pool: CandidatePool, ids: Sequence[str]) -> list[tuple[Item, np.ndarray]]:
         """(Item, vector) for ids, from the pool where it has them, else read from the store."""
@@ -273,7 +286,12 @@ class Retriever:
         entries: list[tuple[HistoryEntry, float]] = self.store.history_query(str(shopper), qv, HISTORY_K, before)
         pairs = self.store.get_items([e.item_id for e, _ in entries], with_vectors=True)
         by_id = {it.id: (it, v) for it, v in pairs}
-        return [(*by_id[e.item_id], e.to_event()) for e, _ in entries if e.item_id in by_id]
+        events = {e.item_id: e.to_event() for e, _ in entries}
+        if before is not None and self.history_as_of is not None:
+            then = self.history_as_of(str(shopper), before)
+            events = {i: then[i] for i in events if i in then}
+        return [(*by_id[e.item_id], events[e.item_id]) for e, _ in entries
+                if e.item_id in by_id and e.item_id in events]
 
     def _complements(self, anchors: list[str], filters: Filters,
                      exclude: set[str]) -> list[tuple[Item, np.ndarray]]:
@@ -288,6 +306,32 @@ class Retriever:
         best = sorted(wanted, key=lambda c: -wanted[c])[: self.config.retrieval.complements * 2]
         found = self.store.get_items(best, with_vectors=True)
         return [(it, v) for it, v in found if filters.accepts(it)][: self.config.retrieval.complements]
+
+
+class HistoryAsOf(Protocol):
+    """A shopper's history as it stood at ``before``: item id -> the aggregate of their events before it.
+
+    The store keeps one aggregate per (shopper, item) over all train events; ``history_before`` drops items
+    first bought later, but an earlier item's count and last purchase still include the replayed basket and
+    what came after it. Training sets this from the source's events, so its rows see what a shopper's turn
+    at that moment would have seen."""
+
+    def __call__(self, shopper: str, before: float) -> Mapping[str, Event]: ...
+
+
+def learned_ranker(config: AppConfig, shop: str) -> LearnedRanker | None:
+    """The ranker ``config.retrieval.ranker`` asks for: None means the hand weights."""
+    mode = config.retrieval.ranker
+    if mode == "hand":
+        return None
+    from retrieval.ranker import load_ranker
+
+    ranker = load_ranker(config.home_path, shop)
+    if ranker is None and mode == "learned":
+        from bundlebot.errors import NotFoundError
+
+        raise NotFoundError(f"shop {shop!r} has no learned ranker", hint=f"fit one: bundlebot fit --shop {shop}")
+    return ranker
 
 
 def stats_path(config: AppConfig, shop: str) -> Path:

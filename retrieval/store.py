@@ -129,7 +129,7 @@ class HistoryEntry:
     kind: str
 
     def to_event(self) -> Event:
-        return Event(self.shopper_id, self.item_id, self.last_ts, self.kind, self.quantity)
+        return Event(self.shopper_id, self.item_id, self.last_ts, self.kind, self.quantity, count=self.count)
 
     def to_metadata(self) -> dict[str, Any]:
         return {"shopper": self.shopper_id, "item_id": self.item_id, "count": self.count,

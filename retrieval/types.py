@@ -125,6 +125,8 @@ class Event:
     kind: str = "purchase"
     quantity: int = 1
     basket_id: str | None = None
+    count: int = 1
+    """How many baskets this aggregates (a history entry's ``count``; 1 for one event)."""
 
 
 @dataclass(frozen=True)

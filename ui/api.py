@@ -26,6 +26,7 @@ from starlette.routing import Match
 import bundlebot
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError, NotFoundError, RequestError
+from retrieval.ranker import ranker_status
 from ui import routes_data, routes_turn
 from ui.runtime import RuntimeFactory, Runtimes, TurnRunner
 from ui.schemas import Ready
@@ -178,6 +179,9 @@ def _install_basic_routes(app: FastAPI) -> None:
         rt: Runtimes = app.state.runtimes
         shop = config.server.default_shop
         body: dict[str, Any] = {"ready": shop in rt.ready, "shop": shop}
+        body["ranker"], note = ranker_status(config.home_path, shop, config.retrieval.ranker)
+        if note:
+            body["ranker_note"] = note
         if shop in rt.errors:
             body["error"] = rt.errors[shop]
         return JSONResponse(body, status_code=200 if body["ready"] else 503)

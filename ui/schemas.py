@@ -107,6 +107,9 @@ class Ready(BaseModel):
     ready: bool
     shop: str
     error: str | None = Field(None, description="Why the default shop failed to load, if it did.")
+    ranker: Literal["learned", "hand"] = Field("hand", description="How the shop ranks: its learned ranker "
+                                                                  "(bundlebot fit) or the hand weights.")
+    ranker_note: str | None = Field(None, description="Why the hand weights, when they are used.")
 
 
 class ChatChoiceMessage(BaseModel):

@@ -106,7 +106,12 @@ class RetrievalConfig:
     """How many of the shopper's past items most relevant to the request join the candidates themselves
     (they are always affinity/complement anchors); 0 = none. "I need milk" should find THEIR milk: without
     this the shopper's own items were candidates only by chance (EVALUATION.md, personal-aisle)."""
+    ranker: str = "auto"
+    """`auto`: the shop's learned ranker where `bundlebot fit` fitted one, else the hand weights of `rerank`;
+    `hand`: always the hand weights; `learned`: the learned ranker, and an error where the shop has none."""
 
     def __post_init__(self) -> None:
+        if self.ranker not in ("auto", "hand", "learned"):
+            raise ConfigError(f"retrieval.ranker should be 'auto', 'hand' or 'learned', got {self.ranker!r}")
         if self.candidates <= 0:
             raise ConfigError(f"retrieval.candidates should be positive, got {self.candidates}")

@@ -46,6 +46,7 @@ def test_smoke_eval_writes_one_report_with_every_variant(smoke_run: Path) -> Non
     report = (smoke_run / "report.md").read_text()
     assert "## budget (3 cases)" in report and "| within_budget |" in report
     assert "| recall@10 |" in report and "reranker" in report
+    assert "## Rankers" in report and "| demo | hand (not fitted" in report
     assert (smoke_run / "budget-metrics.png").stat().st_size > 1000
     assert (smoke_run / "constraints-latency.png").is_file()
 
@@ -97,3 +98,13 @@ def test_http_answer_maps_the_turn_response_shape() -> None:
     assert ans == Answer(items=[("22423", 12.75)], ranked=["22423", "x"], total=12.75,
                          explanation="A cakestand for £12.75.", grounded=True, stated_budget=20.0,
                          first_items=["22423"], first_total=12.75)
+
+
+def test_the_learned_variant_ranks_with_the_shops_ranker_and_reranker_with_the_hand_weights(demo_config) -> None:
+    from evaluation.variants import variant_config
+
+    assert variant_config(demo_config, "reranker", False).retrieval.ranker == "hand"
+    learned = variant_config(demo_config, "learned", True)
+    assert learned.retrieval.ranker == "auto" and not learned.assistant.fusion and not learned.assistant.explain
+    assert variant_config(demo_config, "base", True).retrieval.ranker == "auto"
+    assert demo_config.retrieval.ranker == "auto"  # the base config is never changed

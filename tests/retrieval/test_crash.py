@@ -63,7 +63,7 @@ def _index(home: Path, source: Path, crash_at: str | None = None) -> subprocess.
     if crash_at:
         env[ENV] = crash_at
     return subprocess.run([sys.executable, "-m", "bundlebot", "-q", "index", "--source", f"bundlerec:{source}",
-                           "--shop", SHOP], env=env, capture_output=True, text=True, timeout=600)
+                           "--shop", SHOP, "--no-fit"], env=env, capture_output=True, text=True, timeout=600)
 
 
 def _snapshot(home: Path) -> dict:

@@ -21,6 +21,8 @@ def test_health_ready_docs(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
+    # the fake shop was never fitted: it ranks with the hand weights, and says how to change that
+    assert ready.json()["ranker"] == "hand" and "bundlebot fit --shop" in ready.json()["ranker_note"]
     spec = client.get("/openapi.json").json()
     for path in ("/v1/chat/completions", "/api/v1/turn", "/api/v1/turn/stream", "/api/v1/events",
                  "/api/v1/shoppers/{shopper_id}", "/api/v1/items/{item_id}"):

@@ -1,0 +1,93 @@
+"""Learned-ranker benchmark: ranking one request's pool, against the raw library doing the same work.
+
+For real dev requests of a fitted shop (``bundlebot fit --shop SHOP`` first), each pool is gathered once, then
+timed: ``Retriever.rank`` with the hand weights, ``Retriever.rank`` with the learned ranker (features,
+prediction, per-feature contributions, sorting, evidence), and raw LightGBM ``Booster.predict`` (+ a
+``pred_contrib`` call) on the same feature matrix, in the same run. Pools are cut to ``--pool`` candidates
+(the issue's figure: 100). Also prints the fit's wall time from the shop's manifest.
+
+    .venv/bin/python benchmarks/bench_ranker.py --shop demo --requests 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dataclasses import replace  # noqa: E402
+
+from benchmarks._machine import print_machine  # noqa: E402
+from bundlebot.config import load_config  # noqa: E402
+
+
+def _ms(fn, repeat: int) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) * 1000 / repeat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shop", default="demo")
+    ap.add_argument("--requests", type=int, default=50)
+    ap.add_argument("--pool", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+    print_machine()
+
+    from assistant.turn import first_plan, search_pools
+    from finetune.ranker import requests_of
+    from retrieval.importers import load_source
+    from retrieval.ranker import read_manifest
+    from retrieval.search import Retriever
+
+    cfg = load_config(None)
+    learned = Retriever.open(cfg, args.shop)
+    if learned.reranker.learned is None:
+        sys.exit(f"shop {args.shop} has no learned ranker: run `bundlebot fit --shop {args.shop}` first")
+    hand_cfg = copy.deepcopy(cfg)
+    hand_cfg.retrieval.ranker = "hand"
+    hand = Retriever.open(hand_cfg, args.shop, embedder=learned.embedder)
+    src = load_source(learned.store.meta()["source"], cfg.data_path)
+    rows = {"hand rank": [], "learned rank": [], "raw predict+contrib": [], "raw predict": []}
+    sizes = []
+    booster = learned.reranker.learned.booster
+    for req in requests_of(src, src.dev, args.requests, seed=3):
+        plan = first_plan(req.text)
+        _, pool = search_pools(learned, plan, req.shopper)[-1]
+        pool = replace(pool, candidates=pool.candidates[: args.pool])
+        sizes.append(len(pool.candidates))
+        _, x = learned.features(pool)
+        rows["hand rank"].append(_ms(lambda p=pool: hand.rank(p, len(p.candidates)), args.repeat))
+        rows["learned rank"].append(_ms(lambda p=pool: learned.rank(p, len(p.candidates)), args.repeat))
+        rows["raw predict+contrib"].append(_ms(lambda x=x: (booster.predict(x, num_threads=1),
+                                                             booster.predict(x, pred_contrib=True, num_threads=1)),
+                                               args.repeat))
+        rows["raw predict"].append(_ms(lambda x=x: booster.predict(x, num_threads=1), args.repeat))
+    print(f"\nshop {args.shop}: {len(sizes)} dev requests, pool size median {statistics.median(sizes):.0f} "
+          f"(cut at {args.pool}), {args.repeat} repeats each")
+    base = statistics.median(rows["raw predict+contrib"])
+    for name, vals in rows.items():
+        p50 = statistics.median(vals)
+        p95 = sorted(vals)[int(0.95 * (len(vals) - 1))]
+        print(f"  {name:<22} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   x{p50 / base:5.2f} of raw predict+contrib")
+    m = read_manifest(cfg.home_path, args.shop) or {}
+    print(f"\nfit (manifest): {m.get('wall_s')} s wall, {m.get('train_requests')} train requests, "
+          f"{m.get('rounds')} trees; dev recall@10 {m.get('dev')}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
