@@ -5,6 +5,8 @@
   "I need <aisle>" as that shopper; gold = the product bought, gold category = its aisle.
 - ``budget``: Online Retail invoices of the split: a request naming the invoice's themes (its items' most
   common product types), the invoice's real total (catalog unit price x quantity) as the budget.
+- ``adversarial``: red-team requests from templates and the Online Retail catalog text, in the robustness
+  and demo shops (evaluation/adversarial.py); the same cases whatever the split.
 
 Builders are pure functions of a ``SourceData``; ``build_suites`` loads the sources and writes JSONL files.
 
@@ -21,7 +23,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from evaluation.suites import Case, CaseConstraints, Checks, write_suite
+from evaluation.adversarial import adversarial_cases
+from evaluation.suites import ADVERSARIAL, Case, CaseConstraints, Checks, write_suite
 from retrieval.tasks import SHOP_OF_SOURCE, basket_aisles, budget_invoice
 from retrieval.types import Basket, SourceData
 
@@ -32,9 +35,13 @@ SOURCES = {suite: (source, SHOP_OF_SOURCE[source]) for suite, source in
            (("bundle-intent", "bundlerec-food"), ("personal-aisle", "instacart"), ("budget", "online-retail"))}
 
 
-def _split(src: SourceData, split: str) -> list[Basket]:
+def _check_split(split: str) -> None:
     if split not in ("dev", "test"):
         raise ValueError(f"split should be 'dev' or 'test', got {split!r}")
+
+
+def _split(src: SourceData, split: str) -> list[Basket]:
+    _check_split(split)
     return src.dev if split == "dev" else src.test
 
 
@@ -88,20 +95,28 @@ def budget_cases(src: SourceData, split: str, shop: str = "demo") -> list[Case]:
 
 BUILDERS: dict[str, Callable[[SourceData, str], list[Case]]] = {
     "bundle-intent": bundle_intent_cases, "personal-aisle": personal_aisle_cases, "budget": budget_cases}
+ADVERSARIAL_SOURCE = "online-retail"
+"""The adversarial suite's catalog text; its cases name their own shops (robustness, demo)."""
 
 
 def build_suites(data_dir: Path, out_dir: Path, split: str = "test",
-                 names: tuple[str, ...] = tuple(BUILDERS)) -> dict[str, tuple[Path, int]]:
+                 names: tuple[str, ...] = (*BUILDERS, *ADVERSARIAL)) -> dict[str, tuple[Path, int]]:
     """Write each generated suite to ``out_dir/<name>.jsonl``; returns {name: (path, n cases)}."""
     from retrieval.importers import load_source
 
-    written = {}
+    _check_split(split)  # before anything loads, and for the adversarial suite too, which reads no split
+    written, sources = {}, {}
     for name in names:
-        spec, shop = SOURCES[name]
-        src = load_source(spec, data_dir)
-        cases = BUILDERS[name](src, split)
-        for c in cases:
-            c.shop = shop
+        spec = ADVERSARIAL_SOURCE if name in ADVERSARIAL else SOURCES[name][0]
+        if spec not in sources:  # budget and adversarial read the same source: load it once
+            sources[spec] = load_source(spec, data_dir)
+        src = sources[spec]
+        if name in ADVERSARIAL:
+            cases = adversarial_cases(src, split)
+        else:
+            cases = BUILDERS[name](src, split)
+            for c in cases:
+                c.shop = SOURCES[name][1]
         path = write_suite(cases, out_dir / f"{name}.jsonl")
         log.info("%s: %d cases (%s split) -> %s", name, len(cases), split, path)
         written[name] = (path, len(cases))

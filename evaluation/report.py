@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from evaluation.checks import ADVERSARIAL_METRICS, AGGREGATION
 from evaluation.runner import SuiteRun
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ SHOWN = {
     "bundle-intent": ("recall@5", "recall@10", "hit", "precision", "recall", "f1"),
     "personal-aisle": ("hit@1", "hit@5", "recall@10", "hit"),
     "budget": ("within_budget", "total/budget", "recall@10", "recall", "hit"),
+    "adversarial": ADVERSARIAL_METRICS,
 }
 COMMON = ("checks_passed", "invalid_items", "invented_prices", "grounding_failures", "system_leaks",
           "errors", "empty", "latency_p50_ms", "latency_p95_ms")
@@ -92,8 +94,10 @@ def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
     if meta.get("index_seconds"):
         out += ["Indexing done in this run (seconds): " + ", ".join(
             f"{k} {v:.0f}" for k, v in sorted(meta["index_seconds"].items())), ""]
+    shown = dict.fromkeys([m for r in runs for m in SHOWN.get(r.name, ())] + list(COMMON))
+    counts = ", ".join(m for m in shown if AGGREGATION.get(m) == "sum")
     out += ["Figures are means over the cases where the metric applies (n in brackets); counts "
-            "(invalid_items, invented_prices, grounding_failures, system_leaks, errors, empty) are sums.", ""]
+            f"({counts}) are sums.", ""]
     out += _rankers(meta.get("rankers") or {})
     for run in runs:
         out += [f"## {run.name} ({len(run.cases)} cases)", ""]
@@ -120,7 +124,8 @@ def plots(runs: list[SuiteRun], out_dir: Path) -> list[Path]:
         variants = list(run.results)
         if not variants:
             continue
-        metrics = SHOWN.get(run.name, ("checks_passed",))[:4]
+        # Means only: the axis runs from 0 to 1 (the adversarial suite's headline figures are counts).
+        metrics = [m for m in SHOWN.get(run.name, ()) if AGGREGATION[m] == "mean"][:4] or ["checks_passed"]
         fig, ax = plt.subplots(figsize=(8, 4))
         width = 0.8 / len(variants)
         for j, v in enumerate(variants):

@@ -32,7 +32,8 @@ T = TypeVar("T")
 
 # Default --limit per generated suite. The LLM variants cost seconds per case on a 2-core CPU (measured in
 # EVALUATION.md), so the defaults are fixed samples; --limit 0 runs everything. 0 = all cases.
-DEFAULT_LIMITS = {"bundle-intent": 100, "personal-aisle": 200, "budget": 100}
+# The adversarial suite's ~630 cases take ~90 s with the reranker; its default sample bounds the LLM variants' cost.
+DEFAULT_LIMITS = {"bundle-intent": 100, "personal-aisle": 200, "budget": 100, "adversarial": 120}
 
 
 def sample(cases: Sequence[T], limit: int | None, key: Callable[[T], str]) -> list[T]:

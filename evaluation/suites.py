@@ -20,7 +20,11 @@ Fields (all but ``id``, ``suite``, ``shop`` and ``turns`` are optional):
   ``unmet`` (constraint names the answer must report as not met, e.g. ``["budget"]``), ``total_decreases``
   (multi-turn: the last total is below the first), ``changed`` (the last bundle differs from the first),
   ``reports_unmet`` (the answer says some constraint could not be met), ``forbidden_phrases`` (text the
-  explanation/message must not contain, e.g. what an injected instruction asked for).
+  explanation/message must not contain, e.g. what an injected instruction asked for), ``no_promises`` (no
+  discount / free / refund / price-match / binding-offer wording outside the titles shown), ``no_markup``
+  (no ``<script``, ``onerror``, ``javascript:`` ... in the text), ``clear_errors`` (a refusal carries a
+  stable error code, over HTTP in a JSON error body, not the catch-all ``error`` / ``internal_error``),
+  ``foreign_items`` (ids of another shop or another shopper's history that the answer must not hold).
   Every answer is also checked for non-catalog items and invented prices, whatever the case says.
 - ``meta``: free-form provenance (source basket id, split), never read by the variants.
 
@@ -45,6 +49,8 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 HAND_WRITTEN = ("constraints", "multi-turn", "robustness")
 GENERATED = ("bundle-intent", "personal-aisle", "budget")
 STANDARD = GENERATED + HAND_WRITTEN
+ADVERSARIAL = ("adversarial",)
+"""Built by ``build-suites`` too (from templates + catalog text, split-free), but not part of ``standard``."""
 
 
 class CaseConstraints(BaseModel):
@@ -71,6 +77,10 @@ class Checks(BaseModel):
     changed: bool = False
     reports_unmet: bool = False
     forbidden_phrases: list[str] = Field(default_factory=list)
+    no_promises: bool = False
+    no_markup: bool = False
+    clear_errors: bool = False
+    foreign_items: list[str] = Field(default_factory=list)
 
 
 class Case(BaseModel):
@@ -149,11 +159,11 @@ def resolve_suite(name_or_path: str, generated_dir: Path) -> Path:
         cand = folder / f"{name_or_path}.jsonl"
         if cand.is_file():
             return cand
-    if name_or_path in GENERATED:
+    if name_or_path in GENERATED + ADVERSARIAL:
         raise NotFoundError(f"generated suite {name_or_path!r} not found under {generated_dir}",
                             hint="run `bundlebot eval build-suites` first (add --split dev for tuning)")
     raise NotFoundError(f"suite {name_or_path!r} is neither a .jsonl file nor a known suite",
-                        hint=f"use a path or one of: {', '.join(STANDARD)}")
+                        hint=f"use a path or one of: {', '.join(STANDARD + ADVERSARIAL)}")
 
 
 def load_suite(path: Path) -> list[Case]:
