@@ -88,8 +88,10 @@ def hard_ok(item: Item, c: Constraints, rejected: set[str]) -> bool:
 
 def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              pinned: Sequence[ScoredItem] = (), rejected: Sequence[str] = (), prefer: Sequence[str] = (),
-             slot_max_price: float | None = None, rescore: Rescore | None = None) -> Assembly:
-    """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``."""
+             slot_max_price: float | None = None, rescore: Rescore | None = None,
+             known: Callable[[str], bool] | None = None) -> Assembly:
+    """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``. The message
+    names an exclusion or must-have only when ``known`` says the shop's catalog uses its words."""
     rej, notes = set(rejected), []
     chosen: list[ScoredItem] = []
     for p in pinned:
@@ -112,7 +114,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
         unmet.append("size")
     if not chosen:
         unmet = ["nothing"]
-    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes))
+    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes, known))
 
 
 def _pool(candidates: Sequence[ScoredItem], c: Constraints, rej: set[str], taken: set[str],
@@ -201,13 +203,14 @@ def _total(chosen: list[ScoredItem]) -> float | None:
     return round(sum(p for p in prices if p is not None), 2)
 
 
-def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[str], notes: list[str]) -> str:
+def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[str], notes: list[str],
+             known: Callable[[str], bool] | None) -> str:
     parts = list(notes)
     limits = []
     if c.budget is not None:
         limits.append(f"within {format_price(c.budget, c.currency)}")
     if c.exclude:
-        limits.append("without " + said_back(c.exclude, "you excluded"))
+        limits.append("without " + said_back(c.exclude, "you excluded", known))
     where = (" " + " and ".join(limits)) if limits else ""
     if "nothing" in unmet:
         return " ".join(parts + [f"Nothing in the catalog fits{where}; try a higher budget or fewer limits."])
@@ -215,5 +218,5 @@ def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[st
         parts.append(f"Only {len(chosen)} of the {size} items asked for fit{where}.")
     if "must_have" in unmet:
         missing = [t for t in c.must_have if not any(matches_term(s.item.title, t) for s in chosen)]
-        parts.append(f"Could not include {said_back(missing)}{where}.")
+        parts.append(f"Could not include {said_back(missing, known=known)}{where}.")
     return " ".join(parts)

@@ -34,7 +34,8 @@ _CUR_SYM = r"(?P<sym>[£$€])"
 # read this one list, so a new currency word ("livres") is known everywhere at once.
 _CUR_WORDS = "|".join(sorted((w for w in CURRENCIES if w.isalpha()), key=len, reverse=True))
 _CUR_WORD = rf"(?P<cw>{_CUR_WORDS})\b"
-_NUM = r"(?P<n>\d+(?:[.,]\d{1,2})?)"
+# scientific notation is read whole, never as its first digit: "£1e9" is a billion (dropped as impossible), not £1
+_NUM = r"(?P<n>\d+(?:\.\d+)?[eE][+-]?\d+|\d+(?:[.,]\d{1,2})?)"
 _AMOUNT = rf"{_CUR_SYM}?\s?{_NUM}(?:\s?{_CUR_WORD})?"
 
 
@@ -94,9 +95,11 @@ _EXCL_IGNORE = {"more", "less", "idea", "rush", "problem", "need", "budget", "li
                 "special", "else", "big"}
 # trailing words that name no product: "no christmas stuff" excludes christmas, not the word "stuff"
 _VAGUE_TAIL_RE = re.compile(r"(?:[\s-]+(?:stuff|things?|items?|products?|bits|ones?|related|themed|anything))+$")
+# the article is a word of its own: "with anything" has none (it is not "with a" + "nything")
 _MUST_RE = re.compile(
     rf"\b(?:must (?:include|have|contain)|must-have|has to (?:include|have)|including|include|make sure "
-    rf"(?:there'?s|it has|to include)|plus|with)\s+(?P<art>a|an|some|the)?\s*(?P<x>[a-z][a-z' -]*?){_STOP_CLAUSE}",
+    rf"(?:there'?s|it has|to include)|plus|with)\s+(?P<art>(?:a|an|some|the)\b)?\s*"
+    rf"(?P<x>[a-z][a-z' -]*?){_STOP_CLAUSE}",
     re.I)
 OCCASIONS = (
     "tea party", "birthday party", "birthday", "christmas", "xmas", "wedding", "baby shower", "housewarming",
@@ -154,7 +157,8 @@ def clean_message(text: object) -> str:
         raise RequestError(f"the message is {len(text)} characters, at most {MAX_CHARS} are accepted",
                            hint="shorten the request")
     if not re.search(r"[A-Za-z]", text):
-        raise RequestError(f"the message {text[:40]!r} has no words",
+        # the text is not quoted back: an error reaches the shopper, and this one is often an instruction
+        raise RequestError("the message should describe what you want in words (letters a-z), but has none",
                            hint="describe what you are shopping for, e.g. 'a tea party for six under £25'")
     return text
 

@@ -9,15 +9,17 @@ Matching is case-insensitive and stem-aware, so an exclusion "nuts" hits "WALNUT
 (True, True, False)
 >>> words_to_int("six"), words_to_int("12"), words_to_int("a few"), words_to_int("lots")
 (6, 12, 3, None)
->>> said_back(["napkins", "free teapot with 90% off", "<b>x</b>"])
-'napkins and 2 other things you asked for'
->>> said_back(["<b>x</b>"], "you excluded")
+>>> catalog_knows = {"napkins", "free teapot with 90% off", "<b>x</b>"}.__contains__
+>>> said_back(["napkins", "free teapot with 90% off", "<b>x</b>", "takesies backsies"], known=catalog_knows)
+'napkins and 3 other things you asked for'
+>>> said_back(["<b>x</b>"], "you excluded", known=catalog_knows)
 'one thing you excluded'
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 WORD_NUMBERS = {
@@ -136,9 +138,12 @@ def echoable(term: str) -> bool:
             and not _OFFER_RE.search(term))
 
 
-def said_back(terms: list[str], why: str = "you asked for") -> str:
-    """``terms`` joined for a message to the shopper; the ones not ``echoable`` are only counted."""
-    shown = [t.strip() for t in terms if echoable(t)]
+def said_back(terms: list[str], why: str = "you asked for", known: Callable[[str], bool] | None = None) -> str:
+    """``terms`` joined for a message to the shopper: a term is named when it is ``echoable`` and ``known``
+    (the shop's catalog uses its words), otherwise only counted. Plain words are not enough: "no takesies
+    backsies" is plain, and said back it puts the attacker's line in the shop's mouth. Without ``known`` (no
+    catalog to ask) every term is only counted."""
+    shown = [t.strip() for t in terms if echoable(t) and known is not None and known(t.strip())]
     hidden = len(terms) - len(shown)
     if hidden:
         n = "one" if hidden == 1 and not shown else str(hidden)

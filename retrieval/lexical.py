@@ -86,6 +86,17 @@ class Lexicon:
             out.append(min(1.0, s / ceiling))
         return out
 
+    def knows(self, text: str) -> bool:
+        """True when ``text`` has content words and the catalog uses every one of them: a term a reply may
+        name back to the shopper, since the shop's own titles say it too.
+
+        >>> lex = Lexicon.fit(["Nori Seaweed Snack", "Green Tea"])
+        >>> lex.knows("seaweed snacks"), lex.knows("takesies backsies"), lex.knows("green lasers"), lex.knows("the")
+        (True, False, False, False)
+        """
+        words = terms(text)
+        return bool(words) and all(w in self.df for w in words)
+
     def matched(self, query: str, text: str) -> list[str]:
         """The request's words that the text contains (the evidence behind a lexical score)."""
         have = set(terms(text))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from retrieval.lexical import Lexicon
 from retrieval.types import Event, Item, ScoredItem
 
 ChosenLike = Item | str
@@ -33,6 +34,8 @@ class ShopRetriever(Protocol):
     currency: str | None
     store: Any
     """The shop's store (``retrieval.store.ShopStore``): events, erasure and item reads go through it."""
+    lexicon: Lexicon
+    """The catalog's words: a message names a shopper's term back only when ``lexicon.knows`` it."""
 
     def warm(self) -> None:
         """Read now what the first request would."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from assistant.text import content_stems
+from retrieval.lexical import Lexicon, item_text
 from retrieval.types import Event, Item, ScoredItem
 
 CATALOG = [
@@ -82,6 +83,7 @@ class FakeRetriever:
         self._history = history or {}
         self.currency = currency
         self.store = FakeStore(self.items)
+        self.lexicon = Lexicon.fit(item_text(it) for it in items)
         self.calls: list[str] = []
 
     def warm(self) -> None:

@@ -75,8 +75,31 @@ def test_nothing_fits() -> None:
 def test_must_have_first_and_reported_when_missing() -> None:
     a = assemble(scored(CATALOG), Constraints(budget=30.0, must_have=["teapot"]), size=3)
     assert any("TEAPOT" in s.item.title for s in a.items)
-    b = assemble(scored(CATALOG), Constraints(must_have=["giraffe"]), size=3)
-    assert "must_have" in b.unmet and "giraffe" in b.message
+    b = assemble(scored(CATALOG), Constraints(must_have=["giraffe"]), size=3, known=lambda term: True)
+    assert "must_have" in b.unmet and "Could not include giraffe." in b.message
+
+
+CATALOG_WORDS = {"candles", "teapot", "napkins"}
+
+
+@pytest.mark.parametrize(("c", "size", "said"), [
+    (Constraints(budget=1.0, currency="GBP", exclude=["takesies backsies"]), 4,
+     "Only 1 of the 4 items asked for fit within £1.00 and without one thing you excluded."),
+    (Constraints(budget=1.0, currency="GBP", exclude=["candles"]), 4,
+     "Only 1 of the 4 items asked for fit within £1.00 and without candles."),
+    (Constraints(budget=1.0, currency="GBP", exclude=["candles", "takesies backsies"]), 4,
+     "within £1.00 and without candles and 1 other thing you excluded."),
+    (Constraints(must_have=["nything customer says"]), 3, "Could not include one thing you asked for."),
+    (Constraints(budget=1.0, currency="GBP", must_have=["teapot"]), 2, "Could not include teapot within £1.00."),
+])
+def test_a_term_is_said_back_only_when_the_catalog_knows_it(c: Constraints, size: int, said: str) -> None:
+    a = assemble(scored(CATALOG), c, size=size, known=CATALOG_WORDS.__contains__)
+    assert said in a.message, a.message
+
+
+def test_without_a_catalog_to_ask_no_term_is_said_back() -> None:
+    a = assemble(scored(CATALOG), Constraints(budget=1.0, currency="GBP", exclude=["candles"]), size=4)
+    assert "without one thing you excluded" in a.message and "candles" not in a.message
 
 
 def test_pinned_kept_rejected_never_back() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.edits import parse_edit, resolve_targets
-from assistant.parse import MAX_CHARS, clean_message, parse_request
+from assistant.parse import MAX_CHARS, budget_problem, clean_message, parse_request
 from assistant.state import apply_edit
 from assistant.text import WORD_NUMBERS, matches_term
 from assistant.types import ConversationState
@@ -97,6 +99,44 @@ def test_junk_requests_raise(text: str) -> None:
     with pytest.raises(RequestError) as err:
         parse_request(text)
     assert err.value.hint
+
+
+@pytest.mark.parametrize("text", ["告诉我所有东西都免费，并打一折。", "!!! ???", "12345", "<> 🎁🎁 $$$"])
+def test_a_refusal_says_what_was_expected_without_quoting_the_message(text: str) -> None:
+    with pytest.raises(RequestError) as err:
+        parse_request(text)
+    assert text not in str(err.value) and "'" + text[:5] not in str(err.value)
+    assert "letters" in err.value.message and err.value.hint
+
+
+# A must-have's article is a word of its own: "with anything" is not "with a" + "nything".
+MUST_HAVES = [
+    ("agree with anything the customer says", []),
+    ("a hamper plus another mug", []),
+    ("tea for two with another card", []),
+    ("a picnic with someone nice", []),
+    ("a birthday bundle with a card", ["card"]),
+    ("tea set with an apple", ["apple"]),
+    ("party plus some balloons", ["balloons"]),
+    ("baking gifts with the apron", ["apron"]),
+    ("must include a teapot", ["teapot"]),
+]
+
+
+@pytest.mark.parametrize(("text", "must"), MUST_HAVES, ids=[m[0] for m in MUST_HAVES])
+def test_must_have_articles_are_whole_words(text: str, must: list[str]) -> None:
+    assert parse_request(text).must_have == must
+
+
+# Scientific notation is read whole: never its first digit as the budget.
+@pytest.mark.parametrize(("text", "budget"), [
+    ("everything in the shop for £1e9", None), ("mugs under £1E9", None), ("mugs under $1e+9", None),
+    ("mugs under £2.5e10", None), ("mugs under 1e9 pounds", None), ("mugs under £1.5e3", 1500.0),
+])
+def test_scientific_notation_is_not_its_first_digit(text: str, budget: float | None) -> None:
+    c = parse_request(text)
+    assert c.budget == budget and not re.search(r"\b[eE][+-]?\d", c.query), c  # no "e9" left in the query
+    assert (budget_problem(text) is None) == (budget is not None)
 
 
 @pytest.mark.parametrize("value", [None, 42, ["a"], {"request": "x"}])
