@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SHOWN = {
     "bundle-intent": ("recall@5", "recall@10", "hit", "precision", "recall", "f1"),
     "personal-aisle": ("hit@1", "hit@5", "recall@10", "hit"),
-    "budget": ("within_budget", "total/budget", "recall@10", "recall", "hit"),
+    "budget": ("within_budget", "total/budget", "recall@10", "precision", "recall", "hit"),
     "adversarial": ADVERSARIAL_METRICS,
 }
 COMMON = ("checks_passed", "invalid_items", "invented_prices", "grounding_failures", "system_leaks",
@@ -55,6 +55,38 @@ def _table(run: SuiteRun) -> list[str]:
     secs = " | ".join(f"{run.seconds[v]:.0f}" for v in variants)
     rows.append(f"| wall seconds | {secs} |")
     return rows + [""]
+
+
+BASELINE_VARIANTS = ("popularity", "personal-popularity", "embedding")
+PAIRED = {"bundle-intent": ("recall@10", "f1"), "personal-aisle": ("hit@5", "hit@1"),
+          "budget": ("recall@10", "precision")}
+"""The metrics each generated suite's paired intervals are computed for (the targets' metrics)."""
+
+
+def _paired(run: SuiteRun) -> list[str]:
+    """Each bundlebot variant minus the best baseline (and minus ``reranker``) on each headline metric: the
+    mean difference over the cases both answered, with a paired bootstrap 95% interval."""
+    from evaluation.metrics import paired_bootstrap
+
+    ours = [v for v in run.results if v not in BASELINE_VARIANTS]
+    bases = [v for v in run.results if v in BASELINE_VARIANTS]
+    rows = []
+    for m in PAIRED.get(run.name, ()):
+        sums = {v: run.summary(v)[m]["value"] for v in run.results}
+        best = max((b for b in bases if sums[b] is not None), key=lambda b: sums[b], default=None)
+        for v in ours:
+            for other in dict.fromkeys(x for x in (best, "reranker") if x and x != v and x in run.results):
+                pairs = [(a["metrics"].get(m), b["metrics"].get(m))
+                         for a, b in zip(run.results[other], run.results[v], strict=True)]
+                pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+                if pairs:
+                    d, lo, hi = paired_bootstrap([a for a, _ in pairs], [b for _, b in pairs])
+                    sign = " **(excludes 0)**" if lo > 0 or hi < 0 else ""
+                    rows.append(f"| {m} | {v} − {other} | {d:+.3f} [{lo:+.3f}, {hi:+.3f}]{sign} | {len(pairs)} |")
+    if not rows:
+        return []
+    return ["### Paired differences (95% bootstrap interval)", "", "| metric | variants | difference | n |",
+            "|---|---|---|---|", *rows, ""]
 
 
 def _failures(run: SuiteRun) -> list[str]:
@@ -102,6 +134,7 @@ def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
     for run in runs:
         out += [f"## {run.name} ({len(run.cases)} cases)", ""]
         out += _table(run)
+        out += _paired(run)
         for v, why in sorted(run.skipped.items()):
             out.append(f"- skipped `{v}`: {why}")
         if run.skipped:
