@@ -108,7 +108,8 @@ def register(app: typer.Typer) -> None:
     @group.command("build-suites")
     def build_suites_cmd(data: Data = None, out: SuitesOut = None, split: Split = "test",
                          config: ConfigOption = None) -> None:
-        """Generate bundle-intent, personal-aisle and budget from the README splits.
+        """Generate bundle-intent, personal-aisle and budget from the README splits, and adversarial (red-team
+        cases from the Online Retail catalog text; the same for every split).
 
         Example: bundlebot eval build-suites --split test
         """
