@@ -8,6 +8,8 @@ exit code, the HTTP API into JSON with a stable ``code`` and a status, the UI in
 '`top_k` should be positive, got 0 (fix: set retrieval.top_k to 1 or more)'
 >>> err.code, err.status
 ('config_error', 500)
+>>> StoreError("chroma is down").retry_after, err.retry_after  # worth a retry: after this many seconds
+(5, None)
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ class BundlebotError(Exception):
 
     code = "error"
     status = 500
+    retry_after: float | None = None
+    """Seconds after which the same request may succeed (the API sends it as ``Retry-After``); None for
+    errors that waiting does not fix."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -57,11 +62,18 @@ class ModelError(BundlebotError):
     status = 503
 
 
+RETRY_AFTER_S = 5
+"""``Retry-After`` of a busy server or an unreachable store: long enough that a client's retries do not
+pile onto the outage, short enough that a shopper retrying once it is back is served (bundlebot reconnects
+to a restarted Chroma on the next turn)."""
+
+
 class StoreError(BundlebotError):
     """The vector store is unreachable or refused an operation."""
 
     code = "store_error"
     status = 503
+    retry_after = RETRY_AFTER_S
 
 
 class RequestError(BundlebotError):

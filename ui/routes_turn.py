@@ -39,6 +39,9 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying."
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse}
                                            for s in (400, 401, 403, 404, 413, 422, 429, 503, 504)}
 ERRORS[429] = {"model": ErrorResponse, "headers": RETRY_AFTER}
+ERRORS[503] = {"model": ErrorResponse, "headers": RETRY_AFTER,
+               "description": "`busy` (every turn slot stayed taken) or `store_error` (the vector store is "
+                              "unreachable), both with Retry-After; `model_error` (a model that cannot load)."}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 

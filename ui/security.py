@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bundlebot.config.server import ServerConfig
-from bundlebot.errors import AuthError, ConfigError, ForbiddenError, RateLimitError, RequestError
+from bundlebot.errors import RETRY_AFTER_S, AuthError, ConfigError, ForbiddenError, RateLimitError, RequestError
 
 PrincipalKind = Literal["secret", "widget", "local"]
 
@@ -46,6 +46,7 @@ class BusyError(RequestError):
 
     code = "busy"
     status = 503
+    retry_after = RETRY_AFTER_S
 
 
 def _b64(data: bytes) -> str:

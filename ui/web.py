@@ -1,7 +1,7 @@
 """HTTP plumbing shared by the routes: JSON errors with stable codes, SSE framing, CORS and body limits.
 
 Every error leaves as ``{"error": {"code", "message", "hint"?, "type"}}`` (the OpenAI client reads
-``error.message``), with ``Retry-After`` on 429/503.
+``error.message``), with ``Retry-After`` when waiting helps (429 rate limits, 503 ``busy`` and ``store_error``).
 
 >>> sse("bundle", {"items": []})
 'event: bundle\\ndata: {"items": []}\\n\\n'
@@ -20,8 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bundlebot.config.server import ServerConfig
-from bundlebot.errors import BundlebotError, PayloadTooLargeError, RateLimitError
-from ui.security import BusyError
+from bundlebot.errors import BundlebotError, PayloadTooLargeError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,10 +41,8 @@ def error_payload(exc: BundlebotError) -> dict[str, Any]:
 
 def error_response(exc: BundlebotError, headers: dict[str, str] | None = None) -> JSONResponse:
     headers = dict(headers or {})
-    if isinstance(exc, RateLimitError):
+    if exc.retry_after is not None:  # rate limits, a busy server, an unreachable store
         headers["Retry-After"] = str(int(exc.retry_after))
-    if isinstance(exc, BusyError):
-        headers["Retry-After"] = "5"
     return JSONResponse(error_payload(exc), status_code=exc.status, headers=headers)
 
 

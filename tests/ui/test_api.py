@@ -4,11 +4,13 @@ CORS, rate limits, malformed and oversized input, SSE framing, time budget."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from bundlebot.errors import RETRY_AFTER_S
 from tests.ui.conftest import SECRET, auth, fake_client, keyed_config, sse_frames
 from tests.ui.fakes import fake_factory
 from ui.api import create_app
@@ -257,6 +259,31 @@ def test_errors_never_leak_internals(client):
     frames = sse_frames(c.text)
     assert json.loads(frames[-2][1])["error"]["code"] == "bad_request" and frames[-1][1] == "[DONE]"
     assert client.get("/api/v1/nothing-here", headers=A).json()["error"]["code"] == "not_found"
+
+
+def test_busy_is_503_with_retry_after(tmp_path):
+    with fake_client(tmp_path, max_concurrent_turns=1, queue_timeout_s=0.2) as c:
+        slow = threading.Thread(target=c.post, args=("/api/v1/turn",),
+                                kwargs={"json": {"message": "slow tea"}, "headers": A})
+        slow.start()  # holds the only slot for about 2 s (one 0.3 s sleep per word)
+        calls = c.app.state.runtimes.get("shopa").assistant.calls
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = c.post("/api/v1/turn", json={"message": "tea"}, headers=A)
+        slow.join()
+        assert r.status_code == 503 and r.json()["error"]["code"] == "busy", r.text
+        assert r.headers["retry-after"] == str(RETRY_AFTER_S)
+        assert c.post("/api/v1/turn", json={"message": "tea"}, headers=A).status_code == 200  # slot free again
+
+
+def test_spec_declares_retry_after_where_it_is_sent(client):
+    spec = client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            for status in ("429", "503"):
+                if status in op["responses"] and path.startswith(("/api/", "/v1/")):
+                    assert "Retry-After" in op["responses"][status].get("headers", {}), (path, status)
 
 
 def test_turn_time_budget(tmp_path):

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from bundlebot.config import AppConfig
 from bundlebot.config.retrieval import RetrievalConfig, StoreConfig
 from bundlebot.config.server import ServerConfig
+from bundlebot.errors import RETRY_AFTER_S
 from retrieval.types import SourceData
 from tests.conftest import _chroma_binary, _free_port
 from ui.api import create_app
@@ -82,8 +83,12 @@ def outage(tmp_path, online_retail, embedder):
 
 
 def _turn(client: TestClient) -> tuple[int, dict]:
-    r = client.post("/api/v1/turn", json={"message": "a tea party under £20"}, headers=AUTH)
+    r = _post(client)
     return r.status_code, r.json()
+
+
+def _post(client: TestClient) -> httpx.Response:
+    return client.post("/api/v1/turn", json={"message": "a tea party under £20"}, headers=AUTH)
 
 
 def test_a_chroma_outage_is_a_503_with_a_hint_and_bundlebot_recovers_when_it_returns(outage):
@@ -95,10 +100,16 @@ def test_a_chroma_outage_is_a_503_with_a_hint_and_bundlebot_recovers_when_it_ret
     chroma.stop()
     for _ in range(3):  # every turn while it is down: the same clear answer, never a 500 or a hang
         t0 = time.monotonic()
-        status, body = _turn(client)
-        assert status == 503, body
+        r = _post(client)
+        body = r.json()
+        assert r.status_code == 503, body
         assert body["error"]["code"] == "store_error" and "chroma run" in body["error"]["hint"]
+        assert r.headers["retry-after"] == str(RETRY_AFTER_S)  # as ui/api.py's DESCRIPTION promises
         assert time.monotonic() - t0 < 30
+    event = {"shopper": "s1", "events": [{"item_id": before[0], "kind": "view"}]}
+    r = client.post("/api/v1/events", json=event, headers=AUTH)  # a write while it is down: the same
+    assert r.status_code == 503 and r.json()["error"]["code"] == "store_error", r.text
+    assert r.headers["retry-after"] == str(RETRY_AFTER_S)
     assert client.get("/healthz").status_code == 200  # the process stays up
 
     chroma.start()
