@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from assistant import turn
 from assistant.assemble import excluded_by
 from assistant.explain import Facts, SentenceGate, deterministic_explanation, explain_messages
-from assistant.parse import clean_message
+from assistant.parse import OCCASIONS, RECIPIENTS, clean_message
 from assistant.prompting import format_price
 from assistant.state import TurnPlan, validate_state
 from assistant.text import echoable
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from bundlebot.config import AppConfig
 
 log = logging.getLogger(__name__)
+PARSER_WORDS = frozenset(OCCASIONS) | frozenset(RECIPIENTS.values())
+"""What ``parse_request`` can name as an occasion or recipient: bundlebot's words, not the client's."""
 
 
 class InvariantError(AssertionError):
@@ -79,6 +81,11 @@ class ShoppingAssistant:
     @property
     def currency(self) -> str | None:
         return self.retriever.currency
+
+    def _knows(self, term: str) -> bool:
+        """Does the shop's catalog use every word of ``term`` (may a message name it back)? The lexicon is
+        fitted on first use, so only a turn with a term to name pays for it."""
+        return self.retriever.lexicon.knows(term)
 
     # ---- public API -----------------------------------------------------------------------------------
     def turn(self, message: str, state: ConversationState | dict | None = None,
@@ -129,7 +136,7 @@ class ShoppingAssistant:
         new_state, plan = turn.plan_turn(message, state, self.retriever, self.config.assistant)
         timings["parse"] = _ms(t0)
         yield TurnEvent("constraints", {"constraints": plan.constraints.to_dict(), "edit": plan.kind,
-                                        "summary": summarize(plan.constraints)})
+                                        "summary": summarize(plan.constraints, self._knows)})
         if plan.kind == "restart" and not plan.query:
             yield from self._finish_empty(new_state, plan, message, timings, t0,
                                           "Okay, starting over. What are you shopping for?")
@@ -251,8 +258,21 @@ def _ms(t: float) -> float:
     return round((time.perf_counter() - t) * 1000.0, 2)
 
 
-def summarize(c: Constraints) -> str:
-    """Parsed constraints for display: 'budget £25.00 · 6 people · occasion: tea party · no candles'."""
+def summarize(c: Constraints, known: Callable[[str], bool] | None = None) -> str:
+    """Parsed constraints for display: 'budget £25.00 · 6 people · occasion: tea party · no candles'.
+
+    Client text is named only when it is ``echoable`` and ``known`` (the shop's catalog uses every word of
+    it, ``Lexicon.knows``); an exclusion or must-have that is not is counted, so the shopper still sees it
+    was understood. Occasions and recipients the parser itself names (``parse.OCCASIONS``/``RECIPIENTS``)
+    are its own words. Without ``known`` no client term is named.
+
+    >>> c = Constraints(budget=5.0, currency="GBP", exclude=["candles", "takesies backsies"], query="tea")
+    >>> summarize(c, known={"candles", "tea"}.__contains__)
+    'budget £5.00 · no candles · 1 other exclusion · looking for: tea'
+    """
+    def named(term: str) -> bool:
+        return echoable(term) and known is not None and known(term.strip())
+
     parts = []
     if c.budget is not None:
         lo = f"{format_price(c.budget_min, c.currency)}–" if c.budget_min is not None else ""
@@ -261,12 +281,14 @@ def summarize(c: Constraints) -> str:
         parts.append(f"{c.size} items")
     if c.people:
         parts.append(f"{c.people} people")
-    # client text is shown back only when it is plain words that promise nothing (echoable)
     for name in ("occasion", "recipient"):
-        if getattr(c, name) and echoable(getattr(c, name)):
-            parts.append(f"{name}: {getattr(c, name)}")
-    parts += [f"no {x}" for x in c.exclude if echoable(x)] + [f"must include {m}" for m in c.must_have
-                                                               if echoable(m)]
-    if c.query and echoable(c.query):
+        if (v := getattr(c, name)) and (v in PARSER_WORDS or named(v)):
+            parts.append(f"{name}: {v}")
+    for terms, say, what in ((c.exclude, "no {}", "exclusion"), (c.must_have, "must include {}", "must-have")):
+        shown = [say.format(t) for t in terms if named(t)]
+        if hidden := len(terms) - len(shown):
+            shown.append(f"{hidden} {'other ' if shown else ''}{what}{'s' if hidden > 1 else ''}")
+        parts += shown
+    if c.query and named(c.query):
         parts.append(f"looking for: {c.query}")
     return " · ".join(parts) or "no constraints"

@@ -124,9 +124,10 @@ def _check_constraints(c: Constraints, max_size: int) -> None:
 
 
 def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float | None],
-               titles: dict[str, str] | None = None, default_size: int = 4,
-               max_size: int = 10) -> tuple[ConversationState, TurnPlan]:
-    """Apply ``edit`` to ``state``: a new state (bundle still to be filled) and the plan for this turn."""
+               titles: dict[str, str] | None = None, default_size: int = 4, max_size: int = 10,
+               known: Callable[[str], bool] | None = None) -> tuple[ConversationState, TurnPlan]:
+    """Apply ``edit`` to ``state``: a new state (bundle still to be filled) and the plan for this turn.
+    ``known`` (``Lexicon.knows``) says which client terms a note may name back (``text.said_back``)."""
     titles = titles or {}
     old, stated, bundle = state.constraints, edit.constraints, list(state.bundle)
     if edit.kind in ("new", "restart"):
@@ -162,7 +163,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
         plan.query = plan.extra_query or c.query
     elif edit.kind == "noop":
         plan.pinned, plan.prefer = bundle, bundle
-        what = edit.query if echoable(edit.query) else "such item"
+        named = echoable(edit.query) and known is not None and known(edit.query.strip())
+        what = edit.query.strip() if named else "such item"
         plan.note = f"There is no {what} in the bundle, so nothing was changed."
     elif edit.kind == "keep":
         plan.pinned, plan.prefer = list(dict.fromkeys(pinned + edit.targets)), bundle

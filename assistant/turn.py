@@ -80,7 +80,8 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     if edit is None:
         edit = Edit("new", query=(stated := parse_request(message)).query, constraints=stated)
     new_state, plan = apply_edit(state, edit, prices={i: it.price for i, it in items.items() if it},
-                                 titles=titles, default_size=cfg.default_size, max_size=cfg.max_size)
+                                 titles=titles, default_size=cfg.default_size, max_size=cfg.max_size,
+                                 known=lambda term: retriever.lexicon.knows(term))
     c = plan.constraints
     plan.note = " ".join(filter(None, [plan.note, budget_note(message, edit.constraints, c, retriever.currency)]))
     if retriever.currency and c.currency != retriever.currency:

@@ -242,6 +242,28 @@ def test_plain_words_the_catalog_does_not_know_are_not_said_back(message, said, 
     assert unsaid is None or unsaid not in out.lower(), out
 
 
+@pytest.mark.parametrize(("message", "shown", "unsaid"), [
+    ("4 things under £1, no takesies backsies", "4 items · 1 exclusion", "takesies"),
+    ("4 things under £1, no candles", "no candles", None),  # the catalog's own word
+    ("3 things, must include takesies backsies", "3 items · 1 must-have", "takesies"),
+    ("3 things, must include napkins", "must include napkins", None),
+    ("takesies backsies under £5", "budget £5.00", "takesies"),  # not "looking for: takesies backsies"
+])
+def test_the_constraints_summary_names_only_terms_the_catalog_knows(message, shown, unsaid) -> None:
+    first = next(bot().turn_stream(message))
+    assert first.type == "constraints" and shown in first.data["summary"], first.data
+    assert unsaid is None or unsaid not in first.data["summary"].lower()
+
+
+@pytest.mark.parametrize(("edit", "note"), [("remove the takesies backsies", "There is no such item in the bundle"),
+                                            ("remove the candles", "There is no candles in the bundle")])
+def test_a_no_op_edit_names_only_a_term_the_catalog_knows(edit, note) -> None:
+    b = bot()
+    _, state = b.turn(REQUEST)  # no candles in it
+    r, _ = b.turn(edit, state.to_dict())
+    assert note in r.message and "takesies" not in r.message, r.message
+
+
 @pytest.mark.parametrize(("message", "budget", "said"), [
     ("a teapot under $10", 10.0, "not converted"),
     ("a teapot under £-5", None, "cannot be used"),

@@ -118,7 +118,12 @@ def test_client_turns_keep_only_plain_role_and_text() -> None:
     assert validate_state(raw, "demo", ITEMS.get).turns == [{"role": "user", "content": "tea"}]
 
 
-def test_a_noop_edit_never_echoes_markup() -> None:
-    s = state()
-    _, plan = apply_edit(s, Edit("noop", query="<img src=x onerror=alert(1)>"), prices={})
-    assert "<img" not in plan.note and "no such item in the bundle" in plan.note
+@pytest.mark.parametrize(("query", "known", "note"), [
+    ("<img src=x onerror=alert(1)>", lambda t: True, "no such item in the bundle"),  # markup: never
+    ("takesies backsies", {"candles"}.__contains__, "no such item in the bundle"),  # plain, unknown to the shop
+    ("candles", {"candles"}.__contains__, "no candles in the bundle"),
+    ("candles", None, "no such item in the bundle"),  # no catalog to ask: nothing named
+])
+def test_a_noop_edit_names_only_a_plain_term_the_catalog_knows(query, known, note) -> None:
+    _, plan = apply_edit(state(), Edit("noop", query=query), prices={}, known=known)
+    assert note in plan.note, plan.note
