@@ -7,6 +7,11 @@ otherwise): size, must-haves, no near-duplicate substitutes, category diversity,
 Greedy over the fused ranking, with a budget reserve: an item is taken only if the cheapest possible fill of
 the remaining slots still fits, so one expensive first pick cannot starve the rest of the bundle.
 
+With the shop's item kinds (``kind_of``: retrieval/kinds.py), a bundle holds one item per kind (two doormats
+are one doormat too many) unless near-duplicates are allowed, and an accessory kind (wrap, cards, tissue) that
+the request does not name is only a last add-on once a main item is in: never the gift itself. A kind the
+request names ("cards for a birthday", "4 ornaments") may come several times.
+
 >>> from retrieval.types import Item, ScoredItem
 >>> cands = [ScoredItem(Item("t", "WHITE TEAPOT", price=12.0), 0.9), ScoredItem(Item("t2", "RED TEAPOT",
 ...          price=9.0), 0.8), ScoredItem(Item("c", "CAKE STAND", price=8.0), 0.7),
@@ -41,6 +46,8 @@ RESCORE_TOP = 30
 EPS = 1e-9
 
 Rescore = Callable[[list[ScoredItem], list[Item]], list[ScoredItem]]
+KindOf = Callable[[Item], "tuple[str, str] | None"]
+"""An item's (kind, role), role "main" or "accessory"; None where the shop has no kinds."""
 
 
 @dataclass
@@ -89,9 +96,11 @@ def hard_ok(item: Item, c: Constraints, rejected: set[str]) -> bool:
 def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              pinned: Sequence[ScoredItem] = (), rejected: Sequence[str] = (), prefer: Sequence[str] = (),
              slot_max_price: float | None = None, rescore: Rescore | None = None,
-             known: Callable[[str], bool] | None = None) -> Assembly:
+             known: Callable[[str], bool] | None = None, kind_of: KindOf | None = None,
+             asked: str = "") -> Assembly:
     """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``. The message
-    names an exclusion or must-have only when ``known`` says the shop's catalog uses its words."""
+    names an exclusion or must-have only when ``known`` says the shop's catalog uses its words. ``asked``:
+    the request's own words (an accessory they name is wanted for itself)."""
     rej, notes = set(rejected), []
     chosen: list[ScoredItem] = []
     for p in pinned:
@@ -102,7 +111,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
     unmet = _must_haves(chosen, pool, c, size)
     while len(chosen) < size and pool:
-        pick = _next(chosen, pool, c, size)
+        pick = _next(chosen, pool, c, size, Kinding(kind_of, asked))
         if pick is None:
             break
         chosen.append(pick)
@@ -176,13 +185,59 @@ def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints
     return list(dict.fromkeys(unmet))
 
 
-def _next(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int) -> ScoredItem | None:
-    """The best remaining candidate that keeps the bundle feasible; None when nothing fits any more."""
+@dataclass
+class Kinding:
+    """The kind rules of one assembly: which kinds are taken, which candidates wait as accessories."""
+
+    kind_of: KindOf | None = None
+    asked: str = ""
+
+    def __post_init__(self) -> None:
+        self._asked = content_stems(self.asked)
+
+    def of(self, item: Item) -> tuple[str, str] | None:
+        return self.kind_of(item) if self.kind_of is not None else None
+
+    def named(self, kind: str) -> bool:
+        """Whether the request names the kind: a word of it starts the other's ("wrapping" - "wrap")."""
+        return any(a.startswith(w) or w.startswith(a) for w in content_stems(kind) for a in self._asked
+                   if min(len(a), len(w)) >= 3)
+
+    def waits(self, item: Item) -> bool:
+        """An accessory the request does not name: picked only after a main item."""
+        k = self.of(item)
+        return k is not None and k[1] == "accessory" and not self.named(k[0])
+
+    def taken(self, item: Item, chosen: list[ScoredItem]) -> bool:
+        """A kind already in the bundle, unless the request names that kind ("4 ornaments": several)."""
+        k = self.of(item)
+        if k is None or self.named(k[0]):
+            return False
+        return any((o := self.of(s.item)) is not None and o[0] == k[0] for s in chosen)
+
+
+def _next(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
+          kinds: Kinding | None = None) -> ScoredItem | None:
+    """The best remaining candidate that keeps the bundle feasible; None when nothing fits any more. An
+    accessory that waits is considered only when no other candidate fits and a main item is already in."""
+    kinds = kinds or Kinding()
+    waiting = {s.item.id for s in pool if kinds.waits(s.item)}
+    pick = _best(chosen, pool, c, size, kinds, skip=waiting)
+    if pick is None and waiting and any(not kinds.waits(s.item) for s in chosen):
+        pick = _best(chosen, pool, c, size, kinds, skip=set())
+    return pick
+
+
+def _best(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int, kinds: Kinding,
+          skip: set[str]) -> ScoredItem | None:
     slots = size - len(chosen) - 1
     best, best_score, fallback = None, -math.inf, None
     for s in pool:
+        if s.item.id in skip:
+            continue
         if not c.similar_ok and (s.evidence.get("substitute_of") in {o.item.id for o in chosen}
-                                 or any(is_substitute(s.item, o.item) for o in chosen)):
+                                 or any(is_substitute(s.item, o.item) for o in chosen)
+                                 or kinds.taken(s.item, chosen)):
             continue
         if not _fits(chosen, s.item, c):
             continue

@@ -198,7 +198,8 @@ def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
     asm = assemble(scores.ranked, plan.constraints, size=plan.size, pinned=pinned, rejected=plan.rejected,
                    prefer=plan.prefer, slot_max_price=plan.slot_max_price,
                    rescore=_rescorer(retriever, plan, shopper, pool.gathered),
-                   known=lambda term: retriever.lexicon.knows(term))  # fit on first use: only when a term is named
+                   known=lambda term: retriever.lexicon.knows(term),  # fit on first use: only when a term is named
+                   kind_of=retriever.kind, asked=" ".join([plan.query, plan.extra_query, *plan.constraints.must_have]))
     asm.items = _in_slots(asm.items, plan.slots)
     if plan.note:
         asm.message = " ".join(filter(None, [plan.note, asm.message]))

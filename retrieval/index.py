@@ -32,7 +32,7 @@ from bundlebot.errors import DataError
 from retrieval.embeddings import Embedder, EmbeddingCache, embed_with_cache, make_embedder
 from retrieval.faults import crash_point
 from retrieval.ingest import SUFFIXES, Rejection, read_catalog
-from retrieval.search import stats_path
+from retrieval.search import KINDS_FILE, stats_path
 from retrieval.store import HistoryEntry, ShopStore, VectorStore, aggregate_events, pair_id
 from retrieval.types import Item, SourceData
 
@@ -123,6 +123,7 @@ def index_source(config: AppConfig, spec: str, shop: str, *, sync: bool = False,
     finally:
         cache.close()
     _save_stats(config, shop, data)
+    _save_kinds(config, shop, data)
     crash_point("meta")
     store.set_meta({"currency": data.currency, "items": store.count(), "history": store.history_count(),
                     "max_popularity": max((it.popularity for it in data.items), default=0),
@@ -188,6 +189,13 @@ def _index_history(store: ShopStore, events: Sequence[Any], vectors: dict[str, n
     if sync:
         keep = {pair_id(e.shopper_id, e.item_id) for e in entries}
         store.delete_history([i for i in stored if i not in keep])
+
+
+def _save_kinds(config: AppConfig, shop: str, data: SourceData) -> None:
+    """Every item's kind and each kind's role (retrieval/kinds.py), next to the co-purchase statistics."""
+    from retrieval.kinds import Kinds
+
+    Kinds.fit(data.items, data.train_baskets).save(stats_path(config, shop) / KINDS_FILE)
 
 
 def _save_stats(config: AppConfig, shop: str, data: SourceData) -> None:

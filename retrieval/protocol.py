@@ -43,6 +43,10 @@ class ShopRetriever(Protocol):
 
     def item(self, item_id: str) -> Item | None: ...
 
+    def kind(self, item: Item) -> tuple[str, str] | None:
+        """(kind, role: "main" or "accessory") of an item (``retrieval/kinds.py``); None when unknown."""
+        ...
+
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         """The shopper's history, most recent first."""
         ...

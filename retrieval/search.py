@@ -150,6 +150,7 @@ class Retriever:
         self.currency: str | None = meta.get("currency")
         self.reranker = Reranker(config.retrieval.rerank, stats, int(meta.get("max_popularity", 0)), learned)
         self._lexicon: Lexicon | None = None
+        self._kinds: Any = False  # False: not read yet; then a Kinds, or None when the shop has none
         self.history_as_of: HistoryAsOf | None = None
         """Set by training only: a replayed basket's history as it stood then (see ``HistoryAsOf``)."""
 
@@ -180,6 +181,19 @@ class Retriever:
         if self._lexicon is None:
             self._lexicon = Lexicon.fit(_meta_text(m) for m in self.store.item_metadata().values())
         return self._lexicon
+
+    def kind(self, item: Item) -> tuple[str, str] | None:
+        """(kind, role) of an item (``retrieval/kinds.py``), None for a shop indexed without kinds."""
+        if self._kinds is False:
+            path = stats_path(self.config, self.store.name) / KINDS_FILE
+            from retrieval.kinds import Kinds
+
+            self._kinds = Kinds.load(path) if path.is_file() else None
+        kinds = self._kinds
+        if kinds is None:
+            return None
+        name = kinds.item_kind.get(item.id) or kinds.kind_of_title(item.title, item.category)
+        return name, kinds.role_of(name)
 
     # ---- retrieval --------------------------------------------------------------------------------------
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
@@ -332,6 +346,9 @@ def learned_ranker(config: AppConfig, shop: str) -> LearnedRanker | None:
 
         raise NotFoundError(f"shop {shop!r} has no learned ranker", hint=f"fit one: bundlebot fit --shop {shop}")
     return ranker
+
+
+KINDS_FILE = "kinds.json"
 
 
 def stats_path(config: AppConfig, shop: str) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from assistant.text import content_stems
+from retrieval.kinds import Kinds
 from retrieval.lexical import Lexicon, item_text
 from retrieval.types import Event, Item, ScoredItem
 
@@ -84,6 +85,7 @@ class FakeRetriever:
         self.currency = currency
         self.store = FakeStore(self.items)
         self.lexicon = Lexicon.fit(item_text(it) for it in items)
+        self.kinds = Kinds.fit(list(items))
         self.calls: list[str] = []
 
     def warm(self) -> None:
@@ -91,6 +93,10 @@ class FakeRetriever:
 
     def item(self, item_id: str) -> Item | None:
         return self.items.get(item_id)
+
+    def kind(self, item: Item) -> tuple[str, str] | None:
+        name = self.kinds.item_kind.get(item.id) or self.kinds.kind_of_title(item.title, item.category)
+        return name, self.kinds.role_of(name)
 
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         h = self._history.get(shopper, [])

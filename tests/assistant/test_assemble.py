@@ -166,3 +166,48 @@ def test_hard_constraints_always_hold(cands, c, size, rejected, pin) -> None:
         assert a.total == round(sum(prices), 2)
     assert len(a.items) <= max(size, len(pin))
     assert (not a.items) == ("nothing" in a.unmet)
+
+
+# ---- item kinds: one per kind, accessories wait -------------------------------------------------------
+KINDS = {"d1": ("doormat", "main"), "d2": ("doormat", "main"), "w": ("wrap", "accessory"),
+         "c": ("card", "accessory"), "m": ("mug", "main"), "f": ("fridge magnet", "main")}
+
+
+def _kinded(ids_prices: list[tuple[str, str, float]]) -> list[ScoredItem]:
+    return [ScoredItem(Item(i, t, price=p), 1.0 - n / 10) for n, (i, t, p) in enumerate(ids_prices)]
+
+
+def _kind_of(item: Item) -> tuple[str, str] | None:
+    return KINDS.get(item.id)
+
+
+def test_one_item_per_kind_and_accessories_only_after_a_main_item() -> None:
+    cands = _kinded([("w", "CHRISTMAS WRAP", 0.5), ("d1", "HOME SWEET HOME DOORMAT", 7.0),
+                     ("d2", "WELCOME MAT DOORMAT", 6.5), ("c", "BIRTHDAY CARD", 0.4), ("m", "HOME MUG", 2.5)])
+    a = assemble(cands, Constraints(budget=20.0), size=3, kind_of=_kind_of, asked="housewarming present")
+    ids = [s.item.id for s in a.items]
+    assert ids[0] == "d1" and "d2" not in ids  # the best main item first; one doormat only
+    assert ids == ["d1", "m", "w"]  # the accessory comes last, once a main item is in
+    without = assemble(cands, Constraints(budget=20.0), size=3)
+    assert [s.item.id for s in without.items][0] == "w"  # no kinds: the old keyword-list behaviour
+
+
+def test_an_accessory_the_request_names_is_wanted_for_itself() -> None:
+    cands = _kinded([("w", "CHRISTMAS WRAP", 0.5), ("c", "BIRTHDAY CARD", 0.4), ("m", "HOME MUG", 2.5)])
+    a = assemble(cands, Constraints(), size=2, kind_of=_kind_of, asked="wrapping paper for christmas")
+    assert [s.item.id for s in a.items][0] == "w"
+
+
+def test_only_accessories_fit_means_no_gift_rather_than_wrap_as_the_gift() -> None:
+    cands = _kinded([("w", "CHRISTMAS WRAP", 0.5), ("c", "BIRTHDAY CARD", 0.4), ("m", "HOME MUG", 25.0)])
+    a = assemble(cands, Constraints(budget=5.0), size=2, kind_of=_kind_of, asked="a gift for my gran")
+    assert a.items == [] and a.unmet == ["nothing"] and "Nothing in the catalog fits" in a.message
+
+
+def test_a_kind_the_request_names_may_come_several_times() -> None:
+    cands = _kinded([("d1", "HOME SWEET HOME DOORMAT", 7.0), ("d2", "WELCOME MAT DOORMAT", 6.5),
+                     ("m", "HOME MUG", 2.5)])
+    a = assemble(cands, Constraints(), size=2, kind_of=_kind_of, asked="two doormats")
+    assert [s.item.id for s in a.items] == ["d1", "d2"]
+    same = assemble(cands, Constraints(similar_ok=True), size=2, kind_of=_kind_of, asked="gift")
+    assert [s.item.id for s in same.items] == ["d1", "d2"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,3 +147,31 @@ def test_history_candidates_put_the_shoppers_own_items_in_the_pool(demo_retrieve
     finally:
         demo_retriever.config.retrieval = retrieval
     assert relevant and set(relevant[:4]) <= on and len(on) >= len(off)
+
+
+def test_indexing_gives_every_item_a_kind_and_a_role(demo_retriever) -> None:
+    """The demo shop's kinds come from its index (retrieval/kinds.py fitted on its titles and train baskets)."""
+    def kind(title_word: str) -> tuple[str, str]:
+        hit = demo_retriever.candidates(title_word, k=5)
+        item = next(s.item for s in hit if title_word in s.item.title.lower())
+        return demo_retriever.kind(item)
+
+    assert kind("doormat") == ("doormat", "main")
+    assert kind("cake stand")[0] == "cake stand"
+    assert kind("wrap")[1] == "accessory"
+    from retrieval.types import Item
+
+    assert demo_retriever.kind(Item("new", "BLUE SPOTTY DOORMAT"))[0] == "doormat"  # not indexed: named by title
+
+
+def test_a_bundle_holds_one_item_per_kind(demo_config, demo_retriever) -> None:
+    from assistant.service import ShoppingAssistant
+
+    cfg = copy.deepcopy(demo_config)
+    cfg.assistant.fusion, cfg.assistant.explain = False, False
+    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+    for request in ("a housewarming present under £20", "a christmas gift for my gran under £15"):
+        r, _ = bot.turn(request)
+        kinds = [demo_retriever.kind(demo_retriever.item(ln.id)) for ln in r.items]
+        assert len({k[0] for k in kinds}) == len(kinds), (request, kinds)
+        assert kinds and kinds[0][1] == "main", (request, kinds)
