@@ -22,6 +22,8 @@ from bundlebot.errors import RequestError
 
 MAX_CHARS = 1000
 MAX_BUDGET = 1_000_000.0
+MIN_BUDGET = 0.01
+"""The smallest usable budget: one penny (or cent). Below it ("£1e-9", "£0.001") no item can fit."""
 
 CURRENCIES = {
     "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "quids": "GBP",
@@ -34,8 +36,12 @@ _CUR_SYM = r"(?P<sym>[£$€])"
 # read this one list, so a new currency word ("livres") is known everywhere at once.
 _CUR_WORDS = "|".join(sorted((w for w in CURRENCIES if w.isalpha()), key=len, reverse=True))
 _CUR_WORD = rf"(?P<cw>{_CUR_WORDS})\b"
-# scientific notation is read whole, never as its first digit: "£1e9" is a billion (dropped as impossible), not £1
-_NUM = r"(?P<n>\d+(?:\.\d+)?[eE][+-]?\d+|\d+(?:[.,]\d{1,2})?)"
+# scientific notation is read whole, never as its first digit: "£1e9" is a billion (dropped as impossible), not £1.
+# A comma before exactly three digits groups thousands ("£1,000", "£1,250.50"); before one or two it is a
+# decimal comma ("£5,99" is 5.99, as written in much of Europe). Any other comma ("£1,0000") is no amount at all,
+# never the part before it.
+_NUM = r"(?P<n>\d+(?:\.\d+)?[eE][+-]?\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+(?:\.\d+|,\d{1,2}(?!\d))?(?!,\d))"
+_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _AMOUNT = rf"{_CUR_SYM}?\s?{_NUM}(?:\s?{_CUR_WORD})?"
 
 
@@ -198,7 +204,12 @@ def _parse_occasion(text: str, excluded: list[tuple[int, int]]) -> str | None:
 
 
 def _to_float(s: str) -> float:
-    return float(s.replace(",", "."))
+    """An amount as ``_NUM`` reads it.
+
+    >>> _to_float("1,000"), _to_float("1,250.50"), _to_float("5,99"), _to_float("1e-9")
+    (1000.0, 1250.5, 5.99, 1e-09)
+    """
+    return float(s.replace(",", "") if _THOUSANDS_RE.fullmatch(s) else s.replace(",", "."))
 
 
 def _currency(m: re.Match[str], prefix: str = "") -> str | None:
@@ -241,7 +252,7 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
             scan.text = scan.text[:m.end()] + " " * t.end() + scan.text[m.end() + t.end():]
         scan.text = re.sub(r"\b(?:my |a |the |with a |on a )?budget(?: is| of)?\b", lambda b: " " * len(b.group(0)),
                            scan.text, flags=re.I)  # same length: spans stay aligned with the message
-        if c.budget <= 0 or c.budget > MAX_BUDGET:
+        if not MIN_BUDGET <= c.budget <= MAX_BUDGET:
             c.budget, c.budget_min = None, None
             c.uncertain.append("budget")
     elif re.search(r"\b(?:cheap|budget|affordable|inexpensive)\b", scan.text, re.I) or re.search(
@@ -249,28 +260,31 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
         c.uncertain.append("budget")
 
 
+# what follows a currency symbol, up to its last digit: "£1,0000" is not an amount _NUM reads whole
+_SYM_DIGITS_RE = re.compile(r"[£$€]\s?(\d(?:[\d,.]*\d)?)")
 _SIGNED_RE = re.compile(rf"(?:-\s?{_CUR_SYM}|(?P<sym2>[£$€])\s?-)\s?(?P<n>\d+(?:[.,]\d+)?)")
 
 
 def budget_problem(text: str) -> str | None:
-    """A sentence for the shopper when an amount of money they wrote cannot be a budget (negative, zero or
-    beyond MAX_BUDGET, a million); None when every stated amount is usable. The parser drops such a budget, and a
-    shopper must not be left thinking it was applied.
+    """A sentence for the shopper when an amount of money they wrote cannot be a budget (negative, below
+    MIN_BUDGET, a penny, or beyond MAX_BUDGET, a million); None when every stated amount is usable. The parser
+    drops such a budget, and a shopper must not be left thinking it was applied.
 
     >>> budget_problem("mugs under £-5")
-    'The budget you gave cannot be used (it has to be above zero and at most a million), so none was applied.'
-    >>> budget_problem("mugs under £25") is None
-    True
+    'The budget you gave cannot be used (it has to be at least 0.01 and at most a million), so none was applied.'
+    >>> budget_problem("mugs under £25") is None, budget_problem("mugs under £1e-9") is None
+    (True, False)
     """
     text = _RANGE_RE.sub(" ", text)  # "£20-£40" is a range, not a negative amount
     amounts = [("-" + (m.group("sym") or m.group("sym2")) + m.group("n")) for m in _SIGNED_RE.finditer(text)]
     for m in _BARE_RE.finditer(text):
-        if (m.group("sym") or m.group("cw")) and not 0 < _to_float(m.group("n")) <= MAX_BUDGET:
+        if (m.group("sym") or m.group("cw")) and not MIN_BUDGET <= _to_float(m.group("n")) <= MAX_BUDGET:
             amounts.append(m.group(0).strip())
+    amounts += [m.group(0) for m in _SYM_DIGITS_RE.finditer(text) if not re.fullmatch(_NUM, m.group(1))]
     if not amounts:
         return None
     # the amount is not repeated: a shopper's number said back reads as a price the shop agreed to
-    return "The budget you gave cannot be used (it has to be above zero and at most a million), so none was applied."
+    return "The budget you gave cannot be used (it has to be at least 0.01 and at most a million), so none was applied."
 
 
 def _settle_budget(scan: _Scan, c: Constraints) -> None:

@@ -139,6 +139,24 @@ def test_scientific_notation_is_not_its_first_digit(text: str, budget: float | N
     assert (budget_problem(text) is None) == (budget is not None)
 
 
+# A comma before three digits groups thousands; before one or two it is a decimal comma; any other is no amount.
+@pytest.mark.parametrize(("text", "budget", "budget_min"), [
+    ("a sofa under £1,000", 1000.0, None), ("a sofa under £1,000, no candles", 1000.0, None),
+    ("gifts under £1,250.50", 1250.5, None), ("everything under $1,000,000", 1_000_000.0, None),
+    ("between £1,000 and £2,500 for a wedding", 2500.0, 1000.0), ("mugs for 1,500 pounds", 1500.0, None),
+    ("mugs under £5,99", 5.99, None), ("mugs under 5,5 euros", 5.5, None), ("mugs under £12.50", 12.5, None),
+    ("mugs under £0.01", 0.01, None),  # a penny: the smallest usable budget
+    ("mugs under £1e-9", None, None), ("mugs under £0.001", None, None), ("mugs under £0.00", None, None),
+    ("mugs under £10,000,000", None, None),  # above a million
+    ("mugs under £1,0000", None, None),  # malformed: not £1 (the part before the comma)
+])
+def test_thousands_separators_and_impossible_amounts(text: str, budget: float | None,
+                                                     budget_min: float | None) -> None:
+    c = parse_request(text)
+    assert (c.budget, c.budget_min) == (budget, budget_min), c
+    assert (budget_problem(text) is None) == (budget is not None), text  # a dropped budget is told
+
+
 @pytest.mark.parametrize("value", [None, 42, ["a"], {"request": "x"}])
 def test_non_text_raises(value: object) -> None:
     with pytest.raises(RequestError):

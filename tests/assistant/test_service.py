@@ -271,6 +271,8 @@ def test_a_no_op_edit_names_only_a_term_the_catalog_knows(edit, note) -> None:
     ("a teapot under £25000000", None, "cannot be used"),
     ("a teapot under £1e9", None, "cannot be used"),  # not £1
     ("a teapot under $1E+9", None, "cannot be used"),
+    ("a teapot under £1e-9", None, "cannot be used"),  # positive, but below a penny
+    ("a teapot under £1,0000", None, "cannot be used"),  # not £1
 ])
 def test_a_budget_changed_or_dropped_is_told_to_the_shopper(message, budget, said) -> None:
     r, _ = bot().turn(message)

@@ -119,6 +119,7 @@ def test_the_openapi_spec_declares_the_bearer_key(probe):
     ("a teapot under $10", "not converted"),
     ("a teapot under £-5", "cannot be used"),
     ("a teapot under £99999999999", "cannot be used"),
+    ("a teapot under £1e-9", "cannot be used"),  # positive, but no item costs less than a penny
 ])
 def test_a_budget_that_was_changed_or_dropped_is_said(probe, message, said):
     body = _turn(probe, message).json()
