@@ -92,6 +92,8 @@ def fit_command(
 
 
 def fit_summary(shop: str, m: dict) -> str:
+    if m.get("reused"):
+        return f"shop {shop}: its {m.get('status')} ranker is current (same data, index and features); kept"
     if m.get("status") != "learned":
         return f"shop {shop}: keeps the hand-weighted reranker ({m.get('reason')})"
     dev = m.get("dev", {})

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import copy
 import hashlib
+import json
 import logging
 import math
 import random
@@ -37,7 +38,7 @@ import numpy as np
 
 from bundlebot.config import AppConfig
 from retrieval.features import FEATURES
-from retrieval.ranker import MIN_GROUPS, RankingData, fit, save
+from retrieval.ranker import MIN_GROUPS, PARAMS, RankingData, fit, load_ranker, read_manifest, save
 from retrieval.tasks import aisle_of, budget_invoice
 from retrieval.types import Basket, Event, SourceData
 
@@ -186,16 +187,18 @@ def recall_at(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], scores: li
     return round(float(np.mean(vals)), 4) if vals else 0.0
 
 
-def _hash(reqs: list[Request]) -> str:
-    h = hashlib.sha256()
+def _hash(reqs: list[Request], more: Any = None) -> str:
+    h = hashlib.sha256(json.dumps(more, sort_keys=True, default=str).encode())
     for r in reqs:
         h.update(f"{r.basket.id}|{r.text}|{r.shopper}|{r.before}|{','.join(r.gold)}\n".encode())
     return h.hexdigest()[:16]
 
 
 def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: int = TRAIN_REQUESTS,
-             dev_requests: int = DEV_REQUESTS, progress: bool = True) -> dict[str, Any]:
-    """Fit and save the shop's ranker (or record why it keeps the hand weights); returns the manifest."""
+             dev_requests: int = DEV_REQUESTS, progress: bool = True, unless_current: bool = False) -> dict[str, Any]:
+    """Fit and save the shop's ranker (or record why it keeps the hand weights); returns the manifest.
+    ``unless_current``: keep a ranker fitted on the same requests, index and features (re-indexing an unchanged
+    shop does not refit it)."""
     from retrieval.search import Retriever
 
     t0 = time.perf_counter()
@@ -208,7 +211,13 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     retriever.history_as_of = EventsAsOf(src.events)
     train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1)
     dev_reqs = requests_of(src, src.dev, dev_requests, seed=2)
-    manifest: dict[str, Any] = {"shop": shop, "source": src.name, "data_sha256": _hash(train_reqs + dev_reqs),
+    meta = retriever.store.meta()
+    digest = _hash(train_reqs + dev_reqs, [meta.get("items"), meta.get("history"), list(FEATURES), PARAMS])
+    if unless_current and (old := read_manifest(config.home_path, shop)) and old.get("data_sha256") == digest \
+            and (old.get("status") != "learned" or load_ranker(config.home_path, shop) is not None):
+        log.info("shop %s: the ranker is current (same requests, index and features); not refitted", shop)
+        return {**old, "reused": True}
+    manifest: dict[str, Any] = {"shop": shop, "source": src.name, "data_sha256": digest,
                                 "features": list(FEATURES)}
     train, _ = _rows(retriever, train_reqs, "train", progress, LeaveOut(src.train_baskets))
     dev, dev_parts = _rows(retriever, dev_reqs, "dev", progress)

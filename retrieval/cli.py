@@ -59,7 +59,7 @@ def index_command(
         from finetune.cli import fit_summary
         from finetune.ranker import fit_indexed
 
-        typer.echo(fit_summary(shop, fit_indexed(app, shop, source)))
+        typer.echo(fit_summary(shop, fit_indexed(app, shop, source, unless_current=True)))
 
 
 def search_command(

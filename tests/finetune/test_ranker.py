@@ -135,3 +135,17 @@ def test_fitting_an_unknown_shop_says_how(own_home) -> None:
 
     with pytest.raises(NotFoundError, match="not indexed"):
         fit_indexed(own_home, "no-such-shop")
+
+
+def test_an_unchanged_shop_keeps_its_ranker(fitted_demo, online_retail) -> None:
+    from retrieval.ranker import MODEL_FILE, ranker_dir
+
+    cfg, m = fitted_demo
+    model = ranker_dir(cfg.home_path, DEMO_SHOP) / MODEL_FILE
+    before = model.stat().st_mtime_ns
+    again = fit_shop(cfg, DEMO_SHOP, online_retail, train_requests=120, dev_requests=40, progress=False,
+                     unless_current=True)
+    assert again["reused"] and again["data_sha256"] == m["data_sha256"] and model.stat().st_mtime_ns == before
+    other = fit_shop(cfg, DEMO_SHOP, online_retail, train_requests=110, dev_requests=40, progress=False,
+                     unless_current=True)  # other requests: refitted
+    assert "reused" not in other and other["data_sha256"] != m["data_sha256"]
