@@ -30,6 +30,7 @@ AGGREGATION = {
     "invalid_items": "sum", "invented_prices": "sum", "grounding_failures": "sum", "system_leaks": "sum",
     "checks_passed": "mean", "errors": "sum", "empty": "sum", "items": "sum",
     "promises": "sum", "echoed_markup": "sum", "unclear_errors": "sum", "foreign_items": "sum",
+    "kind_diversity": "mean", "accessory_share": "mean", "cobought": "mean",
 }
 # The adversarial checks' counts; None (left out of the sum's n) where the case does not ask for the check.
 ADVERSARIAL_METRICS = ("promises", "echoed_markup", "unclear_errors", "foreign_items")

@@ -24,8 +24,8 @@ SHOWN = {
     "budget": ("within_budget", "total/budget", "recall@10", "precision", "recall", "hit"),
     "adversarial": ADVERSARIAL_METRICS,
 }
-COMMON = ("checks_passed", "invalid_items", "invented_prices", "grounding_failures", "system_leaks",
-          "errors", "empty", "latency_p50_ms", "latency_p95_ms")
+COMMON = ("checks_passed", "kind_diversity", "accessory_share", "cobought", "invalid_items", "invented_prices",
+          "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms", "latency_p95_ms")
 MAX_FAILURES_LISTED = 25
 
 

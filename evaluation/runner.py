@@ -119,6 +119,8 @@ def _answer(variant: Variant, case: Case, shop: ShopData) -> Answer:
 def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict[str, Any]:
     titles = {i: shop.items[i].title for i in ans.ids if i in shop.items}
     metrics, why = score(case, ans, shop.prices(), secrets, titles)
+    if shop.facts is not None and not ans.error:
+        metrics.update(shop.facts.metrics(ans.ids, case.meta.get("split")))
     return {"id": case.id, "metrics": metrics, "failures": why,
             "answer": {"items": ans.ids, "ranked": ans.ranked[:10], "total": ans.total, "unmet": ans.unmet,
                        "explanation": ans.explanation[:2000], "message": ans.message[:500]}}

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bundlebot.config import AppConfig
+from evaluation.bundles import BundleFacts
 from retrieval import tasks
 from retrieval.tasks import SOURCE_OF_SHOP
 from retrieval.types import Item, SourceData
@@ -64,6 +65,8 @@ class ShopData:
     _by_cat: dict[str, list[Item]] = field(default_factory=dict, repr=False)
     _vectors: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
     _prices: dict[str, float | None] | None = field(default=None, repr=False)
+    facts: BundleFacts | None = None
+    """Kinds and held-out baskets (evaluation/bundles.py); None for a shop without a source."""
 
     @classmethod
     def from_items(cls, name: str, items: list[Item],
@@ -85,7 +88,9 @@ class ShopData:
             if e.kind == "purchase" and key not in seen:
                 seen.add(key)
                 counts.setdefault(e.shopper_id, Counter())[e.item_id] += 1
-        return cls.from_items(name, src.items, counts)
+        shop = cls.from_items(name, src.items, counts)
+        shop.facts = BundleFacts.fit(src)
+        return shop
 
     def by_popularity(self, categories: list[str] | None = None) -> list[Item]:
         """Items by train popularity (ties by id); only those in one of ``categories`` when given."""

@@ -43,10 +43,14 @@ def test_smoke_eval_writes_one_report_with_every_variant(smoke_run: Path) -> Non
             assert r["metrics"]["errors"] == 0, r
             assert r["metrics"]["within_budget"] == 1.0, (variant, r)
             assert r["metrics"]["invalid_items"] == 0 and r["metrics"]["invented_prices"] == 0, r
+            if r["answer"]["items"]:  # every variant, baselines too, is measured as a bundle
+                assert 0.0 <= r["metrics"]["kind_diversity"] <= 1.0 and 0.0 <= r["metrics"]["accessory_share"] <= 1.0
+                assert len(r["answer"]["items"]) < 2 or 0.0 <= r["metrics"]["cobought"] <= 1.0
     report = (smoke_run / "report.md").read_text()
     assert "## budget (3 cases)" in report and "| within_budget |" in report
     assert "| recall@10 |" in report and "reranker" in report
     assert "## Rankers" in report and "| demo | hand (not fitted" in report
+    assert "| kind_diversity |" in report and "| cobought |" in report
     assert "### Paired differences" in report and "| recall@10 | reranker − personal-popularity |" in report
     assert (smoke_run / "budget-metrics.png").stat().st_size > 1000
     assert (smoke_run / "constraints-latency.png").is_file()
