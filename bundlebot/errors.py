@@ -76,6 +76,15 @@ class StoreError(BundlebotError):
     retry_after = RETRY_AFTER_S
 
 
+class DiskError(BundlebotError):
+    """A write the disk refused: bundlebot's data home (or the store's folder) is full, read-only or not
+    ours to write. What was stored before is unchanged (every write is a transaction, or a temporary file
+    renamed into place), so the fix is to free space or permissions and run the same thing again."""
+
+    code = "disk_error"
+    status = 507  # Insufficient Storage: the server cannot store what the request needs
+
+
 class RequestError(BundlebotError):
     """A request that cannot be served as asked (junk, too long, malformed state)."""
 

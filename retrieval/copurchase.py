@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bundlebot.errors import ConfigError, DataError
+from bundlebot.paths import writing
 from retrieval.types import Basket, Item
 
 log = logging.getLogger(__name__)
@@ -274,21 +275,24 @@ class CoPurchase:
         """Write ``path/copurchase.npz`` (matrices, counts) and ``path/copurchase.json`` (ids, settings).
 
         Each file is written under a temporary name and renamed into place, and both carry the same token:
-        a process killed between the two renames leaves a pair that ``load`` refuses, never a mix."""
+        a process killed between the two renames leaves a pair that ``load`` refuses, never a mix. A write the
+        disk refuses (full, read-only) is a DiskError before any rename: the stored pair stays as it was."""
         from retrieval.faults import crash_point
 
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
         a, c = self.assoc.tocsr(), self.cooc.tocsr()
         token = hashlib.sha256(json.dumps(self.item_ids).encode() + a.data.tobytes() + c.data.tobytes()).hexdigest()
-        with open(folder / "copurchase.npz.tmp", "wb") as f:
-            np.savez_compressed(f, counts=self.counts, cat_assoc=self.cat_assoc, token=np.array(token),
-                                a_data=a.data, a_indices=a.indices, a_indptr=a.indptr,
-                                c_data=c.data, c_indices=c.indices, c_indptr=c.indptr)
         meta = {"version": 1, "token": token, "measure": self.measure, "min_count": self.min_count,
                 "n_baskets": self.n_baskets, "item_ids": self.item_ids, "item_category": self.item_category,
                 "cat_names": self.cat_names, "own_category_weight": self.own_category_weight}
-        (folder / "copurchase.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
+        tmps = (folder / "copurchase.npz.tmp", folder / "copurchase.json.tmp")
+        with writing("co-purchase statistics", folder, discard=tmps):
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(tmps[0], "wb") as f:
+                np.savez_compressed(f, counts=self.counts, cat_assoc=self.cat_assoc, token=np.array(token),
+                                    a_data=a.data, a_indices=a.indices, a_indptr=a.indptr,
+                                    c_data=c.data, c_indices=c.indices, c_indptr=c.indptr)
+            tmps[1].write_text(json.dumps(meta), encoding="utf-8")
         os.replace(folder / "copurchase.npz.tmp", folder / "copurchase.npz")
         crash_point("copurchase")
         os.replace(folder / "copurchase.json.tmp", folder / "copurchase.json")

@@ -28,6 +28,7 @@ import numpy as np
 
 from bundlebot.config.retrieval import EmbedderConfig
 from bundlebot.errors import ModelError
+from bundlebot.paths import disk_error, disk_refused
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +197,23 @@ class EmbeddingCache:
 
     def __init__(self, home: Path, embedder_name: str) -> None:
         folder = Path(home) / "embeddings"
-        folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{embedder_name}.sqlite"
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vec (hash TEXT PRIMARY KEY, v BLOB NOT NULL)")
-        self._db.commit()
+        with self._writing("open"):
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            with self._db:
+                self._db.execute("CREATE TABLE IF NOT EXISTS vec (hash TEXT PRIMARY KEY, v BLOB NOT NULL)")
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """A refused write (full disk, read-only home) is a DiskError; SQLite rolled the transaction back, so
+        every vector cached before is still there."""
+        try:
+            yield
+        except (OSError, sqlite3.Error) as exc:
+            if not disk_refused(exc):
+                raise
+            raise disk_error(exc, f"the embedding cache ({what})", self.path.parent) from exc
 
     def get(self, hashes: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -213,8 +226,8 @@ class EmbeddingCache:
 
     def put(self, vectors: dict[str, np.ndarray]) -> None:
         rows = [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()]
-        self._db.executemany("INSERT OR REPLACE INTO vec (hash, v) VALUES (?, ?)", rows)
-        self._db.commit()
+        with self._writing(f"{len(rows)} vectors"), self._db:  # one transaction: all rows or none
+            self._db.executemany("INSERT OR REPLACE INTO vec (hash, v) VALUES (?, ?)", rows)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM vec").fetchone()[0])

@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bundlebot.errors import DataError
+from bundlebot.paths import check_writable, writing
 from retrieval.embeddings import Embedder, EmbeddingCache, embed_with_cache, make_embedder
 from retrieval.faults import crash_point
 from retrieval.ingest import SUFFIXES, Rejection, read_catalog
@@ -108,6 +109,10 @@ def index_source(config: AppConfig, spec: str, shop: str, *, sync: bool = False,
     if report.failed:
         report.seconds = time.perf_counter() - start
         return report  # nothing valid: leave the index exactly as it was
+    # an unwritable home is refused now, not at the first write after minutes of embedding
+    check_writable(config.home_path, "the index")
+    if config.retrieval.store.mode == "embedded":
+        check_writable(config.store_path, "the vector store")
     embedder = embedder or make_embedder(config.retrieval.embedder)
     store = VectorStore(config.retrieval.store, config.store_path).shop(shop)
     cache = EmbeddingCache(config.home_path, embedder.name)
@@ -195,7 +200,9 @@ def _save_kinds(config: AppConfig, shop: str, data: SourceData) -> None:
     """Every item's kind and each kind's role (retrieval/kinds.py), next to the co-purchase statistics."""
     from retrieval.kinds import Kinds
 
-    Kinds.fit(data.items, data.train_baskets).save(stats_path(config, shop) / KINDS_FILE)
+    kinds, folder = Kinds.fit(data.items, data.train_baskets), stats_path(config, shop)
+    with writing("item kinds", folder):
+        kinds.save(folder / KINDS_FILE)
 
 
 def _save_stats(config: AppConfig, shop: str, data: SourceData) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bundlebot.errors import DataError
+from bundlebot.paths import writing
 from retrieval.features import FEATURES, GROUPS, MONOTONE
 
 log = logging.getLogger(__name__)
@@ -166,18 +167,20 @@ def fit(train: RankingData, dev: RankingData, rounds: int = ROUNDS) -> tuple[Lea
 
 
 def save(home: Path, shop: str, ranker: LearnedRanker | None, manifest: dict[str, Any]) -> Path:
-    """Write the model (if any) and the manifest; the manifest goes last, so a crash leaves no manifest that
-    names a model not fully written."""
+    """Write the model (if any) and the manifest. Both go to temporaries first, so a disk that refuses them
+    (full, read-only: DiskError) leaves the stored pair as it was; then the old manifest goes, the model is
+    renamed in and the manifest last, so a crash leaves no manifest that names a model not fully written."""
     folder = ranker_dir(home, shop)
-    folder.mkdir(parents=True, exist_ok=True)
+    model_tmp, manifest_tmp = folder / (MODEL_FILE + ".tmp"), folder / (MANIFEST_FILE + ".tmp")
+    with writing(f"the learned ranker of shop {shop!r}", folder, discard=(model_tmp, manifest_tmp)):
+        folder.mkdir(parents=True, exist_ok=True)
+        if ranker is not None:  # the text save_model writes, written by Python so a refused write is an OSError
+            model_tmp.write_text(ranker.booster.model_to_string())
+        manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     (folder / MANIFEST_FILE).unlink(missing_ok=True)
     if ranker is not None:
-        tmp = folder / (MODEL_FILE + ".tmp")
-        ranker.booster.save_model(str(tmp))
-        tmp.replace(folder / MODEL_FILE)
+        model_tmp.replace(folder / MODEL_FILE)
     else:
         (folder / MODEL_FILE).unlink(missing_ok=True)
-    tmp = folder / (MANIFEST_FILE + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    tmp.replace(folder / MANIFEST_FILE)
+    manifest_tmp.replace(folder / MANIFEST_FILE)
     return folder

@@ -34,6 +34,7 @@ import numpy as np
 
 from bundlebot.config.retrieval import StoreConfig
 from bundlebot.errors import BundlebotError, RequestError, StoreError
+from bundlebot.paths import disk_error, disk_refused
 from retrieval.types import EVENT_KINDS, MAX_TIMESTAMP, MIN_TIMESTAMP, Event, Item, valid_timestamp
 
 if TYPE_CHECKING:
@@ -58,13 +59,17 @@ def validate_shop_name(name: str) -> str:
 
 
 @contextmanager
-def _wrap(what: str, config: StoreConfig) -> Iterator[None]:
-    """Turn chromadb/transport exceptions into StoreError with a hint saying how to fix it."""
+def _wrap(what: str, config: StoreConfig, path: Path | None = None) -> Iterator[None]:
+    """Turn chromadb/transport exceptions into StoreError with a hint saying how to fix it (DiskError when
+    the store's disk refused a write: rebuilding would then lose the live history, so it is never the fix)."""
     try:
         yield
     except BundlebotError:
         raise
     except Exception as exc:
+        if disk_refused(exc):
+            where = path if config.mode == "embedded" and path else f"the Chroma server's --path on {config.host}"
+            raise disk_error(exc, f"the vector store ({what})", where) from exc
         text = f"{type(exc).__name__}: {exc}"
         if config.mode == "http" and any(s in text.lower() for s in ("connect", "refused", "timed out")):
             hint = (f"start the server with `chroma run --path DIR --host {config.host} "
@@ -85,7 +90,7 @@ class VectorStore:
         self.config = config
         self.path = Path(path)
         settings = Settings(anonymized_telemetry=False)
-        with _wrap("connect", config):
+        with _wrap("connect", config, self.path):
             if config.mode == "embedded":
                 self.path.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
@@ -99,12 +104,12 @@ class VectorStore:
         return ShopStore(self, validate_shop_name(name))
 
     def shops(self) -> list[str]:
-        with _wrap("list collections", self.config):
+        with _wrap("list collections", self.config, self.path):
             names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
         return sorted({n.split("__")[0] for n in names if n.endswith("__catalog")})
 
     def collection(self, name: str, create: bool = True) -> Any:
-        with _wrap(f"open collection {name}", self.config):
+        with _wrap(f"open collection {name}", self.config, self.path):
             if create:
                 # embedding_function=None: Chroma must never embed (no ONNX download); cosine space.
                 return self.client.get_or_create_collection(
@@ -250,7 +255,7 @@ class ShopStore:
         self._copy_lock = threading.Lock()
 
     def _wrap(self, what: str) -> Any:
-        return _wrap(f"{what} (shop {self.name})", self.vs.config)
+        return _wrap(f"{what} (shop {self.name})", self.vs.config, self.vs.path)
 
     def _batches(self, n: int) -> Iterator[slice]:
         step = max(1, min(self.vs.max_batch, PAGE))

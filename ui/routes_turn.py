@@ -35,9 +35,10 @@ Who = Annotated[Principal, Depends(deps.principal)]
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 # Every status an API route answers besides 2xx: 400 body not JSON, 401 no/unknown key, 403 wrong key kind or
 # origin, 404 unknown id, 413 body too long, 422 invalid input, 429 rate limit, 503 busy / shop not loaded,
-# 504 turn over its time budget. One table, so a new route cannot forget one.
+# 504 turn over its time budget, 507 the disk refused a write (full or read-only data home: events, erasure).
+# One table, so a new route cannot forget one.
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse}
-                                           for s in (400, 401, 403, 404, 413, 422, 429, 503, 504)}
+                                           for s in (400, 401, 403, 404, 413, 422, 429, 503, 504, 507)}
 ERRORS[429] = {"model": ErrorResponse, "headers": RETRY_AFTER}
 ERRORS[503] = {"model": ErrorResponse, "headers": RETRY_AFTER,
                "description": "`busy` (every turn slot stayed taken) or `store_error` (the vector store is "

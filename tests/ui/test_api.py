@@ -108,6 +108,26 @@ def test_items_events_delete_for_own_shop(client):
     assert store.events == []
 
 
+def test_events_on_a_full_or_read_only_store_are_a_clear_507(client, tmp_path):
+    from bundlebot.config.retrieval import StoreConfig
+    from retrieval.store import _wrap
+
+    store = client.app.state.runtimes.get("shopa").retriever.store
+    ev = {"shopper": "17850", "events": [{"kind": "view", "item_id": "shopa-2"}]}
+    assert client.post("/api/v1/events", json=ev, headers=A).status_code == 200
+    for refusal in ("(code: 13) database or disk is full", "(code: 8) attempt to write a readonly database"):
+        def refused(events, vectors, refusal=refusal):  # what embedded Chroma raises, through the real wrapper
+            with _wrap("write history", StoreConfig(), tmp_path / "chroma"):
+                raise RuntimeError(f"Query error: Database error: error returned from database: {refusal}")
+        store.add_events = refused
+        r = client.post("/api/v1/events", json={**ev, "shopper": "s2"}, headers=A)
+        err = r.json()["error"]
+        assert r.status_code == 507 and err["code"] == "disk_error", r.text
+        assert ("free space" if "full" in refusal else "writable") in err["hint"]
+        assert "retry-after" not in r.headers and "Traceback" not in r.text  # waiting does not free a disk
+    assert [e.shopper_id for e in store.events] == ["17850"]  # what was stored is still there
+
+
 def test_unknown_item_is_404_and_event_for_unknown_item_is_refused(client):
     r = client.get("/api/v1/items/nope", headers=A)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
