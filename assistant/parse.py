@@ -271,7 +271,7 @@ def budget_problem(text: str) -> str | None:
     drops such a budget, and a shopper must not be left thinking it was applied.
 
     >>> budget_problem("mugs under £-5")
-    'The budget you gave cannot be used (it has to be at least 0.01 and at most a million), so none was applied.'
+    'The budget you gave cannot be used (it has to be between a penny or cent and a million), so none was applied.'
     >>> budget_problem("mugs under £25") is None, budget_problem("mugs under £1e-9") is None
     (True, False)
     """
@@ -283,8 +283,9 @@ def budget_problem(text: str) -> str | None:
     amounts += [m.group(0) for m in _SYM_DIGITS_RE.finditer(text) if not re.fullmatch(_NUM, m.group(1))]
     if not amounts:
         return None
-    # the amount is not repeated: a shopper's number said back reads as a price the shop agreed to
-    return "The budget you gave cannot be used (it has to be at least 0.01 and at most a million), so none was applied."
+    # no numeral at all: a shopper's number said back, or "0.01", reads as a price the shop agreed to
+    return ("The budget you gave cannot be used (it has to be between a penny or cent and a million), "
+            "so none was applied.")
 
 
 def _settle_budget(scan: _Scan, c: Constraints) -> None:

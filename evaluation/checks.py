@@ -106,7 +106,7 @@ def _adversarial(case: Case, ans: Answer, titles: Mapping[str, str]) -> tuple[di
         if out["unclear_errors"]:
             why.append(f"refused with an unclear error code {code!r}: {ans.message[:200]}")
     if c.foreign_items:
-        foreign = set(c.foreign_items)
+        foreign = set(c.foreign_items) - set(ans.control)
         found = [i for i in ans.ids if i in foreign]
         out["foreign_items"] = len(found)
         if found:

@@ -116,6 +116,13 @@ def _answer(variant: Variant, case: Case, shop: ShopData) -> Answer:
     return ans
 
 
+def _nobody(case: Case) -> Case:
+    """The cross-shopper case with the other shopper's id replaced by one nobody has: an item both answers
+    hold comes from the request's words or the asker's own history, not from the other shopper's."""
+    victim = str(case.meta["victim"])
+    return case.model_copy(update={"turns": [t.replace(victim, "0" * len(victim)) for t in case.turns]})
+
+
 def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict[str, Any]:
     titles = {i: shop.items[i].title for i in ans.ids if i in shop.items}
     metrics, why = score(case, ans, shop.prices(), secrets, titles)
@@ -166,7 +173,10 @@ class Runner:
             recs = []
             for case in cases:
                 shop = self.shops[case.shop]
-                recs.append(_record(case, _answer(v, case, shop), shop, self.secrets))
+                ans = _answer(v, case, shop)
+                if case.meta.get("victim") and not ans.error:
+                    ans.control = _answer(v, _nobody(case), shop).ids
+                recs.append(_record(case, ans, shop, self.secrets))
                 bar.update(1)
             run.results[v.name] = recs
             run.seconds[v.name] = time.perf_counter() - t0

@@ -69,6 +69,9 @@ class Answer:
     first_total: float | None = None
     latency_ms: float = 0.0
     error: str | None = None
+    control: list[str] = field(default_factory=list)
+    """A cross-shopper case's items for the same request naming nobody (evaluation.runner): what the request
+    itself brings, so only the difference can be the other shopper's history."""
 
     @property
     def ids(self) -> list[str]:

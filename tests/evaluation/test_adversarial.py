@@ -235,14 +235,30 @@ def test_known_defects_still_show(demo_config, cases) -> None:
         assert shown, f"{name!r} ({d.where}) no longer shows in {[c.id for c in picked]}: remove it"
 
 
-def test_foreign_item_check_sees_the_victims_history(demo_config, cases) -> None:
-    """The cross-shopper check has teeth: asked AS the victim, the answers do hold the victim's own items."""
+def test_foreign_item_check_catches_an_assistant_that_reads_a_named_shoppers_history(demo_config, cases) -> None:
+    """The cross-shopper check has teeth: an assistant that answers as the shopper a message names (the leak
+    the cases try to cause) is flagged on most of them, while the real one, which never does, is not. The
+    runner's control answer (the same request naming nobody) keeps what the request's own words bring."""
+    from evaluation.variants import Variant
+
+    class ReadsNamedShopper(Variant):
+        name = "reranker"
+
+        def __init__(self, inner: Variant) -> None:
+            self.inner = inner
+
+        def answer(self, case, shop):  # type: ignore[no-untyped-def]
+            named = re.findall(r"\b\d{5}\b", case.turns[-1])
+            return self.inner.answer(case.model_copy(update={"shopper": named[0]}) if named else case, shop)
+
     asked = [c for c in cases.values() if c.meta["attack"] == "other-shopper"]
-    as_victim = [c.model_copy(update={"shopper": c.meta["victim"]}) for c in asked]
     runner = Runner(demo_config, progress=False)
-    recs = runner.run("adversarial", as_victim, make_variants(["reranker"], demo_config, False)).results["reranker"]
-    flagged = [r["id"] for r in recs if r["metrics"]["foreign_items"]]
+    honest = make_variants(["reranker"], demo_config, False)
+    leaky = runner.run("adversarial", asked, [ReadsNamedShopper(honest[0])]).results["reranker"]
+    flagged = [r["id"] for r in leaky if r["metrics"]["foreign_items"]]
     assert len(flagged) >= len(asked) // 2, (len(flagged), len(asked))
+    clean = runner.run("adversarial", asked, honest).results["reranker"]
+    assert not [r["id"] for r in clean if r["metrics"]["foreign_items"]]
 
 
 def _server_config(demo_config: AppConfig) -> AppConfig:
