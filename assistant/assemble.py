@@ -12,6 +12,9 @@ are one doormat too many) unless near-duplicates are allowed, and an accessory k
 the request does not name is only a last add-on once a main item is in: never the gift itself. A kind the
 request names ("cards for a birthday", "4 ornaments") may come several times.
 
+A stated lower end (``Constraints.budget_min``: "between £20 and £40", or "about £25" read as £20-£25) is
+soft: when the picks fall short, items are swapped for dearer ones (``_fill``) until it is reached.
+
 >>> from retrieval.types import Item, ScoredItem
 >>> cands = [ScoredItem(Item("t", "WHITE TEAPOT", price=12.0), 0.9), ScoredItem(Item("t2", "RED TEAPOT",
 ...          price=9.0), 0.8), ScoredItem(Item("c", "CAKE STAND", price=8.0), 0.7),
@@ -43,6 +46,9 @@ VARIANT_WORDS = frozenset(_VARIANT_WORDS_TEXT.split())
 PREFER_BONUS = 0.5
 DIVERSITY_PENALTY = 0.15
 RESCORE_TOP = 30
+FILL_FROM = 30
+"""Candidates a budget fill may swap in: the best remaining ones (a dearer item far down the list is not
+what the shopper asked for)."""
 EPS = 1e-9
 
 Rescore = Callable[[list[ScoredItem], list[Item]], list[ScoredItem]]
@@ -118,6 +124,9 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
         pool = [s for s in pool if s.item.id != pick.item.id]
         if rescore is not None and len(chosen) < size and pool:
             pool = _rescored(pool, chosen, rescore, set(prefer))
+    fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)
+                                                                          for t in c.must_have)}
+    chosen = _fill(chosen, pool, c, Kinding(kind_of, asked), fixed)
     total = _total(chosen)
     if len(chosen) < size:
         unmet.append("size")
@@ -208,6 +217,10 @@ class Kinding:
         k = self.of(item)
         return k is not None and k[1] == "accessory" and not self.named(k[0])
 
+    def same(self, a: Item, b: Item) -> bool:
+        ka, kb = self.of(a), self.of(b)
+        return ka is not None and kb is not None and ka[0] == kb[0]
+
     def taken(self, item: Item, chosen: list[ScoredItem]) -> bool:
         """A kind already in the bundle, unless the request names that kind ("4 ornaments": several)."""
         k = self.of(item)
@@ -249,6 +262,44 @@ def _best(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size
         if score > best_score:
             best, best_score = s, score
     return best or fallback
+
+
+def _fill(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, kinds: Kinding,
+          fixed: set[str]) -> list[ScoredItem]:
+    """Swap items for dearer ones until the total reaches ``c.budget_min`` ("about £25": at least £20), never
+    above the budget and never breaking a rule the picks kept. Each swap takes, from the best ``FILL_FROM``
+    remaining candidates, one of the same kind first (an upgrade), then the one that loses least score; pinned
+    and must-have items stay."""
+    if c.budget_min is None or c.budget is None or not chosen:
+        return chosen
+    chosen = list(chosen)
+    for _ in range(2 * len(chosen)):
+        total = sum(s.item.price or 0.0 for s in chosen)
+        if total >= c.budget_min - EPS:
+            break
+        best: tuple[tuple[bool, float, float], int, ScoredItem] | None = None
+        taken = {s.item.id for s in chosen}
+        for j, out in enumerate(chosen):
+            if out.item.id in fixed or out.item.price is None:
+                continue
+            others = chosen[:j] + chosen[j + 1:]
+            for s in pool[:FILL_FROM]:
+                gain = (s.item.price or 0.0) - out.item.price
+                if s.item.id in taken or s.item.price is None or gain <= EPS or total + gain > c.budget + EPS:
+                    continue
+                if not c.similar_ok and (s.evidence.get("substitute_of") in {o.item.id for o in others}
+                                         or any(is_substitute(s.item, o.item) for o in others)
+                                         or kinds.taken(s.item, others)):
+                    continue
+                if kinds.waits(s.item) and not kinds.waits(out.item):
+                    continue  # a main item is never traded for an accessory
+                key = (kinds.same(s.item, out.item), s.score - out.score, gain)
+                if best is None or key > best[0]:
+                    best = (key, j, s)
+        if best is None:
+            break
+        chosen[best[1]] = best[2]
+    return chosen
 
 
 def _total(chosen: list[ScoredItem]) -> float | None:

@@ -239,6 +239,8 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
             if re.match(rf"\s*(?:{_GENERIC_NOUNS}|{_PEOPLE_WORDS}|%)", rest, re.I):
                 continue
             c.budget, c.currency = _to_float(m.group("n")), _currency(m)
+            if re.search(r"about|around|approx|roughly|~", kw):
+                c.budget_min = round(ABOUT_SHARE * c.budget, 2)  # "about £25": near £25, not £5
             scan.blank(m)
             break
         else:
@@ -263,6 +265,10 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
 # what follows a currency symbol, up to its last digit: "£1,0000" is not an amount _NUM reads whole
 _SYM_DIGITS_RE = re.compile(r"[£$€]\s?(\d(?:[\d,.]*\d)?)")
 _SIGNED_RE = re.compile(rf"(?:-\s?{_CUR_SYM}|(?P<sym2>[£$€])\s?-)\s?(?P<n>\d+(?:[.,]\d+)?)")
+
+
+ABOUT_SHARE = 0.8
+"""An "about / around £X" budget asks for a total in [0.8 X, X] (``Constraints.budget_min``, soft)."""
 
 
 def budget_problem(text: str) -> str | None:

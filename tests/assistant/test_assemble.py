@@ -211,3 +211,39 @@ def test_a_kind_the_request_names_may_come_several_times() -> None:
     assert [s.item.id for s in a.items] == ["d1", "d2"]
     same = assemble(cands, Constraints(similar_ok=True), size=2, kind_of=_kind_of, asked="gift")
     assert [s.item.id for s in same.items] == ["d1", "d2"]
+
+
+# ---- budget use: a stated lower end is reached by dearer swaps ----------------------------------------
+FILL_KINDS = {"pot": ("teapot", "main"), "pot2": ("teapot", "main"), "cup": ("cup", "main"),
+              "cup2": ("cup", "main"), "wrap": ("wrap", "accessory"), "stand": ("cake stand", "main")}
+
+
+def _fill_cands() -> list[ScoredItem]:
+    rows = [("pot", "SMALL TEAPOT", 4.0, 0.9), ("cup", "TEA CUP", 1.0, 0.8), ("wrap", "TEA WRAP", 0.5, 0.7),
+            ("pot2", "TEAPOT IN GIFT BOX", 12.0, 0.6), ("cup2", "SET OF 6 TEA CUPS", 7.0, 0.55),
+            ("stand", "CAKE STAND 3 TIER", 9.0, 0.4)]
+    return [ScoredItem(Item(i, t, price=p), sc) for i, t, p, sc in rows]
+
+
+def test_about_a_budget_the_total_reaches_its_lower_end_by_upgrades() -> None:
+    kind_of = FILL_KINDS.get
+    plain = assemble(_fill_cands(), Constraints(budget=25.0), size=2, kind_of=lambda it: kind_of(it.id))
+    assert [s.item.id for s in plain.items] == ["pot", "cup"] and plain.total == 5.0  # £5 of "about £25"
+    about = assemble(_fill_cands(), Constraints(budget=25.0, budget_min=20.0), size=2,
+                     kind_of=lambda it: kind_of(it.id))
+    assert 20.0 <= about.total <= 25.0, about.total
+    ids = [s.item.id for s in about.items]
+    # the teapot upgraded within its kind; £7 + £12 is still short of £20, so the cups gave way to the stand
+    assert sorted(ids) == ["pot2", "stand"] and "wrap" not in ids
+
+
+def test_a_fill_keeps_pinned_and_must_have_items_and_never_breaks_the_budget() -> None:
+    kind_of = FILL_KINDS.get
+    c = Constraints(budget=14.0, budget_min=13.0, must_have=["tea cup"])
+    a = assemble(_fill_cands(), c, size=2, kind_of=lambda it: kind_of(it.id))
+    ids = [s.item.id for s in a.items]
+    assert "cup" in ids and a.total <= 14.0  # the must-have stays; the teapot becomes the dearer one
+    assert ids == ["cup", "pot2"] and a.total == 13.0
+    short = assemble(_fill_cands(), Constraints(budget=6.0, budget_min=5.9), size=2,
+                     kind_of=lambda it: kind_of(it.id))
+    assert short.total <= 6.0  # no swap fits: the lower end is soft, the budget is not
