@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from finetune.ranker import TRAIN_REQUESTS
-
 DEFAULT_CONFIG = Path("finetune/configs/default.toml")
 ConfigArg = Annotated[Path, typer.Option("--config", help="Training config (TOML).")]
 AppConfigArg = Annotated[Path | None, typer.Option("--app-config", help="App config TOML (home, data, retrieval).")]
@@ -77,7 +75,8 @@ def merge_cmd(adapter: Annotated[Path, typer.Argument(help="Adapter directory.")
 def fit_command(
     shop: Annotated[str, typer.Option(help="The shop whose ranker to fit (indexed already).")],
     source: Annotated[str | None, typer.Option(help="Its source spec (default: the one it was indexed from).")] = None,
-    requests: Annotated[int, typer.Option(help="Train requests drawn from the train split.")] = TRAIN_REQUESTS,
+    requests: Annotated[int | None, typer.Option(
+        help="Train requests drawn from the train split (default: finetune.ranker.TRAIN_REQUESTS).")] = None,
     app_config: AppConfigArg = None,
 ) -> None:
     """Fit the shop's learned ranker on its own train split (dev stops it early); serving then uses it.
@@ -85,9 +84,9 @@ def fit_command(
     Example: bundlebot fit --shop demo
     """
     from bundlebot.config import load_config
-    from finetune.ranker import fit_indexed
+    from finetune.ranker import TRAIN_REQUESTS, fit_indexed
 
-    m = fit_indexed(load_config(app_config), shop, source, train_requests=requests)
+    m = fit_indexed(load_config(app_config), shop, source, train_requests=requests or TRAIN_REQUESTS)
     typer.echo(fit_summary(shop, m))
 
 

@@ -143,12 +143,13 @@ def bundle_targets(src: SourceData, baskets: list[Basket], split: str, rng: rand
     out = []
     for b in baskets:
         gold = [i for i in dict.fromkeys(b.item_ids) if i in known]
-        if b.intent and _accepted(b.intent) and gold:
+        if b.intent and accepted(b.intent) and gold:
             out.append(Target("bundlerec-food", b, b.intent.strip(), gold, split))
     return out
 
 
-def _accepted(message: str) -> bool:
+def accepted(message: str) -> bool:
+    """Whether a shopper's turn would take this text at all (an intent such as "4" is refused)."""
     from assistant.parse import clean_message
     from bundlebot.errors import RequestError
 

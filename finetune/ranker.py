@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from bundlebot.config import AppConfig
+from finetune.data import accepted
 from retrieval.features import FEATURES
 from retrieval.ranker import MIN_GROUPS, PARAMS, RankingData, fit, load_ranker, read_manifest, save
 from retrieval.tasks import aisle_of, budget_invoice
@@ -78,21 +79,9 @@ def requests_of(src: SourceData, baskets: list[Basket], limit: int, seed: int = 
                 if (c := aisle_of(items[i])) and c != "missing":
                     by_cat[c].append(i)
             out += [Request(f"I need {c}", b.shopper_id, b.timestamp, tuple(g), b) for c, g in by_cat.items()]
-    out = [r for r in out if _accepted(r.text)]
+    out = [r for r in out if accepted(r.text)]
     rng = random.Random(seed)
     return sorted(rng.sample(out, limit), key=lambda r: r.basket.id) if len(out) > limit else out
-
-
-def _accepted(text: str) -> bool:
-    """Whether a shopper's turn would take this text at all (an intent such as "4" is refused)."""
-    from assistant.parse import clean_message
-    from bundlebot.errors import RequestError
-
-    try:
-        clean_message(text)
-    except RequestError:
-        return False
-    return True
 
 
 class EventsAsOf:
