@@ -10,7 +10,8 @@ the remaining slots still fits, so one expensive first pick cannot starve the re
 With the shop's item kinds (``kind_of``: retrieval/kinds.py), a bundle holds one item per kind (two doormats
 are one doormat too many) unless near-duplicates are allowed, and an accessory kind (wrap, cards, tissue) that
 the request does not name is only a last add-on once a main item is in: never the gift itself. A kind the
-request names ("cards for a birthday", "4 ornaments") may come several times.
+request names in the plural ("cards for a birthday", "4 ornaments") may come several times; "a teapot and
+some mugs" is one teapot.
 
 A stated lower end (``Constraints.budget_min``: "between £20 and £40", or "about £25" read as £20-£25) is
 soft: when the picks fall short, items are swapped for dearer ones (``_fill``) until it is reached.
@@ -116,6 +117,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
             notes.append(f"'{p.item.title}' no longer fits, so it was dropped")
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
     unmet = _must_haves(chosen, pool, c, size)
+    _named_kinds(chosen, pool, c, size, Kinding(kind_of, asked))
     while len(chosen) < size and pool:
         pick = _next(chosen, pool, c, size, Kinding(kind_of, asked))
         if pick is None:
@@ -202,15 +204,27 @@ class Kinding:
     asked: str = ""
 
     def __post_init__(self) -> None:
+        from assistant.text import stem, tokens
+
         self._asked = content_stems(self.asked)
+        # "mugs", "cards": several are wanted; "a teapot" is one teapot
+        self._plural = {stem(t) for t in tokens(self.asked) if stem(t) != t.lower()}
 
     def of(self, item: Item) -> tuple[str, str] | None:
         return self.kind_of(item) if self.kind_of is not None else None
 
-    def named(self, kind: str) -> bool:
-        """Whether the request names the kind: a word of it starts the other's ("wrapping" - "wrap")."""
-        return any(a.startswith(w) or w.startswith(a) for w in content_stems(kind) for a in self._asked
+    def named(self, kind: str, plural: bool = False) -> bool:
+        """Whether the request names the kind: a word of it starts the other's ("wrapping" - "wrap");
+        ``plural``: and names it in the plural ("mugs")."""
+        asked = self._plural if plural else self._asked
+        return any(a.startswith(w) or w.startswith(a) for w in content_stems(kind) for a in asked
                    if min(len(a), len(w)) >= 3)
+
+    def names_whole(self, kind: str) -> bool:
+        """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""
+        words = content_stems(kind)
+        return bool(words) and all(any(a.startswith(w) or w.startswith(a) for a in self._asked
+                                       if min(len(a), len(w)) >= 3) for w in words)
 
     def waits(self, item: Item) -> bool:
         """An accessory the request does not name: picked only after a main item."""
@@ -222,11 +236,29 @@ class Kinding:
         return ka is not None and kb is not None and ka[0] == kb[0]
 
     def taken(self, item: Item, chosen: list[ScoredItem]) -> bool:
-        """A kind already in the bundle, unless the request names that kind ("4 ornaments": several)."""
+        """A kind already in the bundle, unless the request names that kind in the plural ("4 ornaments")."""
         k = self.of(item)
-        if k is None or self.named(k[0]):
+        if k is None or self.named(k[0], plural=True):
             return False
         return any((o := self.of(s.item)) is not None and o[0] == k[0] for s in chosen)
+
+
+def _named_kinds(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
+                 kinds: Kinding) -> None:
+    """Each kind the request names whole ("a teapot and some mugs": teapot, mug) gets its best candidate
+    first, in the order of their best scores: a ranking that prefers a tea set's company to the teapot asked
+    for still gives the teapot. In place; soft (what does not fit is left to the greedy picks)."""
+    best: dict[str, ScoredItem] = {}
+    for s in pool:
+        k = kinds.of(s.item)
+        if k is not None and k[0] not in best and kinds.names_whole(k[0]):
+            best[k[0]] = s
+    for _, s in sorted(best.items(), key=lambda kv: -kv[1].score):
+        if len(chosen) >= size or any(kinds.same(s.item, o.item) for o in chosen):
+            continue
+        if _fits(chosen, s.item, c, _reserve(pool, s.item.id, size - len(chosen) - 1)):
+            chosen.append(s)
+            pool.remove(s)
 
 
 def _next(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,

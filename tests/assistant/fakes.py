@@ -79,13 +79,14 @@ class FakeRetriever:
     """Word-overlap retrieval with the whole ``retrieval.protocol.ShopRetriever`` interface."""
 
     def __init__(self, items: Sequence[Item] = tuple(CATALOG),
-                 history: dict[str, list[tuple[Item, Event]]] | None = None, currency: str | None = "GBP") -> None:
+                 history: dict[str, list[tuple[Item, Event]]] | None = None, currency: str | None = "GBP",
+                 kinds: Kinds | None = None) -> None:
         self.items = {it.id: it for it in items}
         self._history = history or {}
         self.currency = currency
         self.store = FakeStore(self.items)
         self.lexicon = Lexicon.fit(item_text(it) for it in items)
-        self.kinds = Kinds.fit(list(items))
+        self.kinds = kinds
         self.calls: list[str] = []
 
     def warm(self) -> None:
@@ -95,6 +96,10 @@ class FakeRetriever:
         return self.items.get(item_id)
 
     def kind(self, item: Item) -> tuple[str, str] | None:
+        # a dozen titles give Kinds.fit no statistics to tell a head word from a pattern ("TEAPOT RED
+        # RETROSPOT" -> retrospot): the fake knows kinds only when a test gives them, as a shop without kinds
+        if self.kinds is None:
+            return None
         name = self.kinds.item_kind.get(item.id) or self.kinds.kind_of_title(item.title, item.category)
         return name, self.kinds.role_of(name)
 

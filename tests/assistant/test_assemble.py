@@ -247,3 +247,24 @@ def test_a_fill_keeps_pinned_and_must_have_items_and_never_breaks_the_budget() -
     short = assemble(_fill_cands(), Constraints(budget=6.0, budget_min=5.9), size=2,
                      kind_of=lambda it: kind_of(it.id))
     assert short.total <= 6.0  # no swap fits: the lower end is soft, the budget is not
+
+
+def test_a_kind_named_in_the_singular_comes_once() -> None:
+    kinds = {"p1": ("teapot", "main"), "p2": ("teapot", "main"), "m1": ("mug", "main"), "m2": ("mug", "main")}
+    cands = _kinded([("p1", "DAIRY MAID TEAPOT", 9.0), ("p2", "GIFT BOX TEAPOT", 8.0), ("m1", "HOME MUG", 2.0),
+                     ("m2", "PLANET MUG", 2.5)])
+    a = assemble(cands, Constraints(), size=3, kind_of=lambda it: kinds.get(it.id), asked="a teapot and some mugs")
+    assert sorted(s.item.id for s in a.items) == ["m1", "m2", "p1"]
+
+
+def test_each_kind_the_request_names_gets_its_best_candidate() -> None:
+    """A ranking that prefers the company of a teapot (a tea set, a jug) still gives the teapot asked for."""
+    kinds = {"set": ("tea set", "main"), "jug": ("milk jug", "main"), "p1": ("teapot", "main"),
+             "m1": ("mug", "main"), "m2": ("mug", "main")}
+    cands = _kinded([("set", "TEA SET 11 PC", 5.0), ("jug", "MILK JUG", 3.0), ("p1", "REGENCY TEAPOT", 9.0),
+                     ("m1", "HOME MUG", 2.0), ("m2", "PLANET MUG", 2.5)])
+    a = assemble(cands, Constraints(), size=3, kind_of=lambda it: kinds.get(it.id), asked="a teapot and some mugs")
+    ids = [s.item.id for s in a.items]
+    assert "p1" in ids and ("m1" in ids or "m2" in ids), ids
+    tea_party = assemble(cands, Constraints(), size=3, kind_of=lambda it: kinds.get(it.id), asked="tea party")
+    assert [s.item.id for s in tea_party.items][0] == "set"  # "tea party" names no kind whole: the ranking's order
