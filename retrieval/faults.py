@@ -15,6 +15,9 @@ POINTS = ("embeddings", "catalog", "history", "copurchase", "meta")
 """Where ``bundlebot index`` can be killed: after embedding (and caching) the first batch but before storing
 it; after storing the first catalog batch; after the first history batch; between the two co-purchase
 files; before the shop's metadata is written."""
+FIT_POINTS = ("ranker", "ranker-swap")
+"""Where ``bundlebot fit`` can be killed: with the new model and manifest written as temporaries, before any
+rename; and after the model is renamed in, before the manifest is."""
 
 
 def crash_point(name: str) -> None:

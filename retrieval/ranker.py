@@ -28,6 +28,7 @@ import numpy as np
 
 from bundlebot.errors import DataError
 from bundlebot.paths import writing
+from retrieval.faults import crash_point
 from retrieval.features import FEATURES, GROUPS, MONOTONE
 
 log = logging.getLogger(__name__)
@@ -177,10 +178,12 @@ def save(home: Path, shop: str, ranker: LearnedRanker | None, manifest: dict[str
         if ranker is not None:  # the text save_model writes, written by Python so a refused write is an OSError
             model_tmp.write_text(ranker.booster.model_to_string())
         manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    crash_point("ranker")
     (folder / MANIFEST_FILE).unlink(missing_ok=True)
     if ranker is not None:
         model_tmp.replace(folder / MODEL_FILE)
     else:
         (folder / MODEL_FILE).unlink(missing_ok=True)
+    crash_point("ranker-swap")
     manifest_tmp.replace(folder / MANIFEST_FILE)
     return folder

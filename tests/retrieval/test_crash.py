@@ -1,6 +1,7 @@
 """`bundlebot index` killed with SIGKILL at each crash point (``retrieval.faults.POINTS``), then run again,
 leaves exactly what an uninterrupted run leaves: the same items (metadata and vectors), history, counts, shop
-metadata and co-purchase files, nothing duplicated or lost.
+metadata and co-purchase files, nothing duplicated or lost. `bundlebot fit` killed while saving the ranker
+(``FIT_POINTS``) leaves a shop that ranks by hand until the refit, which writes what one clean fit writes.
 
 The source is a real BundleRec-format folder cut from the shared bundlerec_food data (its first users, their
 sessions, bundles and items), so catalog, history and co-purchase statistics all get written; every run is a
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 from bundlebot.config import AppConfig
-from retrieval.faults import ENV, POINTS
+from retrieval.faults import ENV, FIT_POINTS, POINTS
 from retrieval.store import VectorStore
 
 SHOP = "crash"
@@ -98,3 +99,50 @@ def test_killed_at_any_point_then_rerun_is_the_same_as_one_clean_run(point, sour
     assert got["history"] == clean["history"] and got["history_count"] == clean["history_count"] > 0
     assert got["meta"] == clean["meta"] and got["stats"] == clean["stats"] and len(got["stats"]) == 2
     assert not list((tmp_path / "shops" / SHOP).glob("*.tmp"))  # no half-written file is left behind
+
+
+def _fit(home: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    env["BUNDLEBOT_HOME"] = str(home)
+    if crash_at:
+        env[ENV] = crash_at
+    return subprocess.run([sys.executable, "-m", "bundlebot", "-q", "fit", "--shop", SHOP, "--requests", "80"],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def _ranker_files(home: Path) -> dict:
+    """The fitted ranker as serving reads it: the model's bytes and the manifest without its timings."""
+    import json
+
+    folder = home / "shops" / SHOP / "ranker"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for timing in ("fit_s", "wall_s"):
+        manifest.pop(timing, None)
+    model = folder / "model.txt"
+    return {"manifest": manifest, "model": model.read_bytes() if model.exists() else None}
+
+
+@pytest.fixture(scope="module")
+def clean_fit(source, tmp_path_factory) -> tuple[Path, dict]:
+    home = tmp_path_factory.mktemp("clean-fit-home")
+    assert _index(home, source).returncode == 0
+    run = _fit(home)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return home, _ranker_files(home)
+
+
+@pytest.mark.parametrize("point", FIT_POINTS)
+def test_fit_killed_while_saving_then_refit_is_the_same_as_one_clean_fit(point, source, clean_fit, tmp_path):
+    from retrieval.ranker import ranker_status
+
+    home, clean_files = clean_fit
+    assert clean_files["manifest"]["status"] == "learned" and clean_files["model"]  # a model to lose
+    assert _index(tmp_path, source).returncode == 0
+    killed = _fit(tmp_path, crash_at=point)
+    assert killed.returncode == -signal.SIGKILL, f"the crash point {point!r} was not reached: {killed.stderr[-800:]}"
+    # serving after the kill: no manifest names a model that is not all there, so the shop ranks by hand
+    assert ranker_status(tmp_path, SHOP)[0] == "hand"
+    again = _fit(tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _ranker_files(tmp_path) == clean_files
+    assert not list((tmp_path / "shops" / SHOP / "ranker").glob("*.tmp"))
