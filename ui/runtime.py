@@ -34,6 +34,7 @@ from assistant.types import ConversationState, TurnEvent
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError, InternalError, TurnTimeoutError
 from retrieval.protocol import ShopRetriever
+from ui.completions import MeteredAssistant, Usage, metering
 from ui.security import BusyError
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,12 @@ RuntimeFactory = Callable[[AppConfig, str], ShopRuntime]
 
 
 def default_factory(config: AppConfig, shop: str) -> ShopRuntime:
-    """The real thing: the shop's Retriever over the configured store and a ShoppingAssistant on it."""
-    from assistant.service import ShoppingAssistant
+    """The real thing: the shop's Retriever over the configured store and a ShoppingAssistant on it (the
+    metered one: chat completions report the explanation's tokens)."""
     from retrieval.search import Retriever
 
     retriever = Retriever.open(config, shop)
-    return ShopRuntime(shop, ShoppingAssistant(config, shop, retriever=retriever), retriever)
+    return ShopRuntime(shop, MeteredAssistant(config, shop, retriever=retriever), retriever)
 
 
 class Runtimes:
@@ -115,10 +116,12 @@ class TurnRunner:
                             hint="retry in a few seconds") from None
 
     async def start(self, assistant: Any, message: str, state: ConversationState | None,
-                    shopper: str | None, *, budget_s: float) -> AsyncIterator[TurnEvent]:
+                    shopper: str | None, *, budget_s: float, usage: Usage | None = None
+                    ) -> AsyncIterator[TurnEvent]:
         """Wait for a slot (BusyError after the queue timeout), start the turn, return its events.
 
-        The events end after ``done`` or one ``error`` event; they never raise mid-stream.
+        The events end after ``done`` or one ``error`` event; they never raise mid-stream. ``usage``, when
+        given, counts the turn's generation (``ui.completions``); it is complete when ``done`` arrives.
         """
         await self.acquire()
         loop = asyncio.get_running_loop()
@@ -132,10 +135,11 @@ class TurnRunner:
 
         def produce() -> None:
             try:
-                for event in assistant.turn_stream(message, state, shopper):
-                    put(event)
-                    if stop.is_set():
-                        break
+                with metering(usage):  # this thread runs the whole turn: the meter sees only this one
+                    for event in assistant.turn_stream(message, state, shopper):
+                        put(event)
+                        if stop.is_set():
+                            break
             except BundlebotError as exc:
                 put(TurnEvent.failed(exc))
             except Exception:  # our bug: log it, but the shopper sees a stable code, not a trace

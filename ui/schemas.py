@@ -9,7 +9,7 @@ Request bodies are strict: the spec says ``"stream": boolean``, so ``"stream": 0
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,8 +49,16 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    include_usage: bool = Field(False, description="With `stream: true`: every chunk has `usage: null` and one "
+                                "more chunk, with empty `choices` and the `usage`, comes before `[DONE]`.")
+
+
 class ChatRequest(BaseModel):
-    """OpenAI chat-completions body plus two optional bundlebot fields; other OpenAI knobs are ignored."""
+    """OpenAI chat-completions body plus two optional bundlebot fields. ``n``, ``stop`` and ``stream_options``
+    are honoured or refused (a client relying on them must not get a silently different answer); other
+    OpenAI knobs (temperature...) are ignored: the answer is a deterministic bundle."""
 
     # The example is a request the server answers (a user message with text): random bodies rarely are one,
     # so it is what the API fuzzer's examples phase sends to reach a 200.
@@ -59,6 +67,14 @@ class ChatRequest(BaseModel):
     model: str = "bundlebot"
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool = False
+    stream_options: StreamOptions | None = Field(None, description="Read only with `stream: true`.")
+    # The schema's maximum is 1 (what is served); validation stops at 1 <= n so that the route, not a
+    # generic 422, tells a client asking for more that one answer per turn is all there is.
+    n: Annotated[int, Field(ge=1, json_schema_extra={"maximum": 1})] | None = Field(
+        None, description="Only 1: one bundle per turn. n > 1 is a 400 `unsupported_parameter`.")
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(
+        None, description="Up to 4 sequences: the text (`content`, streamed or not) ends before "
+        "the first one. `bundle` is structured data and is never cut; `bundlebot_state` keeps the whole turn.")
     bundlebot_state: dict[str, Any] | None = Field(
         None, description="The `bundlebot_state` of the previous response (send it via extra_body) so "
                           "follow-ups such as 'remove #2' edit the current bundle.")
@@ -70,6 +86,12 @@ class ChatRequest(BaseModel):
             if msg.role == "user":
                 return msg.text().strip()
         return ""
+
+    def stops(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or ())
+
+    def include_usage(self) -> bool:
+        return self.stream and self.stream_options is not None and self.stream_options.include_usage
 
 
 class EventIn(BaseModel):
@@ -125,9 +147,15 @@ class ChatChoice(BaseModel):
 
 
 class ChatUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+    """Tokens of the explanation, in the generator's tokenizer. When the model wrote it (even if the fact
+    check replaced it by the deterministic text): the explanation prompt's tokens and every token the model
+    generated. When no model wrote it (explanations off, an empty bundle): prompt 0 and the deterministic
+    explanation's tokens if the model is loaded, else 0. Not counted: the bundle listing in `content`, the
+    candidates' LLM scoring passes."""
+
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    total_tokens: int = Field(ge=0)
 
 
 class ChatCompletion(BaseModel):
