@@ -117,9 +117,10 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
             notes.append(f"'{p.item.title}' no longer fits, so it was dropped")
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
     unmet = _must_haves(chosen, pool, c, size)
-    _named_kinds(chosen, pool, c, size, Kinding(kind_of, asked))
+    kinds = Kinding(kind_of, asked)
+    _named_kinds(chosen, pool, c, size, kinds)
     while len(chosen) < size and pool:
-        pick = _next(chosen, pool, c, size, Kinding(kind_of, asked))
+        pick = _next(chosen, pool, c, size, kinds)
         if pick is None:
             break
         chosen.append(pick)
@@ -128,7 +129,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
             pool = _rescored(pool, chosen, rescore, set(prefer))
     fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)
                                                                           for t in c.must_have)}
-    chosen = _fill(chosen, pool, c, Kinding(kind_of, asked), fixed)
+    chosen = _fill(chosen, pool, c, kinds, fixed)
     total = _total(chosen)
     if len(chosen) < size:
         unmet.append("size")
@@ -196,6 +197,11 @@ def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints
     return list(dict.fromkeys(unmet))
 
 
+def _same_word(kind_word: str, asked: str) -> bool:
+    """One word starts the other ("wrapping" - "wrap"), both at least three letters long."""
+    return min(len(kind_word), len(asked)) >= 3 and (asked.startswith(kind_word) or kind_word.startswith(asked))
+
+
 @dataclass
 class Kinding:
     """The kind rules of one assembly: which kinds are taken, which candidates wait as accessories."""
@@ -217,14 +223,12 @@ class Kinding:
         """Whether the request names the kind: a word of it starts the other's ("wrapping" - "wrap");
         ``plural``: and names it in the plural ("mugs")."""
         asked = self._plural if plural else self._asked
-        return any(a.startswith(w) or w.startswith(a) for w in content_stems(kind) for a in asked
-                   if min(len(a), len(w)) >= 3)
+        return any(_same_word(w, a) for w in content_stems(kind) for a in asked)
 
     def names_whole(self, kind: str) -> bool:
         """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""
         words = content_stems(kind)
-        return bool(words) and all(any(a.startswith(w) or w.startswith(a) for a in self._asked
-                                       if min(len(a), len(w)) >= 3) for w in words)
+        return bool(words) and all(any(_same_word(w, a) for a in self._asked) for w in words)
 
     def waits(self, item: Item) -> bool:
         """An accessory the request does not name: picked only after a main item."""

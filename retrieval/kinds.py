@@ -306,6 +306,11 @@ class Kinds:
             first = f"{h[1]} {h[0]}" if h[1] and f"{h[1]} {h[0]}" in self.names else h[0]
         return self.names.get(first, first)
 
+    def of(self, item: Item) -> tuple[str, str]:
+        """(kind, role) of any item: a fitted one by its id, another by its title and category."""
+        name = self.item_kind.get(item.id) or self.kind_of_title(item.title, item.category)
+        return name, self.role_of(name)
+
     def role_of(self, kind: str) -> str:
         """``main`` or ``accessory`` (a kind the fit never saw is main)."""
         return self.stats.get(kind, {}).get("role", MAIN)

@@ -189,11 +189,7 @@ class Retriever:
             from retrieval.kinds import Kinds
 
             self._kinds = Kinds.load(path) if path.is_file() else None
-        kinds = self._kinds
-        if kinds is None:
-            return None
-        name = kinds.item_kind.get(item.id) or kinds.kind_of_title(item.title, item.category)
-        return name, kinds.role_of(name)
+        return self._kinds.of(item) if self._kinds is not None else None
 
     # ---- retrieval --------------------------------------------------------------------------------------
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),

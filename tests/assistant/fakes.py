@@ -98,10 +98,7 @@ class FakeRetriever:
     def kind(self, item: Item) -> tuple[str, str] | None:
         # a dozen titles give Kinds.fit no statistics to tell a head word from a pattern ("TEAPOT RED
         # RETROSPOT" -> retrospot): the fake knows kinds only when a test gives them, as a shop without kinds
-        if self.kinds is None:
-            return None
-        name = self.kinds.item_kind.get(item.id) or self.kinds.kind_of_title(item.title, item.category)
-        return name, self.kinds.role_of(name)
+        return self.kinds.of(item) if self.kinds is not None else None
 
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         h = self._history.get(shopper, [])
