@@ -2,7 +2,9 @@
 and the deterministic fallback.
 
 The check is deliberately strict: an explanation that names an item outside the bundle, states a number that
-is not a catalog fact, or promises anything (discounts, free shipping) is replaced by the deterministic one.
+is not a catalog fact (or an order count the facts do not give), promises anything (discounts, free shipping),
+or has a sentence that no fact supports (a pleasantry, a claim about nothing in the bundle), repeats itself or
+rambles is replaced by the deterministic one.
 
 >>> from retrieval.types import Item, ScoredItem
 >>> s = ScoredItem(Item("k", "CAKE STAND", price=8.0), 1.0, {"relevance": 0.2, "complement": 0.4},
@@ -56,7 +58,15 @@ class Facts:
     others: list[str] = field(default_factory=list)
     """Titles of catalog items NOT in the bundle (the other candidates): must not be mentioned."""
     numbers: list[float] = field(default_factory=list)
-    """Further allowed numbers (people, budget minimum, size)."""
+    """Further allowed numbers (people, budget minimum, size, what the budget leaves)."""
+    kinds: list[str] = field(default_factory=list)
+    """The kinds the bundle covers (``retrieval/kinds.py``): a sentence naming one is about the bundle."""
+    counts: list[int] = field(default_factory=list)
+    """Order counts the facts state (bought together in N orders): "N orders" must be one of them."""
+    statements: list[str] = field(default_factory=list)
+    """The prompt's facts block (``assistant.facts.explain_facts``), one fact a line."""
+    request: str = ""
+    """The request's words (query, occasion, recipient): a sentence about them is on topic."""
 
 
 def item_reason(s: ScoredItem, query: str, title_of: Callable[[str], str | None]) -> str:
@@ -64,7 +74,7 @@ def item_reason(s: ScoredItem, query: str, title_of: Callable[[str], str | None]
     bd, ev = s.breakdown, s.evidence
     options: list[tuple[float, str]] = []
     if ev.get("history_title") and ev.get("history_similarity", 0) >= 0.5:
-        when = _month(ev.get("history_ts"))
+        when = month(ev.get("history_ts"))
         options.append((bd.get("affinity", 0.0), f"pairs with the {ev['history_title']} you bought"
                                                  + (f" in {when}" if when else "")))
     if ev.get("complement_of"):
@@ -95,7 +105,8 @@ def topic(query: str, texts: Sequence[str]) -> str:
     return " ".join(out)
 
 
-def _month(ts: Any) -> str:
+def month(ts: Any) -> str:
+    """'May 2011' of a timestamp ('' when there is none a calendar can show)."""
     try:
         return dt.datetime.fromtimestamp(float(ts), dt.UTC).strftime("%B %Y") if ts else ""
     except (TypeError, ValueError, OverflowError, OSError):
@@ -103,8 +114,9 @@ def _month(ts: Any) -> str:
 
 
 def explain_messages(request: str, lines: Sequence[Any], total: float | None, c: Constraints,
-                     history: Sequence[tuple[Item, Event]] = ()) -> list[dict[str, str]]:
-    """The shared 'explain' prompt with only the chosen items, their catalog facts and the relevant history."""
+                     history: Sequence[tuple[Item, Event]] = (), facts: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The shared 'explain' prompt with only the chosen items, their catalog facts, the relevant history and
+    the facts block (``Facts.statements`` from ``assistant.facts.explain_facts``)."""
     from assistant.prompting import format_bundle, format_history, format_reasons, render
 
     currency = lines[0].currency if lines else c.currency
@@ -112,7 +124,8 @@ def explain_messages(request: str, lines: Sequence[Any], total: float | None, c:
                   category=tuple(ln.category.split(" > ")) if ln.category else ()) for ln in lines]
     return render("explain", request=request, bundle=format_bundle(items, currency),
                   total=format_price(total, currency),
-                  history=format_history(history), reasons=format_reasons((ln.title, ln.reason) for ln in lines))
+                  history=format_history(history), reasons=format_reasons((ln.title, ln.reason) for ln in lines),
+                  facts="\n".join(facts) or "(none)")
 
 
 def deterministic_explanation(lines: Sequence[Any], total: float | None, c: Constraints, query: str,
@@ -150,11 +163,72 @@ def check_explanation(text: str, facts: Facts, *, generated: bool = True) -> lis
     for m in _COUNT_RE.finditer(text):
         if WORD_NUMBERS[m.group(1).lower()] != len(facts.titles):
             problems.append(f"a wrong count: {m.group(0)}")
+    problems += [f"a wrong order count: {m.group(0)}" for m in _ORDERS_RE.finditer(text)
+                 if int(m.group(1)) not in facts.counts]
+    if generated:
+        problems += sentence_problems(sentences(text), facts)
     return problems
 
 
+def sentences(text: str) -> list[str]:
+    """The text cut where ``SentenceGate`` cuts it (the last piece may be unfinished)."""
+    cuts = [0] + [m.end() for m in _SENTENCE_END_RE.finditer(text)] + [len(text)]
+    return [s for a, b in zip(cuts, cuts[1:], strict=False) if (s := text[a:b].strip())]
+
+
+def sentence_problems(parts: Sequence[str], facts: Facts) -> list[str]:
+    """Each sentence must state something the facts hold (a bundle item, one of its kinds, a price or count
+    from the facts, a history item, the request's topic), be no pleasantry, and say something new; at most
+    ``MAX_SENTENCES``. Each sentence is judged on its own and against the ones before it, so a prefix of
+    whole sentences never has a problem the whole text lacks."""
+    problems: list[str] = []
+    seen: list[frozenset[str]] = []
+    for n, s in enumerate(parts):
+        words = content_stems(s)
+        anchored = _anchored(s, words, facts)
+        if not anchored and not (words & content_stems(facts.request) and not _FILLER_RE.search(s)):
+            problems.append(f"a sentence no fact supports: {s[:60]!r}")
+        if any(len(words & w) >= SAME * len(words | w) for w in seen if words and w):
+            problems.append(f"says the same again: {s[:60]!r}")
+        if len(s.split()) > MAX_WORDS:
+            problems.append(f"a sentence of over {MAX_WORDS} words")
+        if n == MAX_SENTENCES:
+            problems.append(f"more than {MAX_SENTENCES} sentences")
+        seen.append(words)
+    return problems
+
+
+def history_titles(facts: Facts) -> list[str]:
+    """The titles of the prompt's history lines ("- Teapot red (bought 2011-05-03)", ``context[1]``)."""
+    lines = facts.context[1].splitlines() if len(facts.context) > 1 else []
+    return [t for ln in lines if (t := re.sub(r"\s*\([^()]*\)\s*$", "", ln.lstrip("- ")).strip())
+            and t != "(none)"]
+
+
+def _anchored(sentence: str, words: frozenset[str], facts: Facts) -> bool:
+    """Does the sentence name a bundle item, one of its kinds, a history item, or a money amount / order
+    count of the facts (every number was already checked against them)?"""
+    asked = content_stems(facts.request)  # "tea party" in a title is the request's topic, not an item named
+    for title in facts.titles + history_titles(facts):
+        own = content_stems(title) - asked
+        head = _kind(title)
+        if (head and head in words) or len(own & words) >= min(2, len(own)) > 0:
+            return True
+    if any(content_stems(k) and content_stems(k) <= words for k in facts.kinds):
+        return True
+    return bool(re.search(r"[£$€]\s?\d", sentence) or _ORDERS_RE.search(sentence))
+
+
 _SENTENCE_END_RE = re.compile(r"[.!?][\"')\]]*\s")
+_ORDERS_RE = re.compile(r"\b(\d+)\s+(?:\w+\s+)?(?:orders|baskets|invoices|times)\b", re.I)
+_FILLER_RE = re.compile(r"\b(?:hope|enjoy|let me know|feel free|happy shopping|any questions|don't hesitate|"
+                        r"thank you|thanks|have a (?:great|lovely|nice)|perfect choice|great choice)\b", re.I)
+MAX_SENTENCES = 4
+SAME = 0.8
+"""Two sentences whose content words overlap this much (Jaccard) say the same thing."""
+MAX_WORDS = 40
 TOO_SHORT = "empty or too short"
+UNFINISHED = "an unfinished sentence"
 
 
 class SentenceGate:
@@ -190,8 +264,14 @@ class SentenceGate:
         return out
 
     def finish(self) -> str:
-        """Generation ended: the rest of the text if the whole passes the check (else '')."""
-        return "" if self.problems else self._release(len(self.text))
+        """Generation ended: the rest of the text if it ends a sentence and the whole passes the check (else
+        ''): text cut off by the token limit is never shown."""
+        if self.problems:
+            return ""
+        if (rest := self.text[self.released:].strip()) and not re.search(r"[.!?][\"')\]]*$", rest):
+            self.problems = [UNFINISHED]
+            return ""
+        return self._release(len(self.text))
 
     @property
     def checked(self) -> str:

@@ -178,8 +178,10 @@ class ShoppingAssistant:
             return
         t = time.perf_counter()
         deadline = t0 + self.config.assistant.turn_time_budget_s
-        messages = explain_messages(plan.query, result.items, result.total, plan.constraints, history)
-        gate = SentenceGate(self._facts(result, plan, history))  # only checked sentences reach the shopper
+        facts = self._facts(result, plan, history)
+        messages = explain_messages(plan.query, result.items, result.total, plan.constraints, history,
+                                    facts.statements)
+        gate = SentenceGate(facts)  # only checked sentences reach the shopper
         failure, started = "", False
         try:
             gcfg = self.config.assistant.generator
@@ -207,16 +209,13 @@ class ShoppingAssistant:
             result.grounded, result.explanation_source = False, "fallback"
 
     def _facts(self, result: BundleResult, plan: TurnPlan, history: list[tuple[Item, Event]]) -> Facts:
-        from assistant.prompting import format_history
+        """What the explanation may state (the prompt's facts block) and what the check allows."""
+        from assistant.facts import explain_facts, shop_lookups
 
-        c = plan.constraints
         chosen = {ln.id for ln in result.items}
         others = [self._title_of(i) or "" for i in result.ranked if i not in chosen]
-        context = [plan.query, format_history(history)]
-        nums = [float(x) for x in (c.budget_min, c.people, c.size) if x is not None]
-        return Facts(titles=[ln.title for ln in result.items], prices=[ln.price for ln in result.items],
-                     total=result.total, budget=c.budget, currency=result.currency, context=context,
-                     others=[o for o in others if o], numbers=nums)
+        return explain_facts(result.items, result.total, plan.constraints, plan.query, history, others,
+                             **shop_lookups(self.retriever))
 
     def _finish_empty(self, state: ConversationState, plan: TurnPlan, message: str, timings: dict[str, float],
                       t0: float, text: str) -> Iterator[TurnEvent]:

@@ -84,7 +84,8 @@ def prompts(cands):
         bundle = items[:3]
         explain.append(render("explain", request=req, bundle=format_bundle(bundle),
                               total=f"£{sum(i.price for i in bundle):.2f}", history="(none)",
-                              reasons=format_reasons([(i.title, "matches the request") for i in bundle])))
+                              reasons=format_reasons([(i.title, "matches the request") for i in bundle]),
+                              facts="(none)"))
     return choose, explain
 
 

@@ -6,12 +6,15 @@ import pytest
 
 from assistant.explain import (
     Facts,
+    SentenceGate,
     check_explanation,
     deterministic_explanation,
     explain_messages,
     item_reason,
     repeated_phrase,
+    sentences,
 )
+from assistant.facts import explain_facts
 from assistant.types import BundleLine, Constraints
 from retrieval.types import Item, ScoredItem
 
@@ -73,7 +76,7 @@ def test_deterministic_explanation_is_itself_grounded() -> None:
     assert "£11.80" in text and "£25.00" in text and "REGENCY CAKESTAND 3 TIER" in text
     facts = Facts(titles=[ln.title for ln in lines()], prices=[10.95, 0.85], total=11.8, budget=25.0,
                   context=["tea party", "the cakestand"], numbers=[3.0])
-    assert check_explanation(text, facts) == []
+    assert check_explanation(text, facts, generated=False) == []
 
 
 def test_a_repeated_reason_is_a_problem_only_in_generated_text() -> None:
@@ -88,10 +91,17 @@ def test_empty_bundle_says_so_plainly() -> None:
     assert "Nothing" in deterministic_explanation([], 0.0, Constraints(), "x")
 
 
-def test_explain_prompt_holds_only_the_chosen_items() -> None:
-    msgs = explain_messages("tea party", lines(), 11.8, Constraints(budget=25.0), [])
+def test_explain_prompt_holds_only_the_chosen_items_and_their_facts() -> None:
+    c = Constraints(budget=25.0, currency="GBP")
+    facts = explain_facts(lines(), 11.8, c, "tea party", [], kind_of={"22423": "cake stand", "N1": "napkin"}.get,
+                          together=lambda a, b: 312, bought=lambda i: 0)
+    msgs = explain_messages("tea party", lines(), 11.8, c, [], facts.statements)
     user = msgs[1]["content"]
-    assert "Regency cakestand 3 tier" in user and "£11.80" in user and "often bought together" in user
+    assert "Regency cakestand 3 tier" in user and "£11.80" in user
+    block = user.split("Facts you may state:\n")[1]
+    assert "- 2 items, 2 kinds: cake stand, napkin" in block
+    assert "- total £11.80 of the £25.00 budget, £13.20 left" in block
+    assert "were bought together in 312 orders" in block
     assert "Teapot" not in user
 
 
@@ -103,3 +113,83 @@ def test_the_fallback_reply_never_quotes_injected_request_text() -> None:
         text = deterministic_explanation(mug, 2.95, Constraints(), request)
         assert "iphone" not in text.lower() and "<script>" not in text and "DAN" not in text
         assert "mugs" in text
+
+
+# ---- every sentence must state a fact (issue #17 item 3) ---------------------------------------------------
+def shop_facts() -> Facts:
+    """The facts of a two-item tea-party bundle as the service builds them (kinds, a pair count, history)."""
+    from retrieval.types import Event
+
+    history = [(Item("H1", "TEAPOT RED RETROSPOT"), Event("s", "H1", 1304380800.0))]
+    return explain_facts(lines(), 11.8, Constraints(budget=25.0, currency="GBP", occasion="tea party"), "tea party",
+                         history, ["SCENTED TEA LIGHT CANDLES"],
+                         kind_of={"22423": "cake stand", "N1": "napkin", "H1": "teapot"}.get,
+                         together=lambda a, b: 312, bought=lambda i: 40 if i == "N1" else 3)
+
+
+@pytest.mark.parametrize("text", [
+    "You get a cake stand and napkins. They were bought together in 312 orders. It comes to £11.80, "
+    "leaving £13.20 of your £25.00 budget.",
+    "The Regency cakestand and the paper napkins suit a tea party. The napkins are in 40 orders of this shop.",
+    "You bought the Teapot red retrospot in May 2011. This bundle covers 2 kinds: cake stand and napkin.",
+    "Both suit a tea party.",   # the request's topic, no pleasantry
+])
+def test_sentences_that_state_facts_pass(text: str) -> None:
+    assert check_explanation(text, shop_facts()) == []
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("The cakestand suits a tea party. I hope you enjoy your shopping!", "no fact supports"),
+    ("The cakestand suits a tea party. Let me know if you need anything else.", "no fact supports"),
+    ("The napkins are lovely. Enjoy your tea party!", "no fact supports"),   # topic + pleasantry: filler
+    ("Quality matters and style is timeless.", "no fact supports"),
+    ("They were bought together in 300 orders.", "wrong order count"),        # a number of the facts? no
+    ("The napkins were bought 40 times with the cakestand in 13 orders.", "wrong order count"),
+    ("The cakestand suits a tea party. The cakestand suits a tea party well.", "says the same again"),
+    ("The cakestand is here. The napkins are here. It costs £11.80. It is a cake stand. The napkin is paper.",
+     "more than 4 sentences"),
+    ("The cakestand " + "and the napkins " * 20 + "suit a tea party.", "over 40 words"),
+    ("The cakestand goes well with the scented candles.", "not in the bundle"),
+])
+def test_sentences_without_support_fail(text: str, problem: str) -> None:
+    problems = check_explanation(text, shop_facts())
+    assert any(problem in p for p in problems), problems
+
+
+def test_sentence_rules_are_for_the_model_only() -> None:
+    text = "Here are 2 items. Only 2 of the 3 items asked for fit."
+    assert any("no fact supports" in p for p in check_explanation(text, shop_facts()))
+    assert check_explanation(text, shop_facts(), generated=False) == []
+
+
+def test_the_gate_shows_supported_sentences_and_stops_at_filler() -> None:
+    gate = SentenceGate(shop_facts())
+    shown = [gate.feed(p) for p in ["The cakestand and ", "napkins suit a tea party. ", "I hope you ",
+                                    "love it! ", "The napkins are in 40 orders of this shop."]]
+    assert "".join(shown) == "The cakestand and napkins suit a tea party. "
+    assert gate.finish() == "" and "no fact supports" in gate.problems[0]
+
+
+def test_the_gate_never_shows_a_sentence_cut_off_by_the_token_limit() -> None:
+    gate = SentenceGate(shop_facts())
+    assert gate.feed("They were bought together in 312 orders. It comes to") == \
+        "They were bought together in 312 orders. "
+    assert gate.finish() == "" and gate.problems == ["an unfinished sentence"]
+    whole = SentenceGate(shop_facts())
+    whole.feed("They were bought together in 312 orders. It comes to £11.80.")
+    assert whole.finish() == "It comes to £11.80." and whole.problems == []
+
+
+def test_sentences_cut_where_the_gate_cuts() -> None:
+    assert sentences("It costs £11.80. The 3 tier stand! And") == ["It costs £11.80.", "The 3 tier stand!", "And"]
+
+
+def test_a_prefix_of_whole_sentences_never_has_more_problems_than_the_whole() -> None:
+    """The gate's premise: the checks are monotone over sentence prefixes."""
+    text = ("You get a cake stand and napkins. They were bought together in 312 orders. Enjoy! It costs £11.80. "
+            "It costs £11.80 in all. The napkins are paper.")
+    whole = set(check_explanation(text, shop_facts()))
+    parts = sentences(text)
+    for n in range(1, len(parts) + 1):
+        prefix = " ".join(parts[:n])
+        assert set(check_explanation(prefix, shop_facts())) - {"empty or too short"} <= whole, prefix

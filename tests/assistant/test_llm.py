@@ -107,7 +107,7 @@ def test_prefix_cache_is_not_mutated_by_decoding(gen):
 def explain_msgs():
     return render("explain", request="tea party", bundle=format_bundle(ITEMS[:2]), total="£15.90",
                   history="(none)",
-                  reasons=format_reasons([(i.title, "fits a tea party") for i in ITEMS[:2]]))
+                  reasons=format_reasons([(i.title, "fits a tea party") for i in ITEMS[:2]]), facts="(none)")
 
 
 def test_stream_concatenation_equals_the_raw_greedy_generate(gen):
