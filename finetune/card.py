@@ -4,6 +4,8 @@
 ...         "dropped_too_long": {}, "token_lengths": {"p50": 700}, "inputs_sha256": {"a.csv": "ab12"}}
 >>> "- train/x: 5" in dataset_card(info)
 True
+>>> "explanation data" in dataset_card({**info, "data_config": {"task": "explain", "max_length": 1024}})
+True
 """
 
 from __future__ import annotations
@@ -59,9 +61,60 @@ Dropped for exceeding max_length ({max_length} tokens): {dropped}
 """
 
 
+EXPLAIN_CARD = """# bundlebot explanation data (dataset card)
+
+Supervised examples for the explanation adapter (`generator.explain_adapter`), built by `bundlebot train
+build-data` with `[data] task = "explain"` (`finetune/explain_data.py`) from the TRAIN splits of the shared
+data sets (`../shared/data`); dev invoices give the dev examples (eval loss only); test baskets are never read.
+
+## How the examples were made
+
+- Requests: each shopper's last train invoice of Online Retail (shop `demo`), as the `budget` suite derives
+  its cases ("I need 3 things for my shop: ... My budget is £42.50.").
+- Bundle: the request replayed through the served turn (`finetune.data.live_turn`: `first_plan`, `gather`
+  with the shopper's history from BEFORE the invoice; `assistant.turn.score` without the LLM;
+  `assistant.turn.build`), so the bundle is the one the service shows.
+- Prompt: the shared `explain` prompt (`assistant.explain.explain_messages`) with the service's facts block
+  (`assistant.facts.explain_facts`: kinds, budget use, pairs bought together in N train orders, what the
+  shopper bought before and when, the most ordered item).
+- Target: 2-3 sentences stating those facts, wording drawn per invoice from several templates
+  (`write_target`); every target passes the service's strict check (`check_explanation`) or is dropped
+  ({skipped}).
+
+## Counts
+
+{counts}
+
+Dropped for exceeding max_length ({max_length} tokens): {dropped}
+
+## Token lengths of the train examples (prompt + target, SmolLM2 tokenizer)
+
+{lengths}
+
+## Inputs (sha256)
+
+{hashes}
+
+## Known limits
+
+- Co-purchase counts are fitted on all train baskets, including the invoice an example was made from.
+- The targets are templated: the adapter learns a plain, factual style, not free prose.
+- One source (the demo shop): the other data sets have no prices and no shop of their own indexed here.
+"""
+
+
+def table(d: dict) -> str:
+    return "\n".join(f"- {k}: {v}" for k, v in d.items()) or "- none"
+
+
 def dataset_card(info: dict) -> str:
-    def table(d: dict) -> str:
-        return "\n".join(f"- {k}: {v}" for k, v in d.items()) or "- none"
+    d = info["data_config"]
+    if d.get("task") == "explain":
+        skipped = info.get("skipped_no_gold") or {}
+        return EXPLAIN_CARD.format(skipped=", ".join(f"{k}: {v}" for k, v in skipped.items()) or "none dropped",
+                                   counts=table(info["counts"]), max_length=d["max_length"],
+                                   dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
+                                   hashes=table(info["inputs_sha256"]))
 
     if info["data_config"].get("unretrieved", "insert") == "skip":
         skipped = info.get("skipped_no_gold") or {}
@@ -71,7 +124,6 @@ def dataset_card(info: dict) -> str:
     else:
         unretrieved = (f"one gold item put at a seeded random slot, replacing the last candidate "
                        f"({info['gold_inserted']} train examples)")
-    d = info["data_config"]
     if d.get("task", "choice") == "judge":
         order = (f"Task `judge`: each request is split into one `judge` prompt per candidate "
                  f"(`assistant.fusion.judge_messages`; request, history, ONE item, no letters): its first "

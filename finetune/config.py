@@ -53,7 +53,9 @@ class DataSettings:
     task: str = "choice"
     """The scoring prompt trained: "choice" (request + lettered candidates -> gold letter, the ``choose``
     prompt) or "judge" (request + ONE candidate -> " yes"/" no", the ``judge`` prompt; the assistant then
-    scores each candidate on its own, ``assistant.llm_scoring = "auto"`` follows the adapter's manifest)."""
+    scores each candidate on its own, ``assistant.llm_scoring = "auto"`` follows the adapter's manifest), or
+    "explain" (no scoring examples: the served bundle + its facts -> an explanation, ``finetune.explain_data``;
+    the adapter is then an ``explain_adapter``)."""
     judge_positives: int = 2
     """judge: gold candidates of a request turned into "yes" examples (the first ones in reranker order)."""
     judge_negatives: int = 4
@@ -62,8 +64,8 @@ class DataSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.task not in ("choice", "judge"):
-            raise ConfigError(f'data.task should be "choice" or "judge", got {self.task!r}')
+        if self.task not in ("choice", "judge", "explain"):
+            raise ConfigError(f'data.task should be "choice", "judge" or "explain", got {self.task!r}')
         if self.judge_positives < 1 or self.judge_negatives < 1:
             raise ConfigError("data.judge_positives and data.judge_negatives should be >= 1",
                               hint="a judge example set needs both a yes and a no")

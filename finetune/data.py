@@ -34,8 +34,12 @@ reranker's per-item reasons and the history, rendered with the shared ``explain`
 ``assistant.explain.deterministic_explanation``, which states only those facts, and every target is
 verified with the grounding check (``check_explanation``) before it is written.
 
-Dev examples (choice only) come from DEV baskets for the eval loss; test baskets are never read: the
-builder checks that every example's basket is a train (or dev) basket and none is a test basket.
+With ``data.task = "explain"`` the examples are explanations only, of the bundles the service itself builds
+for the requests (``finetune.explain_data``), train and dev alike.
+
+Dev examples (choice only, or explanations for an explain build) come from DEV baskets for the eval loss;
+test baskets are never read: the builder checks that every example's basket is a train (or dev) basket and
+none is a test basket.
 
 >>> from retrieval.types import Basket
 >>> insert_gold(["a", "b", "c"], {"z"}, random.Random(0))
@@ -367,7 +371,8 @@ def input_hashes(data_dir: Path, sources: list[str], task: str = "choice") -> di
     for source in sources:
         for rel in DATA_FILES[source]:
             out[rel] = file_sha256(data_dir / rel)
-    for name in ("choose.yaml" if task == "choice" else "judge.yaml", "explain.yaml"):
+    scoring = {"choice": ("choose.yaml",), "judge": ("judge.yaml",)}.get(task, ())
+    for name in (*scoring, "explain.yaml"):
         res = resources.files("assistant") / "prompts" / name
         if res.is_file():
             out[f"assistant/prompts/{name}"] = hashlib.sha256(res.read_bytes()).hexdigest()
@@ -396,7 +401,13 @@ def build_dataset(cfg: TrainConfig, app: Any, out: Path, tokenizer: Any, *, prog
         else:
             ensure_index(app, shop)
         retriever = Retriever.open(app, shop)
-        for ex in source_examples(source, src, retriever, cfg, rng, skipped):
+        if cfg.data.task == "explain":
+            from finetune.explain_data import explain_examples
+
+            examples = explain_examples(source, src, retriever, cfg, app, rng, skipped)
+        else:
+            examples = source_examples(source, src, retriever, cfg, rng, skipped)
+        for ex in examples:
             answer = 1 if ex["kind"] in ("choice", "judge") else len(
                 tokenizer.encode(ex["target"], add_special_tokens=False)) + 1
             ex["n_tokens"] = len(prompt_ids(tokenizer, ex["messages"])) + answer

@@ -74,3 +74,13 @@ def test_the_choice_config_draws_the_default_requests_and_only_changes_the_task(
     same = {k: v for k, v in choice["data"].items() if k not in ("task", "judge_positives", "judge_negatives")}
     assert {k: default["data"][k] for k in same} == same
     assert default["lora"] == choice["lora"]
+
+
+def test_the_explain_config_trains_an_explanation_adapter_on_the_demo_shop() -> None:
+    """configs/explain.toml: task "explain" (the manifest then says so and the adapter never scores), the
+    demo shop's train invoices, and a run that consumes no more examples than are built."""
+    cfg = load_train_config(PROJECT_ROOT / "finetune" / "configs" / "explain.toml")
+    t = cfg.train
+    assert cfg.data.task == "explain" and cfg.data.sources == ["online-retail"] and cfg.out.endswith("explain")
+    assert t.max_steps * t.batch_size * t.grad_accum <= cfg.data.explain_examples
+    assert t.time_budget_min <= 40
