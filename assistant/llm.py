@@ -46,6 +46,7 @@ from assistant.modelfiles import (
     base_model_fingerprint,
     load_adapter,
     offline,
+    read_manifest,
     resolve_adapter,
     resolve_base,
 )
@@ -55,6 +56,7 @@ from bundlebot.errors import ModelError
 log = logging.getLogger(__name__)
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+TASKS = ("score", "explain")
 CPU_AUTO_DTYPE = "float32"
 """What ``dtype="auto"`` means on CPU. Measured on the 2-core AMD EPYC dev machine (AVX2 only: no native bf16
 matmul), one 906-token 12-candidate choice-scoring pass: float32 3.2-4.6 s, bfloat16 15.3-17.6 s (same run,
@@ -90,22 +92,86 @@ def resolve_dtype(dtype: str, device: str) -> str:
     return CPU_AUTO_DTYPE
 
 
-def load_generator(cfg: GeneratorConfig, home: Path) -> Generator:
-    """The generator for ``cfg``, loaded once per process (a turn never reloads it).
+def load_generator(cfg: GeneratorConfig, home: Path, *, task: str = "score") -> Generator:
+    """The generator for one task of ``cfg``, loaded once per process (a turn never reloads it).
+
+    ``task="score"`` carries ``cfg.adapter`` (the scoring adapter); ``task="explain"`` carries
+    ``cfg.explain_adapter`` (None: the base model), so the yes/no adapter never writes an explanation. Two tasks
+    with the same adapter share one loaded model. The runtime is ``resolve_runtime``'s.
 
     >>> gen = load_generator(GeneratorConfig(adapter="none"), Path("/tmp/bb"))  # doctest: +SKIP
-    >>> gen.info["base_id"], gen.info["dtype"]                                   # doctest: +SKIP
-    ('smollm2-135m-instruct', 'float32')
+    >>> gen.info["base_id"], gen.info["runtime"]                                 # doctest: +SKIP
+    ('smollm2-135m-instruct', 'llamacpp')
     """
+    if task not in TASKS:
+        raise ValueError(f"task should be one of {TASKS}, got {task!r}")
     device = resolve_device(cfg.device)
-    key = (cfg.path, cfg.adapter, resolve_dtype(cfg.dtype, device), device, str(Path(home).expanduser()))
+    runtime = resolve_runtime(cfg, device)
+    spec = cfg.adapter if task == "score" else cfg.explain_adapter
+    spec = None if spec is None or spec.lower() in ("", "none") else spec
+    key = (runtime, cfg.path, spec, resolve_dtype(cfg.dtype, device), device, cfg.threads,
+           str(Path(home).expanduser()))
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _load(cfg, Path(home).expanduser(), device, key[2])
-        return _CACHE[key]
+            load = _load_llamacpp if runtime == "llamacpp" else _load
+            _CACHE[key] = load(cfg, spec, Path(home).expanduser(), device, key[3])
+        gen = _CACHE[key]
+    if task == "explain":
+        _check_explainer(gen)
+    return gen
 
 
-def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generator:
+def resolve_runtime(cfg: GeneratorConfig, device: str) -> str:
+    """``generator.runtime``: "auto" is llama.cpp on the CPU when llama-cpp-python is installed and the base
+    is a GGUF (the default's case), else transformers (CUDA, a plain model directory)."""
+    from assistant import llamacpp
+
+    gguf_base = cfg.path is None or Path(cfg.path).suffix == ".gguf"
+    if cfg.runtime == "transformers" or (cfg.runtime == "auto" and not (
+            device == "cpu" and gguf_base and llamacpp.available())):
+        return "transformers"
+    if not gguf_base:
+        raise ModelError(f"generator.runtime is 'llamacpp' but generator.path {cfg.path} is not a .gguf file",
+                         hint='pass a GGUF, or set generator.runtime = "transformers" (or "auto")')
+    if device != "cpu":
+        raise ModelError("generator.runtime 'llamacpp' is built for the CPU here",
+                         hint='use generator.runtime = "auto" on a GPU (transformers)')
+    return "llamacpp"
+
+
+def _check_explainer(gen: Any) -> None:
+    """An explanation is never written by an adapter trained to score (it answers "No" to any prompt)."""
+    adapter = gen.info.get("adapter")
+    task = read_manifest(Path(adapter)).get("task") if adapter else None
+    if task in ("judge", "choice"):
+        raise ModelError(f"generator.explain_adapter {adapter} was trained for {task} scoring",
+                         hint="leave explain_adapter unset (the base model) or pass an explanation adapter")
+
+
+def _load_llamacpp(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype: str) -> Any:
+    """The base GGUF in llama.cpp (+ the adapter converted to a llama.cpp LoRA GGUF); the tokenizer is the
+    converted model dir's, so prompts are the transformers runtime's token for token."""
+    offline()
+    from transformers import AutoTokenizer
+
+    from assistant.llamacpp import LlamaCppGenerator
+    from assistant.lora_gguf import convert_adapter
+    from assistant.modelfiles import default_gguf_path
+
+    gguf = default_gguf_path() if cfg.path is None else Path(cfg.path).expanduser()
+    base = resolve_base(cfg.path, home)
+    fp = base_model_fingerprint(base)
+    adapter = resolve_adapter(spec, fp)
+    tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    lora = convert_adapter(adapter, base, home / "models" / "adapters") if adapter is not None else None
+    info = {"base_id": fp["base_model_id"], "path": str(gguf), "adapter": str(adapter) if adapter else None,
+            "task": adapter_task(adapter), "dtype": "gguf", "device": device}
+    gen = LlamaCppGenerator(gguf, tok, lora=lora, threads=cfg.threads, info=info, fingerprint=fp)
+    log.info("generator loaded: %s", gen.info)
+    return gen
+
+
+def _load(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype: str) -> Generator:
     offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -115,7 +181,7 @@ def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generato
     t0 = time.perf_counter()
     base = resolve_base(cfg.path, home)
     fp = base_model_fingerprint(base)
-    adapter = resolve_adapter(cfg.adapter, fp)
+    adapter = resolve_adapter(spec, fp)
     try:
         tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
@@ -125,7 +191,7 @@ def _load(cfg: GeneratorConfig, home: Path, device: str, dtype: str) -> Generato
         model = load_adapter(model, adapter, fp).merge_and_unload()
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     info = {"base_id": fp["base_model_id"], "path": str(base), "adapter": str(adapter) if adapter else None,
-            "task": adapter_task(adapter), "dtype": dtype, "device": device,
+            "task": adapter_task(adapter), "dtype": dtype, "device": device, "runtime": "transformers",
             "load_ms": round((time.perf_counter() - t0) * 1000)}
     log.info("generator loaded: %s", info)
     return Generator(model, tok, info=info, fingerprint=fp)
@@ -192,7 +258,7 @@ class Generator:
         self._letters = letter_token_ids(tokenizer)
         self._yes_no = answer_token_ids(tokenizer)
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self._stop_ids = _stop_ids(model, tokenizer)
+        self._stop_ids = stop_token_ids(tokenizer, model)
 
     @property
     def device(self) -> Any:
@@ -203,16 +269,7 @@ class Generator:
         return self._encode(messages)[0]
 
     def _encode(self, messages: Messages) -> tuple[list[int], int]:
-        """(ids, length of the system block: the reusable prefix, 0 when there is none)."""
-        msgs = [dict(m) for m in messages]
-        prefix = msgs.pop()["content"] if msgs and msgs[-1]["role"] == "assistant" else ""
-        tok = self.tokenizer
-        ids = tok.encode(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + prefix,
-                         add_special_tokens=False)
-        if not msgs or msgs[0]["role"] != "system" or len(msgs) < 2:
-            return ids, 0
-        sys_ids = tok.encode(tok.apply_chat_template(msgs[:1], tokenize=False), add_special_tokens=False)
-        return ids, len(sys_ids) if ids[: len(sys_ids)] == sys_ids else 0
+        return encode_messages(self.tokenizer, messages)
 
     def _forward(self, ids: Sequence[int], cache: Any) -> tuple[Any, Any]:
         import torch
@@ -343,7 +400,22 @@ def repeated_ngram_ends(ids: Sequence[int], n: int) -> set[int]:
     return {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i:i + n - 1]) == tail}
 
 
-def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
+def encode_messages(tokenizer: Any, messages: Messages) -> tuple[list[int], int]:
+    """(prompt ids, length of the system block: the reusable prefix, 0 when there is none). A trailing
+    assistant message is an answer prefix, left open. Every runtime encodes with this one function."""
+    msgs = [dict(m) for m in messages]
+    prefix = msgs.pop()["content"] if msgs and msgs[-1]["role"] == "assistant" else ""
+    ids = tokenizer.encode(tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + prefix,
+                           add_special_tokens=False)
+    if not msgs or msgs[0]["role"] != "system" or len(msgs) < 2:
+        return ids, 0
+    sys_ids = tokenizer.encode(tokenizer.apply_chat_template(msgs[:1], tokenize=False), add_special_tokens=False)
+    return ids, len(sys_ids) if ids[: len(sys_ids)] == sys_ids else 0
+
+
+def stop_token_ids(tokenizer: Any, model: Any = None) -> set[int]:
+    """The tokens that end an answer: the tokenizer's (and the model's generation config's) EOS, and the chat
+    template's end-of-turn markers."""
     ids = {tokenizer.eos_token_id}
     eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids.update(eos if isinstance(eos, list) else [eos])

@@ -55,11 +55,16 @@ class InvariantError(AssertionError):
 class ShoppingAssistant:
     """One shop's assistant; the generator is loaded lazily once per process and shared by every turn."""
 
-    def __init__(self, config: AppConfig, shop: str, *, generator: Any = None,
+    def __init__(self, config: AppConfig, shop: str, *, generator: Any = None, writer: Any = None,
                  retriever: ShopRetriever | None = None) -> None:
+        """``generator`` scores candidates and ``writer`` writes explanations; each is loaded from the config
+        on first use (``load_generator``'s tasks: the scoring adapter, and the base model or an explanation
+        adapter). A ``generator`` passed without a ``writer`` does both (a test's model, or the grounding
+        measurement's base-vs-adapter comparison)."""
         self.config = config
         self.shop = shop
         self._generator = generator
+        self._writer = writer if writer is not None else generator
         self._retriever = retriever
 
     @property
@@ -77,6 +82,15 @@ class ShoppingAssistant:
 
             self._generator = load_generator(self.config.assistant.generator, self.config.home_path)
         return self._generator
+
+    @property
+    def writer(self) -> Any:
+        """The model that writes explanations: never the scoring adapter (a yes/no model answers "No")."""
+        if self._writer is None:
+            from assistant.llm import load_generator
+
+            self._writer = load_generator(self.config.assistant.generator, self.config.home_path, task="explain")
+        return self._writer
 
     @property
     def currency(self) -> str | None:
@@ -118,9 +132,10 @@ class ShoppingAssistant:
         """Open the retriever and load the generator once (they are shared by every later turn)."""
         self.retriever  # noqa: B018
         cfg = self.config.assistant
-        if (cfg.fusion and max(cfg.weight_for(True), cfg.weight_for(False)) > 0) or (
-                cfg.explain if explain is None else explain):
+        if cfg.fusion and max(cfg.weight_for(True), cfg.weight_for(False)) > 0:
             self.generator  # noqa: B018
+        if cfg.explain if explain is None else explain:
+            self.writer  # noqa: B018
 
     # ---- the turn -------------------------------------------------------------------------------------
     def _turn(self, message: str, raw_state: Any, shopper: str | None, t0: float,
@@ -185,7 +200,7 @@ class ShoppingAssistant:
         failure, started = "", False
         try:
             gcfg = self.config.assistant.generator
-            for piece in self.generator.stream(messages, gcfg.max_new_tokens, no_repeat_ngram=gcfg.no_repeat_ngram):
+            for piece in self.writer.stream(messages, gcfg.max_new_tokens, no_repeat_ngram=gcfg.no_repeat_ngram):
                 if not started:
                     timings["first_token"], started = _ms(t0), True
                 if shown := gate.feed(piece):

@@ -204,12 +204,8 @@ class AssistantVariant(Variant):
         if shop not in self._services:
             from assistant.service import ShoppingAssistant
 
-            generator = None
-            if self.uses_llm:
-                from assistant.llm import load_generator
-
-                generator = load_generator(self.config.assistant.generator, self.config.home_path)
-            self._services[shop] = ShoppingAssistant(self.config, shop, generator=generator)
+            # the service loads its scorer and writer by the config's tasks (cached per process, shared by shops)
+            self._services[shop] = ShoppingAssistant(self.config, shop)
         return self._services[shop]
 
     def answer(self, case: Case, shop: ShopData) -> Answer:

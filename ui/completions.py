@@ -1,7 +1,7 @@
 """What ``/v1/chat/completions`` adds to a turn: stop sequences and the token usage of the explanation.
 
-Usage. ``MeteredAssistant`` is the ``ShoppingAssistant`` whose generator counts, for the turn being metered
-on the current thread (``metering``), the explanation prompt's token ids and every token the model
+Usage. ``MeteredAssistant`` is the ``ShoppingAssistant`` whose writer (the explanation's model) counts, for the
+turn being metered on the current thread (``metering``), the explanation prompt's token ids and every token the model
 generated for it (those the grounding check held back included: the model did produce them). Turns run
 through ``ui.runtime.TurnRunner``, which holds one thread for the whole turn, so a thread-local meter sees
 exactly one turn; anything else (the Gradio UI) runs unmetered and counts nothing. The candidates' LLM
@@ -90,21 +90,23 @@ def _counted(ids: Iterable[int], usage: Usage) -> Iterator[int]:
 class MeteredAssistant(ShoppingAssistant):
     """The service with a ``MeteredGenerator`` (given, or loaded lazily as the service does)."""
 
-    def __init__(self, config: Any, shop: str, *, generator: Any = None, retriever: Any = None) -> None:
-        wrapped = MeteredGenerator(generator) if generator is not None else None
-        super().__init__(config, shop, generator=wrapped, retriever=retriever)
+    def __init__(self, config: Any, shop: str, *, generator: Any = None, writer: Any = None,
+                 retriever: Any = None) -> None:
+        writer = writer if writer is not None else generator
+        super().__init__(config, shop, generator=generator,
+                         writer=MeteredGenerator(writer) if writer is not None else None, retriever=retriever)
 
     @property
-    def generator(self) -> Any:
-        gen = super().generator
+    def writer(self) -> Any:
+        gen = super().writer
         if not isinstance(gen, MeteredGenerator):  # the service has just loaded it
-            gen = self._generator = MeteredGenerator(gen)
+            gen = self._writer = MeteredGenerator(gen)
         return gen
 
     @property
     def loaded_tokenizer(self) -> Any | None:
-        """The generator's tokenizer when the model is loaded (never loads it only to count)."""
-        return getattr(self._generator, "tokenizer", None)
+        """The writer's tokenizer when the model is loaded (never loads it only to count)."""
+        return getattr(self._writer, "tokenizer", None)
 
 
 class StopCut:

