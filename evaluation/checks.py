@@ -10,17 +10,32 @@
 (0.0, 1.0, 0.0, 1, 1)
 >>> why
 ['non-catalog item(s): x', 'invented price(s): 1', 'total 6.00 exceeds max_total 5.00']
+
+The occasion checks (``needs``, ``avoid``, ``budget_use``, and the counts: ``min_items`` / ``max_items`` and
+each need's ``covers``) are also reported one by one, as ``check:<type>`` (1 passed, 0 failed, None where
+the case states none), so a report gives the pass rate of each check type:
+
+>>> case = Case.model_validate({"id": "t", "suite": "s", "shop": "demo", "turns": ["tea party for six, about £10"],
+...     "constraints": {"budget": 10}, "checks": {"budget_use": 0.7,
+...     "avoid": [{"name": "xmas", "words": ["christmas"]}],
+...     "needs": [{"name": "drink from", "kinds": ["cup", "mug"], "covers": 6}]}})
+>>> ans = Answer(items=[("m", 1.5), ("p", 5.0)], ranked=[], total=9.5, quantities={"m": 3})
+>>> m, why = score(case, ans, {"m": 1.5, "p": 5.0}, [], {"m": "Spotty Mug", "p": "Set/6 Paper Plates"},
+...                kinds={"m": "mug", "p": "paper plate"})
+>>> [m[f"check:{t}"] for t in CHECK_TYPES], why
+([1.0, 1.0, 1.0, 0.0], ["need 'drink from' covers 3 < 6 (items ['m'])"])
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bundlebot.errors import BundlebotError
 from evaluation import metrics as M
-from evaluation.suites import Case
+from evaluation.suites import Case, Need, Slot
 from evaluation.variants import Answer
 
 # Metric name -> how the report aggregates it: "mean" over cases where defined, "sum" over all cases.
@@ -31,7 +46,10 @@ AGGREGATION = {
     "checks_passed": "mean", "errors": "sum", "empty": "sum", "items": "sum",
     "promises": "sum", "echoed_markup": "sum", "unclear_errors": "sum", "foreign_items": "sum",
     "kind_diversity": "mean", "accessory_share": "mean", "cobought": "mean",
+    "check:needs": "mean", "check:avoid": "mean", "check:budget_use": "mean", "check:count": "mean",
 }
+CHECK_TYPES = ("needs", "avoid", "budget_use", "count")
+"""The occasion check types reported one by one (metric ``check:<type>``)."""
 # The adversarial checks' counts; None (left out of the sum's n) where the case does not ask for the check.
 ADVERSARIAL_METRICS = ("promises", "echoed_markup", "unclear_errors", "foreign_items")
 CATCH_ALL_CODES = frozenset({"error", "internal_error", "unknown"})
@@ -65,10 +83,6 @@ def _expectations(case: Case, ans: Answer, titles: Mapping[str, str]) -> list[st
     for term in c.must_exclude_terms:
         if hits := [i for i in ids if term.lower() in titles.get(i, "").lower()]:
             why.append(f"items {hits} match excluded term {term!r}")
-    if c.min_items is not None and len(ids) < c.min_items:
-        why.append(f"{len(ids)} items < min_items {c.min_items}")
-    if c.max_items is not None and len(ids) > c.max_items:
-        why.append(f"{len(ids)} items > max_items {c.max_items}")
     if c.grounded and ans.grounded is False:
         why.append("explanation failed the grounding check")
     if lacking := [u for u in c.unmet if u not in ans.unmet]:
@@ -82,6 +96,122 @@ def _expectations(case: Case, ans: Answer, titles: Mapping[str, str]) -> list[st
     said = M.visible(f"{ans.explanation}\n{ans.message}".lower())  # a zero-width space inside a canary spells it
     if said_bad := [p for p in c.forbidden_phrases if p.lower() in said]:
         why.append(f"output says forbidden {said_bad}")
+    return why
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "eight": 8, "ten": 10, "twelve": 12}
+_N = r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")"
+_UNITS = (re.compile(r"\b(?:set|sets|pack|packs|box|bag|tube|s)\s*(?:of\s*|/\s*)?" + _N + r"\b"),
+          re.compile(r"\b" + _N + r"\s*(?:pc|pcs|piece|pieces)\b"), re.compile(r"\bfor\s+" + _N + r"\b"))
+_LEADING = re.compile(r"^\s*(\d{1,4})\s+[a-z]")
+
+
+def _stem(word: str) -> str:
+    """Singular enough to compare: cups -> cup, glasses -> glass, boxes -> box (berries stays berrie)."""
+    if len(word) > 3 and word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words_of(text: str) -> list[str]:
+    """A title's words, lower case and singular ("T-Light" -> ["t", "light"]).
+
+    >>> words_of("Set/6 Red Spotty Paper Cups"), words_of("Children's Apron")
+    (['set', '6', 'red', 'spotty', 'paper', 'cup'], ['children', 's', 'apron'])
+    """
+    return [_stem(w) for w in _WORD.findall(html.unescape(text).lower())]
+
+
+def _has(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    n = len(phrase)
+    return n > 0 and any(list(words[i:i + n]) == list(phrase) for i in range(len(words) - n + 1))
+
+
+def fills(slot: Slot, title: str, kind: str | None) -> bool:
+    """Whether an item (its title and kind) fills the slot: kind or title word named, no ``unless`` word.
+
+    >>> s = Slot(name="drink from", kinds=["cup"], words=["teacup", "paper cup"], unless=["egg cup"])
+    >>> fills(s, "Set/6 Red Spotty Paper Cups", "paper cup"), fills(s, "Soldiers Egg Cup", "cup")
+    (True, False)
+    >>> fills(Slot(name="a present", unless=["wrap"]), "Wrap Carousel", "wrap")
+    False
+    """
+    words = words_of(title)
+    if any(_has(words, words_of(u)) for u in slot.unless):
+        return False
+    if not slot.kinds and not slot.words:
+        return True
+    return (kind is not None and kind in slot.kinds) or any(_has(words, words_of(w)) for w in slot.words)
+
+
+def units(title: str) -> int:
+    """How many one line of an item holds or serves, read from its title ("Set/6", "Pack Of 20", "For 4",
+    "16 Piece", a leading count before a plural: "200 Bendy Straws"); 1 when it states none. The checks read
+    titles themselves rather than the assistant's own pack sizes, so a parsing slip there cannot pass here.
+
+    >>> units("Set Of 72 Green Paper Doilies"), units("Picnic Bag For 4"), units("3 Tier Cake Tin"), units("Mug")
+    (72, 4, 1, 1)
+    """
+    text = " " + html.unescape(title).lower() + " "
+    for rx in _UNITS:
+        if m := rx.search(text):
+            n = _NUMBER_WORDS.get(m.group(1)) or int(m.group(1))
+            if n >= 2:
+                return n
+    if (m := _LEADING.match(text)) and int(m.group(1)) >= 2 and any(
+            w.endswith("s") and not w.endswith("ss") for w in text.split()[1:]):
+        return int(m.group(1))
+    return 1
+
+
+def _occasion(case: Case, ans: Answer, titles: Mapping[str, str],
+              kinds: Mapping[str, str]) -> tuple[dict[str, float | None], list[str]]:
+    """The occasion checks by type (``check:<type>``: 1, 0, or None where the case states none) and the
+    failure lines."""
+    c, ids = case.checks, ans.ids
+    filling = {s.name: [i for i in ids if fills(s, titles.get(i, ""), kinds.get(i))] for s in [*c.needs, *c.avoid]}
+    out: dict[str, float | None] = dict.fromkeys(f"check:{t}" for t in CHECK_TYPES)
+    why: list[str] = []
+    if c.needs:
+        lacking = [f"need {n.name!r}: {len(filling[n.name])} < {n.at_least} items" if n.at_least > 1
+                   else f"need {n.name!r}: no item" for n in c.needs if len(filling[n.name]) < n.at_least]
+        out["check:needs"] = float(not lacking)
+        why += lacking
+    if c.avoid:
+        over = [f"avoid {a.name!r}: {filling[a.name]} (at most {a.at_most})" for a in c.avoid
+                if len(filling[a.name]) > a.at_most]
+        out["check:avoid"] = float(not over)
+        why += over
+    budget = c.max_total or case.constraints.budget
+    if c.budget_use is not None and budget:
+        used = (ans.total or 0.0) / budget
+        out["check:budget_use"] = float(used >= c.budget_use - 1e-9)
+        if not out["check:budget_use"]:
+            why.append(f"budget use {used:.2f} < {c.budget_use:.2f} (total {ans.total or 0.0:.2f} of {budget:.2f})")
+    counts = _counts(c.min_items, c.max_items, len(ids), [n for n in c.needs if n.covers], filling, ans, titles)
+    if counts is not None:
+        out["check:count"] = float(not counts)
+        why += counts
+    return out, why
+
+
+def _counts(lo: int | None, hi: int | None, n: int, covering: list[Need], filling: Mapping[str, list[str]],
+            ans: Answer, titles: Mapping[str, str]) -> list[str] | None:
+    """Failed count expectations (items in the bundle, units a need covers); None when none is stated."""
+    if lo is None and hi is None and not covering:
+        return None
+    why = []
+    if lo is not None and n < lo:
+        why.append(f"{n} items < min_items {lo}")
+    if hi is not None and n > hi:
+        why.append(f"{n} items > max_items {hi}")
+    for need in covering:
+        got = sum(ans.quantities.get(i, 1) * units(titles.get(i, "")) for i in filling[need.name])
+        if got < (need.covers or 0):
+            why.append(f"need {need.name!r} covers {got} < {need.covers} (items {filling[need.name]})")
     return why
 
 
@@ -118,10 +248,14 @@ _FIX_HINT = re.compile(r"\(fix: .*?\)\s*$", re.DOTALL)
 
 
 def score(case: Case, ans: Answer, prices: Mapping[str, float | None], secrets: Sequence[str],
-          titles: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
-    """All metrics of one (case, answer) and the list of failures (empty = passed)."""
-    if ans.error:
-        return {"errors": 1, "checks_passed": 0.0, "latency_ms": ans.latency_ms}, [f"error: {ans.error}"]
+          titles: Mapping[str, str] | None = None,
+          kinds: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """All metrics of one (case, answer) and the list of failures (empty = passed). ``titles`` and
+    ``kinds`` (item id -> kind, as the shop's ``Kinds`` names it) are read by the title and slot checks."""
+    if ans.error:  # a crash fails every occasion check the case states
+        stated, _ = _occasion(case, Answer(items=[], ranked=[], total=None), {}, {})
+        return ({"errors": 1, "checks_passed": 0.0, "latency_ms": ans.latency_ms,
+                 **{k: 0.0 for k, v in stated.items() if v is not None}}, [f"error: {ans.error}"])
     m: dict[str, Any] = _ranking(case, ans)
     why: list[str] = []
     bad = [i for i in ans.ids if i not in prices]
@@ -147,6 +281,9 @@ def score(case: Case, ans: Answer, prices: Mapping[str, float | None], secrets: 
     why += _expectations(case, ans, titles or {})
     adversarial, failed = _adversarial(case, ans, titles or {})
     m.update(adversarial)
+    why += failed
+    occasion, failed = _occasion(case, ans, titles or {}, kinds or {})
+    m.update(occasion)
     why += failed
     m.update({"within_budget": within, "total/budget": M.total_budget_ratio(ans.total, budget),
               "invalid_items": len(bad), "invented_prices": invented, "items": len(ans.ids),

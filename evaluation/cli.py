@@ -31,7 +31,7 @@ def generated_dir(home: Path, split: str) -> Path:
 
 
 Suites = Annotated[list[str] | None, typer.Option(
-    "--suite", "-s", help="Suite name or .jsonl path; repeat for several; 'standard' = all six.")]
+    "--suite", "-s", help="Suite name or .jsonl path; repeat for several; 'standard' = all seven.")]
 Variants = Annotated[list[str] | None, typer.Option(
     "--variant", help="Variant(s) to compare; default: " + ", ".join(DEFAULT_VARIANTS)
     + " (also: llm-only-lora, target).")]

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from evaluation.checks import ADVERSARIAL_METRICS, AGGREGATION
+from evaluation.checks import ADVERSARIAL_METRICS, AGGREGATION, CHECK_TYPES
 from evaluation.runner import SuiteRun
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ SHOWN = {
     "personal-aisle": ("hit@1", "hit@5", "recall@10", "hit"),
     "budget": ("within_budget", "total/budget", "recall@10", "precision", "recall", "hit"),
     "adversarial": ADVERSARIAL_METRICS,
+    "occasions": (*(f"check:{t}" for t in CHECK_TYPES), "total/budget", "within_budget"),
 }
 COMMON = ("checks_passed", "kind_diversity", "accessory_share", "cobought", "invalid_items", "invented_prices",
           "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms", "latency_p95_ms")
@@ -89,6 +90,31 @@ def _paired(run: SuiteRun) -> list[str]:
             "|---|---|---|---|", *rows, ""]
 
 
+def _groups(run: SuiteRun, key: str) -> list[str]:
+    """Per value of ``meta[key]`` (a hand-written suite's ``split``, a budget's ``wording``): cases, checks
+    passed and each check type's pass rate, and the median total / budget, per variant. Empty unless the
+    cases carry at least two values."""
+    from evaluation.metrics import mean, percentile
+
+    values = sorted({str(c.meta[key]) for c in run.cases if key in c.meta})
+    if len(values) < 2 or not run.results:
+        return []
+    of = {c.id: str(c.meta.get(key, "")) for c in run.cases}
+    names = ("checks_passed", *(f"check:{t}" for t in CHECK_TYPES))
+    rows = [f"### By {key}", "", f"| {key} | variant | cases | {' | '.join(names)} | median total/budget |",
+            "|---|---|---|" + "---|" * (len(names) + 1)]
+    for value in values:
+        for v, recs in run.results.items():
+            mine = [r["metrics"] for r in recs if of[r["id"]] == value]
+            cells = []
+            for name in names:
+                got, n = mean([m.get(name) for m in mine])
+                cells.append(f"{fmt(got)} ({n})")
+            med = percentile([m["total/budget"] for m in mine if m.get("total/budget") is not None], 50)
+            rows.append(f"| {value} | {v} | {len(mine)} | {' | '.join(cells)} | {fmt(med)} |")
+    return [*rows, ""]
+
+
 def _failures(run: SuiteRun) -> list[str]:
     lines = []
     for v, recs in run.results.items():
@@ -135,6 +161,7 @@ def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
         out += [f"## {run.name} ({len(run.cases)} cases)", ""]
         out += _table(run)
         out += _paired(run)
+        out += _groups(run, "split") + _groups(run, "wording")
         for v, why in sorted(run.skipped.items()):
             out.append(f"- skipped `{v}`: {why}")
         if run.skipped:

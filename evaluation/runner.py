@@ -125,7 +125,7 @@ def _nobody(case: Case) -> Case:
 
 def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict[str, Any]:
     titles = {i: shop.items[i].title for i in ans.ids if i in shop.items}
-    metrics, why = score(case, ans, shop.prices(), secrets, titles)
+    metrics, why = score(case, ans, shop.prices(), secrets, titles, shop.facts.kind if shop.facts else None)
     if shop.facts is not None and not ans.error:
         metrics.update(shop.facts.metrics(ans.ids, case.meta.get("split")))
     return {"id": case.id, "metrics": metrics, "failures": why,

@@ -24,9 +24,19 @@ Fields (all but ``id``, ``suite``, ``shop`` and ``turns`` are optional):
   discount / free / refund / price-match / binding-offer wording outside the titles shown), ``no_markup``
   (no ``<script``, ``onerror``, ``javascript:`` ... in the text), ``clear_errors`` (a refusal carries a
   stable error code, over HTTP in a JSON error body, not the catch-all ``error`` / ``internal_error``),
-  ``foreign_items`` (ids of another shop or another shopper's history that the answer must not hold).
+  ``foreign_items`` (ids of another shop or another shopper's history that the answer must not hold);
+  what a good bundle for an occasion holds (the ``occasions`` suite): ``needs`` (slots the bundle must fill,
+  e.g. "something to drink from", each with ``at_least`` items and an optional ``covers``: the units its
+  items add up to, quantity x the count in the title, "for six" -> 6), ``avoid`` (slots it may fill at most
+  ``at_most`` times, e.g. no Christmas items for Easter, at most one wrapping item for a gift) and
+  ``budget_use`` (the least share of the budget the total must reach: 0.7 for "about £X").
+  A slot (``Slot``) is filled by an item whose kind (retrieval/kinds.py, fitted for the shop) is one of
+  ``kinds`` or whose title has one of ``words`` (whole words, a phrase as consecutive words, plural or not),
+  unless its title has one of ``unless``; a slot with neither kinds nor words is filled by any such item.
   Every answer is also checked for non-catalog items and invented prices, whatever the case says.
-- ``meta``: free-form provenance (source basket id, split), never read by the variants.
+- ``meta``: free-form provenance (source basket id, split), never read by the variants. A hand-written suite
+  may mark ``split`` per case (``dev`` for choosing, ``test`` for reporting); the report then splits its
+  figures by it.
 
 >>> case = Case.model_validate({"id": "c1", "suite": "demo", "shop": "demo", "turns": ["tea party, £20"],
 ...                             "checks": {"max_total": 20}})
@@ -41,12 +51,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bundlebot.errors import DataError, NotFoundError
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-HAND_WRITTEN = ("constraints", "multi-turn", "robustness")
+HAND_WRITTEN = ("constraints", "multi-turn", "robustness", "occasions")
 GENERATED = ("bundle-intent", "personal-aisle", "budget")
 STANDARD = GENERATED + HAND_WRITTEN
 ADVERSARIAL = ("adversarial",)
@@ -59,6 +69,34 @@ class CaseConstraints(BaseModel):
     size: int | None = Field(default=None, ge=1, le=50)
     exclude: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
+
+
+class Slot(BaseModel):
+    """Items of one sort: kind in ``kinds`` or a title word in ``words``, and no title word in ``unless``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    kinds: list[str] = Field(default_factory=list)
+    words: list[str] = Field(default_factory=list)
+    unless: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Slot:
+        if not (self.kinds or self.words or self.unless):
+            raise ValueError(f"slot {self.name!r} names no kinds, words or unless: every item would fill it")
+        return self
+
+
+class Need(Slot):
+    at_least: int = Field(default=1, ge=1)
+    """Items of the bundle that must fill the slot."""
+    covers: int | None = Field(default=None, ge=2)
+    """Units the slot's items must add up to (quantity x the count in the title): "for six" -> 6."""
+
+
+class Avoid(Slot):
+    at_most: int = Field(default=0, ge=0)
+    """Items of the bundle that may fill the slot."""
 
 
 class Checks(BaseModel):
@@ -81,6 +119,9 @@ class Checks(BaseModel):
     no_markup: bool = False
     clear_errors: bool = False
     foreign_items: list[str] = Field(default_factory=list)
+    needs: list[Need] = Field(default_factory=list)
+    avoid: list[Avoid] = Field(default_factory=list)
+    budget_use: float | None = Field(default=None, gt=0, le=1)
 
 
 class Case(BaseModel):
@@ -102,6 +143,12 @@ class Case(BaseModel):
         if len(set(v)) != len(v):
             raise ValueError("gold_items has duplicates")
         return v
+
+    @model_validator(mode="after")
+    def _budget_to_use(self) -> Case:
+        if self.checks.budget_use is not None and (self.checks.max_total or self.constraints.budget) is None:
+            raise ValueError("checks.budget_use needs a budget (checks.max_total or constraints.budget)")
+        return self
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(exclude_defaults=True, mode="json"), ensure_ascii=False,

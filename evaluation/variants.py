@@ -58,6 +58,8 @@ class Answer:
     """(item id, price shown) of the bundle."""
     ranked: list[str]
     total: float | None
+    quantities: dict[str, int] = field(default_factory=dict)
+    """Item id -> quantity of its line, where it is not 1."""
     explanation: str = ""
     message: str = ""
     grounded: bool | None = None
@@ -221,6 +223,8 @@ def from_result(res: dict[str, Any], first: dict[str, Any]) -> Answer:
     """An Answer from a ``BundleResult.to_dict()`` (in process, or a JSON body over HTTP)."""
     cons = res.get("constraints") or {}
     return Answer(items=[(str(x["id"]), x.get("price")) for x in res.get("items", [])],
+                  quantities={str(x["id"]): int(x["quantity"]) for x in res.get("items", [])
+                              if x.get("quantity", 1) != 1},
                   ranked=[str(i) for i in res.get("ranked", [])], total=res.get("total"),
                   explanation=res.get("explanation") or "", message=res.get("message") or "",
                   grounded=bool(res.get("grounded", True)), unmet=list(res.get("unmet", [])),

@@ -114,3 +114,46 @@ def test_budget_cases_use_the_real_invoice_total(sources: dict) -> None:
     total = sum(prices[i] * q for i, q in zip(basket.item_ids, basket.quantities, strict=True))
     assert cases[0].constraints.budget == pytest.approx(total, abs=0.01)
     assert f"£{total:.2f}" in cases[0].turns[0]
+
+
+def test_occasions_cases_are_well_formed() -> None:
+    cases = load_suite(SUITES_DIR / "occasions.jsonl")
+    assert len(cases) >= 40 and all(c.shop == "demo" and len(c.turns) == 1 for c in cases)
+    splits = {c.meta.get("split") for c in cases}
+    assert splits == {"dev", "test"}  # a dev subset for choosing, the rest reported
+    assert sum(c.meta["split"] == "dev" for c in cases) < len(cases) / 2
+    for c in cases:
+        ch, budget = c.checks, c.checks.max_total or c.constraints.budget
+        assert ch.needs and ch.avoid, c.id  # what a good bundle holds and what it must not
+        assert c.meta["wording"] in ("about", "under", "between", "none"), c.id
+        assert (budget is None) == (ch.budget_use is None) == (c.meta["wording"] == "none"), c.id
+        floor = {"about": 0.7, "under": 0.5}.get(c.meta["wording"])
+        assert floor is None or ch.budget_use == floor, c.id
+        if c.constraints.size:
+            assert ch.min_items == ch.max_items == c.constraints.size, c.id
+        names = [s.name for s in [*ch.needs, *ch.avoid]]
+        assert len(set(names)) == len(names), c.id  # the checks name slots by name
+
+
+def test_occasions_slots_name_the_demo_catalog_and_can_be_met(sources: dict) -> None:
+    """Every kind a slot names is a kind of the demo shop, every slot matches some item, and every need can
+    be met within the case's budget: a failure is the assistant's, never an impossible case's."""
+    import math
+
+    from evaluation.checks import fills, units
+    from retrieval.kinds import Kinds
+
+    src = sources["online-retail"]
+    kinds = Kinds.fit(src.items, src.train_baskets)
+    known = set(kinds.counts())
+    items = sorted((it for it in src.items if it.price), key=lambda it: it.price)
+    for c in load_suite(SUITES_DIR / "occasions.jsonl"):
+        budget = c.checks.max_total or c.constraints.budget or math.inf
+        for slot in [*c.checks.needs, *c.checks.avoid]:
+            assert set(slot.kinds) <= known, (c.id, slot.name, set(slot.kinds) - known)
+            assert any(fills(slot, it.title, kinds.kind_of(it.id)) for it in items), (c.id, slot.name)
+        for need in c.checks.needs:
+            filling = [it for it in items if fills(need, it.title, kinds.kind_of(it.id))]
+            assert sum(it.price for it in filling[:need.at_least]) <= budget, (c.id, need.name)
+            cheapest = min(it.price * math.ceil((need.covers or 1) / units(it.title)) for it in filling)
+            assert cheapest <= budget, (c.id, need.name, "covers")
