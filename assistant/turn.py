@@ -132,7 +132,10 @@ def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, his
            recent: Sequence[tuple[Item, Event]] | None = None) -> Pool:
     """Candidates of every search, the prompts' history lines and the merged pool. ``history_before``: a
     replayed train basket is not its own history; ``recent`` (default: the shopper's stored history) are the
-    recent purchases the history lines end with."""
+    recent purchases the history lines end with. A live turn first drops the shopper's disliked items
+    from the plan (``honour_dislikes``)."""
+    if shopper and history_before is None:
+        honour_dislikes(plan, retriever.taste(shopper).disliked)
     seen: dict[str, ScoredItem] = {}
     pools = []
     for k, pool in search_pools(retriever, plan, shopper, history_before=history_before):
@@ -147,6 +150,18 @@ def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, his
     known = {it.id: it for it, *_ in merged.history}  # the pool holds the matched history items already
     history = relevant_history(shopper, cands, list(recent), lambda i: known.get(i) or retriever.item(i))
     return Pool(cands, history, merged)
+
+
+def honour_dislikes(plan: TurnPlan, disliked: frozenset[str] | set[str]) -> None:
+    """A disliked item never comes back: not kept from the current bundle, rejected like a removed one (the
+    searches filter it out, assembly refuses it, the service's invariants check it).
+
+    >>> p = first_plan("a tea party"); p.pinned = ["a", "b"]; honour_dislikes(p, {"b"}); p.pinned, p.rejected
+    (['a'], ['b'])
+    """
+    if disliked:
+        plan.pinned = [i for i in plan.pinned if i not in disliked]
+        plan.rejected = list(dict.fromkeys([*plan.rejected, *sorted(disliked)]))
 
 
 def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
@@ -187,7 +202,27 @@ def score(model: Callable[[], Any], cfg: AssistantConfig, plan: TurnPlan, pool: 
         generator = model()
         probs = rank_scores(generator, scoring_mode(cfg.llm_scoring, generator), plan.extra_query or plan.query,
                             top, pool.history)
-    return Scores(fuse(usable, probs, weight=weight), probs, weight)
+    return Scores(with_taste(fuse(usable, probs, weight=weight), weight), probs, weight)
+
+
+def with_taste(ranked: list[ScoredItem], weight: float) -> list[ScoredItem]:
+    """The fused order with the shopper's own verdicts counted in the LLM's share too: the model judges
+    the request, not what this shopper said about an item, so its vote must not undo a like or a dislike
+    the reranker honoured. ``evidence["taste"]`` (in [-1, 1], set by the reranker) moves the fused score
+    by ``weight`` times itself.
+
+    >>> a, b = ScoredItem(Item("a", "mug"), 0.9), ScoredItem(Item("b", "cup"), 0.5, evidence={"taste": 0.75})
+    >>> [(s.item.id, s.score) for s in with_taste([a, b], 0.8)]
+    [('b', 1.1), ('a', 0.9)]
+    """
+    if not weight or not any(s.evidence.get("taste") for s in ranked):
+        return ranked
+    moved = [ScoredItem(s.item, round(s.score + weight * float(s.evidence.get("taste", 0.0)), 6), s.breakdown,
+                        s.evidence) for s in ranked]
+    order = sorted(range(len(moved)), key=lambda i: (-moved[i].score, i))
+    return [moved[i] for i in order]
+
+
 
 
 # ---- stage 4: bundle ------------------------------------------------------------------------------------

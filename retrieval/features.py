@@ -17,6 +17,9 @@ candidate pool: the hand reranker's terms, unweighted, plus what they leave out:
 
 ``substitute`` is zero whenever nothing is chosen yet, which is how every training pool looks; the ranker
 therefore gets it from the hand reranker at assembly time (``ranker.LearnedRanker``), not from data.
+The shopper's own likes and dislikes (``retrieval/feedback.py``) are no column either, for the same reason:
+no training row has live feedback (a replayed basket is of a time before it), so ``Reranker.score`` adds
+them as the ``taste`` term after the prediction.
 
 >>> from retrieval.types import Event, Item
 >>> milk, tea = Item("m", "Oat Milk", category=("dairy", "milk"), price=2.0), Item("t", "Green Tea", price=3.0)

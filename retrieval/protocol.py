@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from retrieval.lexical import Lexicon
-from retrieval.types import Event, Item, ScoredItem
+from retrieval.types import Event, Item, ScoredItem, Taste
 
 ChosenLike = Item | str
 
@@ -49,6 +49,10 @@ class ShopRetriever(Protocol):
 
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         """The shopper's history, most recent first."""
+        ...
+
+    def taste(self, shopper: str | None) -> Taste:
+        """What the shopper's own likes / dislikes say now (``retrieval/feedback.py``); empty for None."""
         ...
 
     def gather(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,

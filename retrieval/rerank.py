@@ -16,6 +16,11 @@ score = w_rel·relevance + w_lex·lexical + w_fb·feedback + w_aff·affinity + w
 With a shop's learned ranker (``retrieval/ranker.py``) the score is its prediction instead, and each term of
 the breakdown holds the contributions of the features reported under it (``features.GROUPS``).
 
+- taste: the shopper's own feedback (``retrieval/feedback.py``: the item's and its kind's value in [-1, 1])
+  times ``RerankConfig.taste``, present only when the shopper gave some. It is added after either ranker,
+  in the hand scores' units (the learned scores are scaled to them), like the substitute penalty: no
+  training row carries live feedback, so the learned model cannot have learned it.
+
 ``breakdown`` holds each term's weighted contribution (they sum to ``score``), ``evidence`` the facts behind
 them, from which explanations such as "often bought with the teapot" are written. Pure numpy: the complement
 term reads one sparse row block for all anchors at once.
@@ -74,12 +79,13 @@ class Reranker:
               chosen: Sequence[tuple[Item, np.ndarray]] = (),
               anchors: Sequence[str] = (), *, lexical: Lexical | None = None,
               feedback_vec: np.ndarray | None = None, query: str = "",
-              budget: float | None = None) -> list[ScoredItem]:
+              budget: float | None = None, taste: Mapping[str, float] | None = None) -> list[ScoredItem]:
         """Score and sort candidates (best first); chosen items are never returned.
 
         ``anchors`` are further item ids whose complements count (e.g. the request's top vector hits);
         ``lexical`` the request's word matches per item id; ``feedback_vec`` the centroid of the first hits;
-        ``query`` and ``budget`` are read by the learned ranker only (``retrieval/features.py``).
+        ``query`` and ``budget`` are read by the learned ranker only (``retrieval/features.py``); ``taste``
+        the shopper's feedback value per item id (the ``taste`` term).
         """
         pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec)
         if pool is None:
@@ -94,9 +100,13 @@ class Reranker:
         out = []
         for i, (item, _) in enumerate(candidates):
             breakdown = rows[i]
+            if taste:
+                breakdown["taste"] = round(self.config.taste * float(taste.get(item.id, 0.0)), 6)
             evidence = self._evidence(i, history, aff, aff_idx, chosen, sub, sub_idx, comp, comp_of)
             if item.id in times and (self.learned is not None or self.config.repeat > 0):
                 evidence["times_bought"] = times[item.id]
+            if taste and taste.get(item.id):
+                evidence["taste"] = round(float(taste[item.id]), 4)  # the shopper's own value, unweighted
             if terms["lexical"][i] > 0 and lexical is not None:
                 evidence["matched_words"] = list(lexical[item.id][1])
             out.append(ScoredItem(item, round(sum(breakdown.values()), 6), breakdown, evidence))

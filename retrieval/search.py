@@ -32,7 +32,7 @@ from retrieval.embeddings import Embedder, make_embedder
 from retrieval.lexical import Lexicon, item_text
 from retrieval.rerank import Reranker
 from retrieval.store import HistoryEntry, ShopStore, VectorStore
-from retrieval.types import Event, Item, ScoredItem
+from retrieval.types import Event, Item, ScoredItem, Taste
 
 if TYPE_CHECKING:
     from bundlebot.config import AppConfig
@@ -122,6 +122,8 @@ class CandidatePool:
     feedback_vec: np.ndarray | None = None
     budget: float | None = None
     """The request's price cap (a feature of the learned ranker: price against budget)."""
+    taste: dict[str, float] = field(default_factory=dict)
+    """The shopper's own feedback per candidate id (``Taste.value``, nonzero only), added by the reranker."""
 
     def vectors(self) -> dict[str, tuple[Item, np.ndarray]]:
         """Every item this pool holds a vector for (candidates and chosen), by id."""
@@ -134,7 +136,8 @@ class CandidatePool:
             for it, v in p.candidates:
                 pairs.setdefault(it.id, (it, v))
         return replace(self, candidates=list(pairs.values()),
-                       lexical={**{k: v for p in others for k, v in p.lexical.items()}, **self.lexical})
+                       lexical={**{k: v for p in others for k, v in p.lexical.items()}, **self.lexical},
+                       taste={**{k: v for p in others for k, v in p.taste.items()}, **self.taste})
 
 
 class Retriever:
@@ -191,6 +194,24 @@ class Retriever:
             self._kinds = Kinds.load(path) if path.is_file() else None
         return self._kinds.of(item) if self._kinds is not None else None
 
+    def taste(self, shopper: str | None) -> Taste:
+        """What the shopper's own likes, dislikes and removals say (``retrieval/feedback.py``), read now:
+        an event recorded a moment ago counts in the very next turn."""
+        if not shopper:
+            return Taste()
+        from retrieval.feedback import READ_LAST, taste_of
+
+        events = self.store.feedback.events(str(shopper), last=READ_LAST)
+        if not events:
+            return Taste()
+        items = {it.id: it for it in self.store.get_items(sorted({e.item_id for e in events}))}
+
+        def kind_of(item_id: str) -> str | None:
+            found = self.kind(items[item_id]) if item_id in items else None
+            return found[0] if found else None
+
+        return taste_of(events, kind_of)
+
     # ---- retrieval --------------------------------------------------------------------------------------
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
                    k: int | None = None, chosen: Sequence[ChosenLike] = (),
@@ -206,14 +227,19 @@ class Retriever:
         complements, relevant history, chosen items, all with vectors (embedded and read once).
 
         ``history_before`` (a timestamp) limits the history to items first bought before it: training
-        replays an indexed basket as a request, and the basket itself must not be its own history."""
+        replays an indexed basket as a request, and the basket itself must not be its own history.
+
+        The shopper's own feedback (``taste``) holds for a live turn only (a replay is of a time before
+        it): disliked items are filtered out like excluded ones, the others' values go to the reranker."""
         k = max(k or 0, self.config.retrieval.candidates)
         qv = self.embedder.embed(query)
         chosen_pairs = self._with_vectors(chosen)
         chosen_ids = tuple(it.id for it, _ in chosen_pairs)
-        if chosen_ids:
+        taste = self.taste(shopper) if history_before is None else Taste()
+        if chosen_ids or taste.disliked:
             filters = Filters(filters.max_price, filters.in_stock_only, filters.categories_in,
-                              filters.categories_not_in, tuple(set(filters.exclude_ids) | set(chosen_ids)))
+                              filters.categories_not_in,
+                              tuple(sorted(set(filters.exclude_ids) | set(chosen_ids) | taste.disliked)))
         hits = [(it, v) for it, v, _ in self.store.query_items_with_vectors(qv, k, filters)]
         pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v in hits}
         lexical = self._lexical(query, [it for it, _ in hits])
@@ -232,7 +258,14 @@ class Retriever:
             pool[item.id] = (item, vec)
         lexical.update(self._lexical(query, [it for it, _ in pool.values() if it.id not in lexical]))
         return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits, query, lexical, feedback,
-                             filters.max_price)
+                             filters.max_price, self._taste_values(taste, [it for it, _ in pool.values()]))
+
+    def _taste_values(self, taste: Taste, items: Sequence[Item]) -> dict[str, float]:
+        if not (taste.items or taste.kinds):
+            return {}
+        kinds = {it.id: (k[0] if (k := self.kind(it)) else None) for it in items} if taste.kinds else {}
+        values = {it.id: taste.value(it.id, kinds.get(it.id)) for it in items}
+        return {i: v for i, v in values.items() if v}
 
     def features(self, pool: CandidatePool) -> tuple[list[Item], np.ndarray]:
         """Every candidate of a gathered pool with its learned-ranker features (what training rows hold)."""
@@ -267,7 +300,7 @@ class Retriever:
         anchors = pool.anchors if anchors is None else anchors
         return self.reranker.score(pool.query_vec, cands, pool.history, picked, anchors=anchors,
                                    lexical=pool.lexical, feedback_vec=pool.feedback_vec, query=pool.query,
-                                   budget=pool.budget)
+                                   budget=pool.budget, taste=pool.taste)
 
     def _pairs(self, pool: CandidatePool, ids: Sequence[str]) -> list[tuple[Item, np.ndarray]]:
         """(Item, vector) for ids, from the pool where it has them, else read from the store."""

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -454,8 +455,16 @@ class ShopStore:
         entries = self.shopper_history(shopper)
         return sorted(entries, key=lambda e: (-e.count, -e.quantity, -e.last_ts, e.item_id))[:n]
 
+    @cached_property
+    def feedback(self) -> Any:
+        """The shop's live feedback log (``retrieval/feedback.FeedbackLog``), beside the history."""
+        from retrieval.feedback import FeedbackLog, feedback_path
+
+        return FeedbackLog(feedback_path(self.vs.path, self.name))
+
     def delete_shopper(self, shopper: str) -> None:
         """Forget everything about one shopper: one call."""
+        self.feedback.delete_shopper(str(shopper))
         with self._wrap("delete shopper"):
             self.history.delete(where={"shopper": str(shopper)})
 

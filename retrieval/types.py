@@ -17,6 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVENT_KINDS = ("purchase", "cart", "view")
+"""What a data set's events and a shopper's history hold."""
+HISTORY_KINDS = ("purchase", "cart")
+"""The live events that become history: what a shopper bought or put in the cart (a view or a like does not
+say they have the item, so it never reads as "you bought it before")."""
+REACTION_KINDS = ("like", "dislike", "remove")
+"""A shopper's own verdict on a shown item: read by their next turn (``Taste``), never history."""
+LIVE_EVENT_KINDS = ("purchase", "cart", "view", *REACTION_KINDS)
+"""Every kind ``/api/v1/events`` takes; all are kept in the shop's feedback log (``retrieval/feedback.py``)."""
 MIN_TIMESTAMP, MAX_TIMESTAMP = 0.0, 4102444800.0
 """The timestamps an event may carry: POSIX seconds from 1970 to 2100 (every data set and every live event
 falls inside; anything else would break date arithmetic for that shopper on every later turn)."""
@@ -171,3 +179,28 @@ class ScoredItem:
     score: float
     breakdown: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Taste:
+    """What one shopper's own feedback says, as a turn reads it (``retrieval.feedback.taste_of``).
+
+    ``disliked`` items never come back (a hard exclusion); ``items`` and ``kinds`` hold values in [-1, 1]
+    (liked > 0, disliked or removed < 0) that the reranker adds, weighted, to a candidate's score.
+
+    >>> t = Taste(frozenset({"a"}), {"b": 0.5}, {"teapot": -1.0})
+    >>> t.value("b", "mug"), t.value("c", "teapot"), t.value("b", "teapot"), bool(Taste())
+    (0.5, -1.0, -0.5, False)
+    """
+
+    disliked: frozenset[str] = frozenset()
+    items: dict[str, float] = field(default_factory=dict, hash=False)
+    kinds: dict[str, float] = field(default_factory=dict, hash=False)
+
+    def value(self, item_id: str, kind: str | None) -> float:
+        """The item's own value plus its kind's, clipped to [-1, 1]."""
+        v = self.items.get(item_id, 0.0) + (self.kinds.get(kind, 0.0) if kind else 0.0)
+        return max(-1.0, min(1.0, v))
+
+    def __bool__(self) -> bool:
+        return bool(self.disliked or self.items or self.kinds)

@@ -1,4 +1,5 @@
-"""The Gradio chat UI: streaming chat, bundle cards with per-item buttons, constraint chips, a shopper picker.
+"""The Gradio chat UI: streaming chat with a stop button, bundle cards with per-item buttons (follow-ups,
+like / not for me) and per-bundle ones, constraint chips, a shopper picker, conversations saved in the browser.
 
 The callbacks are thin wrappers around ``chat_events``, a plain generator that tests drive without a
 server: it runs one turn of the service and yields a ``View`` after every event.
@@ -26,6 +27,7 @@ from typing import Any
 from assistant.types import ConversationState
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError
+from retrieval.feedback import LiveEvent, record
 from ui.format import CSS, cards_html, chips_html
 from ui.runtime import Runtimes, ShopRuntime
 
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 EXAMPLES = ["hosting a tea party for six, about £25", "a christmas gift for my gran under £15",
             "5 items for a kids' birthday party, no candles", "picnic for four, between £20 and £40"]
 ACTIONS = {"cheaper": "swap #{n} for something cheaper", "swap": "swap #{n}", "remove": "remove #{n}"}
+SAVED_MAX = 20
+"""Conversations kept in the browser, newest first (older ones drop off)."""
 
 
 @dataclass
@@ -106,6 +110,87 @@ def action_message(action: str, index: int) -> str:
     return ACTIONS[action].format(n=index + 1)
 
 
+def feedback(runtime: ShopRuntime, kind: str, lines: list[dict[str, Any]], scope: str, shopper: str | None,
+             state: dict[str, Any] | None, request: str = "") -> tuple[str, dict[str, Any] | None]:
+    """A like / dislike of one bundle line (``scope="item"``) or of the whole bundle (``"bundle"``): recorded
+    for the shopper (``retrieval.feedback.record``: their next turn reads it), and a disliked item leaves
+    this conversation too (the state's rejected items), so an anonymous shopper's dislike also holds.
+    Returns the note shown and the new state.
+
+    >>> from tests.ui.fakes import fake_factory
+    >>> rt = fake_factory()(AppConfig(), "demo")
+    >>> note, st = feedback(rt, "dislike", [{"id": "demo-1", "title": "DEMO CAKE STAND"}], "item", None, {})
+    >>> note, st["rejected"]
+    ('Noted: no more DEMO CAKE STAND.', ['demo-1'])
+    """
+    ids = [str(ln["id"]) for ln in lines]
+    state = dict(state) if state is not None else None
+    if state is not None and scope == "item":
+        rejected = [i for i in state.get("rejected") or [] if i not in ids]
+        state["rejected"] = rejected + ids if kind == "dislike" else rejected
+    if shopper:
+        try:
+            record(runtime.retriever.store, [LiveEvent(shopper, i, kind, time.time(), scope=scope, request=request)
+                                             for i in ids])
+        except BundlebotError as exc:
+            return f"Sorry — {exc.message}.", state
+    what = "this bundle" if scope == "bundle" else str(lines[0].get("title", "it")) if lines else "it"
+    return (f"Noted: more like {what}." if kind == "like" else f"Noted: no more {what}."), state
+
+
+def last_request(history: list[dict[str, Any]]) -> str:
+    """The shopper's last typed request (what a bundle answered), for the feedback events' context."""
+    for msg in reversed(history or []):
+        text = msg.get("content") if msg.get("role") == "user" else None
+        if isinstance(text, str) and text and not any(text.startswith(a.split("{")[0]) for a in ACTIONS.values()):
+            return text[:2000]
+    return ""
+
+
+def save_conversation(saved: list[dict[str, Any]] | None, index: int | None, history: list[dict[str, Any]],
+                      state: dict[str, Any] | None, bundle: dict[str, Any] | None) -> tuple[list, int | None]:
+    """The browser's saved conversations with this one written at ``index`` (None: a new one, first).
+
+    >>> saved, i = save_conversation([], None, [{"role": "user", "content": "tea party"}], {"bundle": []}, None)
+    >>> i, saved[0]["title"], conversation_choices(saved)
+    (0, 'tea party', [('tea party', 0)])
+    """
+    if not history:
+        return list(saved or []), index
+    entry = {"title": _title(history), "history": history, "state": state, "bundle": bundle}
+    saved = list(saved or [])
+    if index is not None and 0 <= index < len(saved):
+        saved[index] = entry
+        return saved, index
+    return [entry, *saved][:SAVED_MAX], 0
+
+
+def _title(history: list[dict[str, Any]]) -> str:
+    first = next((m.get("content") for m in history if m.get("role") == "user"), "") or "conversation"
+    text = str(first)
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def conversation_choices(saved: list[dict[str, Any]] | None) -> list[tuple[str, int]]:
+    return [(str(c.get("title", "conversation")), i) for i, c in enumerate(saved or [])]
+
+
+def load_conversation(saved: list[dict[str, Any]] | None, index: int | None) -> tuple[Any, ...]:
+    """(history, state, bundle) of a saved conversation; an empty conversation for a bad index."""
+    saved = saved or []
+    if index is None or not (0 <= int(index) < len(saved)):
+        return [], None, None
+    c = saved[int(index)]
+    return list(c.get("history") or []), c.get("state"), c.get("bundle")
+
+
+def delete_conversation(saved: list[dict[str, Any]] | None, index: int | None) -> tuple[list, None]:
+    saved = list(saved or [])
+    if index is not None and 0 <= index < len(saved):
+        saved.pop(index)
+    return saved, None
+
+
 def history_html(runtime: ShopRuntime, shopper: str | None, n: int = 8) -> str:
     """The shopper's most recent history items, newest first."""
     if not shopper:
@@ -169,8 +254,21 @@ def build_blocks(config: AppConfig, runtimes: Runtimes) -> Any:
         shown = history_html(runtimes.get(shop), shopper or None)
         return shown, [], chips_html({}), cards_html(None), None, None
 
+    def react(kind: str, lines: list, scope: str, history: list, state: dict | None, shopper: str | None):
+        return feedback(runtimes.get(shop), kind, lines, scope, shopper or None, state, last_request(history))
+
     shoppers = demo_shoppers(config, runtimes.get(shop)) if show_picker else []
-    return layout(gr, respond, pick, shoppers, show_picker)
+    return layout(gr, respond, pick, react, shoppers, show_picker, storage_secret(config))
+
+
+def storage_secret(config: AppConfig) -> str:
+    """The key Gradio's BrowserState encrypts saved conversations with. It is sent to the page (the
+    encryption happens there), so it protects nothing from the shopper; it only has to stay the same across
+    restarts, or a restart would leave every saved conversation unreadable."""
+    import hashlib
+
+    seed = f"bundlebot-ui|{config.server.shopper_token_secret or ''}|{config.server.default_shop}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 def mount(app: Any, config: AppConfig, runtimes: Runtimes) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from bundlebot.errors import ForbiddenError, NotFoundError, RequestError
-from retrieval.types import Event
+from retrieval.feedback import LiveEvent, record
 from ui import deps
 from ui.routes_turn import ERRORS
 from ui.schemas import EventsRequest
@@ -23,39 +22,31 @@ from ui.security import Principal
 router = APIRouter(tags=["shop data"])
 Who = Annotated[Principal, Depends(deps.principal)]
 Writer = Annotated[Principal, Depends(deps.writer)]
-WIDGET_EVENT_KINDS = {"view", "cart"}
+WIDGET_EVENT_KINDS = {"view", "cart", "like", "dislike", "remove"}
+"""What a shopper's browser may report: everything but a purchase, which only the shop's backend knows."""
 
 
 @router.post("/api/v1/events", responses=ERRORS)
 async def add_events(body: EventsRequest, request: Request, who: Who) -> dict[str, Any]:
-    """Record what a shopper did (purchase/cart/view); it feeds that shopper's history in this shop."""
+    """Record what a shopper did: purchases and cart additions join their history in this shop; views,
+    likes, dislikes and removals are kept as feedback, which their next turn reads (``retrieval/feedback.py``)."""
     shopper = deps.shopper_of(request, who, body.shopper_token, body.shopper)
     if shopper is None:
         raise RequestError("no shopper named", hint="send shopper_token (widget) or shopper (secret key)")
     if not who.can_write and any(e.kind not in WIDGET_EVENT_KINDS for e in body.events):
-        raise ForbiddenError("a widget key may report only views and cart additions",
+        raise ForbiddenError("a widget key may not report purchases",
                              hint="report purchases from the shop's backend with its secret key")
     runtime = await deps.runtime_of(request, who)
     now = time.time()
-    events = [Event(shopper_id=shopper, item_id=e.item_id, timestamp=e.timestamp or now, kind=e.kind,
-                    quantity=e.quantity) for e in body.events]
-
-    def write() -> None:
-        store = runtime.retriever.store
-        vectors = {it.id: vec for it, vec in store.get_items([e.item_id for e in events], with_vectors=True)}
-        unknown = sorted({e.item_id for e in events} - set(vectors))
-        if unknown:  # history only ever points at this shop's own catalog
-            raise NotFoundError(f"item(s) {unknown[:5]} are not in shop {who.shop!r}",
-                                hint="send ids from this shop's catalog")
-        store.add_events(events, np.stack([vectors[e.item_id] for e in events]))
-
-    await run_in_threadpool(write)
-    return {"shop": who.shop, "shopper": shopper, "added": len(events)}
+    events = [LiveEvent(shopper, e.item_id, e.kind, e.timestamp or now, e.quantity, e.scope, e.request or "")
+              for e in body.events]
+    added = await run_in_threadpool(record, runtime.retriever.store, events)
+    return {"shop": who.shop, "shopper": shopper, "added": added}
 
 
 @router.delete("/api/v1/shoppers/{shopper_id}", responses=ERRORS)
 async def delete_shopper(shopper_id: str, request: Request, who: Writer) -> dict[str, Any]:
-    """Erase everything this shop stores about a shopper (history events). Secret key only."""
+    """Erase everything this shop stores about a shopper (history and feedback events). Secret key only."""
     runtime = await deps.runtime_of(request, who)
     await run_in_threadpool(runtime.retriever.store.delete_shopper, shopper_id)
     return {"shop": who.shop, "shopper": shopper_id, "deleted": True}

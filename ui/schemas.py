@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retrieval.types import MAX_TIMESTAMP, MIN_TIMESTAMP
 
@@ -96,22 +96,38 @@ class ChatRequest(BaseModel):
 
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    kind: Literal["purchase", "cart", "view"]
+    kind: Literal["purchase", "cart", "view", "like", "dislike", "remove"] = Field(
+        description="purchase / cart: joins the shopper's history; view: logged only; like / dislike / remove: "
+                    "the shopper's verdict on a shown item, read by their next turn (a disliked item never "
+                    "comes back and its kind is demoted, a liked one is boosted, a removed one demoted).")
     item_id: str = Field(min_length=1, max_length=200)
     quantity: int = Field(1, ge=1, le=10_000)
     timestamp: float | None = Field(None, ge=MIN_TIMESTAMP, le=MAX_TIMESTAMP, allow_inf_nan=False,
                                     description="POSIX seconds (1970 to 2100); default now.")
+    scope: Literal["item", "bundle"] = Field(
+        "item", description="`bundle`: a like / dislike of the whole bundle, sent once per item in it "
+                            "(weaker than an item's own verdict, and it moves no kind).")
+    request: str | None = Field(None, max_length=2000, description="The shopper's request the bundle answered "
+                                "(kept with the event as training context).")
 
 
 class EventsRequest(BaseModel):
-    """Shopper feedback. The shop's backend (secret key) may name ``shopper``; a widget key must send a
-    ``shopper_token`` and may only report views and cart additions."""
+    """Shopper events. The shop's backend (secret key) may name ``shopper``; a widget key must send a
+    ``shopper_token`` and may report anything but purchases (views, cart additions and the shopper's own
+    likes, dislikes and removals)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"shopper": "17850", "events": [{"kind": "view", "item_id": "shopa-0"}]}]})
     events: list[EventIn] = Field(min_length=1, max_length=500)
     shopper: str | None = Field(None, max_length=200)
     shopper_token: str | None = None
+
+    @model_validator(mode="after")
+    def _bundle_scope(self) -> EventsRequest:
+        bad = [e.kind for e in self.events if e.scope == "bundle" and e.kind not in ("like", "dislike")]
+        if bad:  # as the log's own check, but a 422 the schema states
+            raise ValueError(f"a bundle-wide event is a like or a dislike, got {bad[0]!r}")
+        return self
 
 
 class ErrorBody(BaseModel):

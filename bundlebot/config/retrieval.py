@@ -83,12 +83,16 @@ class RerankConfig:
     """Repeat-purchase bonus for an item the shopper bought before, log1p(times)/log1p(10) capped at 1, added to
     the ``affinity`` term (0 = off). Chosen on the DEV suites together with ``history_candidates``: personal-aisle
     hit@5 0.107 -> 0.493, budget recall@10 0.061 -> 0.129 (1.0 gave 0.513 on personal-aisle: within noise)."""
+    taste: float = 1.0
+    """Weight of the shopper's own likes / dislikes (``retrieval/feedback.py``: a value in [-1, 1] per item,
+    its own and its kind's), in the hand scores' units, for the hand and the learned ranker alike (the
+    learned scores are scaled to those units). Disliked items are excluded whatever this is."""
 
     def __post_init__(self) -> None:
         if self.feedback_k < 0:
             raise ConfigError(f"rerank.feedback_k should be >= 0, got {self.feedback_k}")
         for name in ("relevance", "affinity", "complement", "complement_hits", "substitute_penalty", "popularity",
-                     "lexical", "feedback"):
+                     "lexical", "feedback", "taste"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"rerank.{name} should be >= 0, got {getattr(self, name)}")
 

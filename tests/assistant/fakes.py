@@ -16,7 +16,7 @@ import numpy as np
 from assistant.text import content_stems
 from retrieval.kinds import Kinds
 from retrieval.lexical import Lexicon, item_text
-from retrieval.types import Event, Item, ScoredItem
+from retrieval.types import Event, Item, ScoredItem, Taste
 
 CATALOG = [
     Item("22423", "REGENCY CAKESTAND 3 TIER", price=10.95, currency="GBP", popularity=50),
@@ -41,7 +41,10 @@ class FakeStore:
     """The store calls the HTTP routes make (items with vectors, events, erasure), in memory."""
 
     def __init__(self, items: dict[str, Item]) -> None:
+        from retrieval.feedback import FeedbackLog
+
         self.items, self.events = items, []
+        self.feedback = FeedbackLog(None)  # the real log, in memory
 
     def get_items(self, ids: list[str], with_vectors: bool = False) -> list:
         found = [self.items[i] for i in ids if i in self.items]
@@ -53,6 +56,7 @@ class FakeStore:
 
     def delete_shopper(self, shopper: str) -> None:
         self.events = [e for e in self.events if e.shopper_id != shopper]
+        self.feedback.delete_shopper(shopper)
 
     def warm(self) -> None:
         pass
@@ -103,6 +107,15 @@ class FakeRetriever:
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         h = self._history.get(shopper, [])
         return h[:n] if n else list(h)
+
+    def taste(self, shopper: str | None) -> Taste:
+        # the real rule over the real log; the fake's ranking ignores the values, turn.gather's exclusion holds
+        from retrieval.feedback import taste_of
+
+        if not shopper:
+            return Taste()
+        return taste_of(self.store.feedback.events(shopper),
+                        lambda i: (k[0] if (k := self.kind(self.items[i])) else None) if i in self.items else None)
 
     def _score(self, it: Item, query: str, chosen: Sequence[Any]) -> ScoredItem:
         q = content_stems(query)

@@ -113,7 +113,7 @@ def test_events_on_a_full_or_read_only_store_are_a_clear_507(client, tmp_path):
     from retrieval.store import _wrap
 
     store = client.app.state.runtimes.get("shopa").retriever.store
-    ev = {"shopper": "17850", "events": [{"kind": "view", "item_id": "shopa-2"}]}
+    ev = {"shopper": "17850", "events": [{"kind": "cart", "item_id": "shopa-2"}]}
     assert client.post("/api/v1/events", json=ev, headers=A).status_code == 200
     for refusal in ("(code: 13) database or disk is full", "(code: 8) attempt to write a readonly database"):
         def refused(events, vectors, refusal=refusal):  # what embedded Chroma raises, through the real wrapper

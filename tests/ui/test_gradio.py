@@ -71,3 +71,54 @@ def test_blocks_build_with_picker_only_in_open_mode():
     assert len(dropdowns) == 1 and not dropdowns[0].visible  # keyed server: no one's history on show
     assert gradio_app.picker_visible(AppConfig()) and gradio_app.picker_visible(AppConfig(server=ServerConfig(
         api_keys={"demo": "k"}, ui_shopper_picker=True)))
+
+
+def test_stop_button_cancels_the_streaming_turns_and_history_is_kept_in_the_browser():
+    cfg = AppConfig()
+    blocks = build_blocks(cfg, Runtimes(cfg, fake_factory()))
+    stop = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "bb-stop")
+    assert not stop.visible  # shown only while a turn streams
+    cancelled = {c for d in blocks.config["dependencies"] if (stop._id, "click") in map(tuple, d["targets"])
+                 for c in d["cancels"]}
+    assert len(cancelled) == 2 and {blocks.fns[c].name for c in cancelled} == {"respond"}  # typed and sent
+    saved = [b for b in blocks.blocks.values() if type(b).__name__ == "BrowserState"]
+    assert len(saved) == 1 and saved[0].storage_key == "bundlebot-conversations"
+    assert gradio_app.storage_secret(cfg) == gradio_app.storage_secret(AppConfig())  # the same after a restart
+
+
+def test_saved_conversations_round_trip():
+    rt = _runtime()
+    last = list(chat_events(rt.assistant, "tea party £10", [], None, None))[-1]
+    saved, i = gradio_app.save_conversation(None, None, last.history, last.state, last.bundle)
+    assert i == 0 and gradio_app.conversation_choices(saved) == [("tea party £10", 0)]
+    follow = list(chat_events(rt.assistant, "remove #1", last.history, last.state, None))[-1]
+    saved, i = gradio_app.save_conversation(saved, i, follow.history, follow.state, follow.bundle)
+    assert len(saved) == 1  # the same conversation, updated
+    saved, j = gradio_app.save_conversation(saved, None, [{"role": "user", "content": "x" * 60}], None, None)
+    assert j == 0 and gradio_app.conversation_choices(saved)[0][0] == "x" * 47 + "…"
+    history, state, bundle = gradio_app.load_conversation(saved, 1)
+    assert history == follow.history and state == follow.state and bundle == follow.bundle
+    assert gradio_app.load_conversation(saved, 7) == ([], None, None)
+    saved, none = gradio_app.delete_conversation(saved, 0)
+    assert none is None and [c["title"] for c in saved] == ["tea party £10"]
+    many = saved
+    for n in range(30):
+        many, _ = gradio_app.save_conversation(many, None, [{"role": "user", "content": f"c{n}"}], None, None)
+    assert len(many) == gradio_app.SAVED_MAX and many[0]["title"] == "c29"
+
+
+def test_like_and_dislike_buttons_record_feedback_for_the_shopper():
+    rt = _runtime()
+    last = list(chat_events(rt.assistant, "tea party £10", [], None, "42"))[-1]
+    lines = last.bundle["items"]
+    note, state = gradio_app.feedback(rt, "dislike", lines[:1], "item", "42", last.state,
+                                      gradio_app.last_request(last.history))
+    assert "no more DEMO TEAPOT" in note and state["rejected"] == [lines[0]["id"]]
+    note, state = gradio_app.feedback(rt, "like", lines, "bundle", "42", state)
+    assert note == "Noted: more like this bundle." and state["rejected"] == [lines[0]["id"]]
+    note, state = gradio_app.feedback(rt, "like", lines[:1], "item", "42", state)
+    assert state["rejected"] == []  # a like undoes the dislike in this conversation too
+    logged = rt.retriever.store.feedback.events("42")
+    assert [(e.kind, e.scope) for e in logged] == [("dislike", "item")] + [("like", "bundle")] * 3 + [("like", "item")]
+    assert logged[0].request == "tea party £10" and rt.retriever.store.events == []  # not history
+    assert rt.retriever.taste("42").disliked == frozenset()

@@ -150,3 +150,61 @@ def test_browser_artifacts_dir_is_ignored():
     out = subprocess.run(["git", "check-ignore", "test-artifacts/x.png"], cwd=ARTIFACTS.parent,
                          capture_output=True, text=True)
     assert out.returncode == 0 or shutil.which("git") is None
+
+
+@pytest.mark.browser
+def test_widget_dislike_keeps_the_item_out_of_the_next_bundle(live, browser, demo_retriever):
+    from ui.security import sign_shopper_token
+
+    shopper = "live-feedback-shopper"
+    page, errors = _page(browser)
+    page.goto(f"{live.url}/demo-shop")
+    page.wait_for_function("window.Bundlebot !== undefined", timeout=10_000)
+    page.evaluate("t => window.Bundlebot.setShopperToken(t)", sign_shopper_token("live-secret", "demo", shopper))
+    page.locator(".launcher").click()
+    message = "hosting a tea party for six, about £25"
+    page.locator("form input").fill(message)
+    page.locator("form input").press("Enter")
+    page.locator(".card").first.wait_for(timeout=60_000)
+    first = page.eval_on_selector_all(".cards .card", "els => els.map(e => e.dataset.id)")
+    dislike = page.locator(".card").first.locator("button.dislike")
+    dislike.focus()  # keyboard only: a focused <button> pressed with Enter
+    page.keyboard.press("Enter")
+    page.locator(f'.card[data-id="{first[0]}"][data-reported="dislike"]').wait_for(timeout=10_000)
+    assert dislike.get_attribute("aria-pressed") == "true"
+    page.locator(".msg.bot").last.wait_for(timeout=30_000)
+    page.locator("form input").fill(message)
+    page.locator("form input").press("Enter")
+    page.wait_for_function("document.querySelector('#bundlebot-widget').shadowRoot"
+                           ".querySelectorAll('.cards').length === 2", timeout=60_000)
+    second = page.evaluate("() => [...document.querySelector('#bundlebot-widget').shadowRoot"
+                           ".querySelectorAll('.cards')[1].querySelectorAll('.card')].map(e => e.dataset.id)")
+    assert second and first[0] not in second, (first, second)
+    kinds = [e.kind for e in demo_retriever.store.feedback.events(shopper)]
+    assert "dislike" in kinds and kinds.count("view") >= len(first)  # each shown bundle is logged as viewed
+    assert demo_retriever.history(shopper) == []  # views and dislikes are not history
+    page.screenshot(path=str(ARTIFACTS / "widget-feedback.png"), full_page=True)
+    demo_retriever.store.delete_shopper(shopper)
+    assert errors == [], errors
+
+
+@pytest.mark.browser
+def test_gradio_ui_saves_the_conversation_in_the_browser(live, browser):
+    page, errors = _page(browser)
+    page.goto(f"{live.url}/")
+    box = page.locator("#bb-input textarea")
+    box.wait_for(timeout=30_000)
+    box.fill("a christmas gift for my gran under £15")
+    page.locator("#bb-send").click()
+    page.locator("#bb-stop").wait_for(state="visible", timeout=10_000)  # the stop button while it streams
+    page.locator("#bb-cards .bb-card").first.wait_for(timeout=60_000)
+    page.locator("#bb-send").wait_for(state="visible", timeout=60_000)
+    page.locator("#bb-saved label", has_text="christmas gift").wait_for(timeout=30_000)
+    page.reload()
+    saved = page.locator("#bb-saved label", has_text="christmas gift")
+    saved.wait_for(timeout=30_000)  # still there after a reload: it lives in localStorage
+    saved.click()
+    page.locator("#bb-cards .bb-card").first.wait_for(timeout=30_000)
+    assert "budget £15.00" in page.locator("#bb-cards .bb-total").inner_text()
+    assert "christmas gift" in page.locator("#bb-chat").inner_text()
+    assert errors == [], errors

@@ -12,6 +12,11 @@
  *
  * "Add all to cart" dispatches on document:
  *   new CustomEvent("bundlebot:add-to-cart", {detail: {items: [{id, quantity, title, price}]}})
+ * Each item has Like / Not for me / Remove buttons and the bundle Like / Not this bundle (plain <button>s:
+ * Tab and Enter or Space reach and press them; aria-pressed says which verdict stands). With a shopper
+ * token, a shown bundle (view), the verdicts and the cart addition go to /api/v1/events, and the shopper's
+ * next turn reads them: a disliked item never comes back. Without one, a dislike still leaves this
+ * conversation (it is added to the state's rejected items).
  * Everything the model or the catalog says is rendered with textContent, never as HTML.
  */
 (function () {
@@ -25,6 +30,7 @@
   var state = null;
   var bundle = null;
   var busy = false;
+  var lastRequest = "";
 
   var CSS = [
     ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#111}",
@@ -46,6 +52,10 @@
     ".card{border:1px solid #e5e7eb;border-radius:8px;padding:6px 8px}",
     ".title{font-weight:600}.price{color:#065f46}.reason{font-size:12px;color:#555}",
     ".total{font-weight:600}.add{background:#059669;color:#fff;border:0;border-radius:8px;padding:8px;cursor:pointer}",
+    ".acts{display:flex;gap:4px;margin-top:4px}.acts button{font:12px system-ui,sans-serif;border:1px solid #c7d2fe;",
+    "background:#fff;border-radius:6px;padding:2px 8px;cursor:pointer}",
+    ".acts button[aria-pressed=true]{background:#4f46e5;color:#fff}.card.disliked{opacity:.55}",
+    "button:focus-visible{outline:3px solid #f59e0b;outline-offset:1px}",
     "form{display:flex;border-top:1px solid #e5e7eb}",
     "input{flex:1;border:0;padding:12px;font:inherit;outline:none}",
     "form button{border:0;background:#4f46e5;color:#fff;padding:0 14px;cursor:pointer}"
@@ -110,16 +120,109 @@
     if (box.childNodes.length) { add(box); }
   }
 
+  function report(events) {
+    // the shopper's own feedback; without a token there is no one to remember it for
+    if (!shopperToken || !events.length) { return Promise.resolve(false); }
+    var headers = {"Content-Type": "application/json"};
+    if (key) { headers.Authorization = "Bearer " + key; }
+    return fetch(apiBase + "/api/v1/events", {
+      method: "POST", headers: headers, credentials: "omit",
+      body: JSON.stringify({shopper_token: shopperToken, events: events})
+    }).then(function (res) { return res.ok; }).catch(function () { return false; });
+  }
+
+  function verdict(kind, id, scope) {
+    var ev = {kind: kind, item_id: id, scope: scope || "item"};
+    if (lastRequest) { ev.request = lastRequest; }
+    return ev;
+  }
+
+  function actButton(label, aria, onPress) {
+    var btn = el("button", "", label);
+    btn.type = "button";
+    btn.setAttribute("aria-label", aria);
+    btn.addEventListener("click", function () { onPress(btn); });
+    return btn;
+  }
+
+  function press(btn, others) {
+    others.forEach(function (o) { o.setAttribute("aria-pressed", "false"); });
+    btn.setAttribute("aria-pressed", "true");
+  }
+
+  function rejectInState(id, rejected) {
+    if (!state) { return; }
+    var list = state.rejected || (state.rejected = []);
+    var at = list.indexOf(id);
+    if (rejected && at < 0) { list.push(id); } else if (!rejected && at >= 0) { list.splice(at, 1); }
+  }
+
+  function itemActions(card, line, index) {
+    var acts = el("div", "acts");
+    acts.setAttribute("role", "group");
+    acts.setAttribute("aria-label", "Feedback on " + line.title);
+    var like, dislike;
+    like = actButton("Like", "Like " + line.title, function (btn) {
+      press(btn, [dislike]);
+      card.classList.remove("disliked");
+      rejectInState(line.id, false);
+      report([verdict("like", line.id)]).then(function (ok) { card.dataset.reported = ok ? "like" : ""; });
+    });
+    dislike = actButton("Not for me", "Not for me: " + line.title, function (btn) {
+      press(btn, [like]);
+      card.classList.add("disliked");
+      rejectInState(line.id, true);
+      report([verdict("dislike", line.id)]).then(function (ok) { card.dataset.reported = ok ? "dislike" : ""; });
+    });
+    like.className = "like";
+    dislike.className = "dislike";
+    like.setAttribute("aria-pressed", "false");
+    dislike.setAttribute("aria-pressed", "false");
+    var remove = actButton("Remove", "Remove " + line.title + " from the bundle", function () {
+      report([verdict("remove", line.id)]);
+      send("remove #" + (index + 1));
+    });
+    remove.className = "remove";
+    acts.appendChild(like);
+    acts.appendChild(dislike);
+    acts.appendChild(remove);
+    return acts;
+  }
+
+  function bundleActions(b) {
+    var acts = el("div", "acts");
+    acts.setAttribute("role", "group");
+    acts.setAttribute("aria-label", "Feedback on the whole bundle");
+    var ids = (b.items || []).map(function (l) { return l.id; });
+    var good, bad;
+    good = actButton("Like this bundle", "Like this bundle", function (btn) {
+      press(btn, [bad]);
+      report(ids.map(function (id) { return verdict("like", id, "bundle"); }));
+    });
+    bad = actButton("Not this bundle", "Not this bundle", function (btn) {
+      press(btn, [good]);
+      report(ids.map(function (id) { return verdict("dislike", id, "bundle"); }));
+    });
+    good.className = "bundle-like";
+    bad.className = "bundle-dislike";
+    good.setAttribute("aria-pressed", "false");
+    bad.setAttribute("aria-pressed", "false");
+    acts.appendChild(good);
+    acts.appendChild(bad);
+    return acts;
+  }
+
   function renderBundle(b) {
     bundle = b;
     var wrap = el("div", "cards");
-    (b.items || []).forEach(function (line) {
+    (b.items || []).forEach(function (line, index) {
       var card = el("div", "card");
       card.dataset.id = line.id;
       card.appendChild(el("div", "title", line.title));
       card.appendChild(el("div", "price", money(line.price, line.currency || b.currency) +
         (line.quantity > 1 ? " \u00d7 " + line.quantity : "")));
       if (line.reason) { card.appendChild(el("div", "reason", line.reason)); }
+      card.appendChild(itemActions(card, line, index));
       wrap.appendChild(card);
     });
     var budget = b.constraints && b.constraints.budget;
@@ -134,9 +237,16 @@
           return {id: l.id, quantity: l.quantity || 1, title: l.title, price: l.price};
         });
         document.dispatchEvent(new CustomEvent("bundlebot:add-to-cart", {detail: {items: items}}));
+        report(items.map(function (it) {
+          var ev = verdict("cart", it.id);
+          ev.quantity = it.quantity;
+          return ev;
+        }));
         addAll.textContent = "Added \u2713";
       });
+      wrap.appendChild(bundleActions(b));
       wrap.appendChild(addAll);
+      report((b.items || []).map(function (l) { return verdict("view", l.id); }));
     }
     add(wrap);
   }
@@ -170,6 +280,7 @@
     if (busy || !message) { return; }
     busy = true;
     sendBtn.disabled = true;
+    if (!/^(remove|swap) #\d+/.test(message)) { lastRequest = message.slice(0, 2000); }
     add(el("div", "msg user", message));
     var bot = el("div", "msg bot");
     try {
