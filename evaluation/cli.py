@@ -69,8 +69,9 @@ Cache = Annotated[Path | None, typer.Option(help="Folder for the cases' inputs (
 InputsOnly = Annotated[bool, typer.Option("--prompts-only", help="Only compute the --cache inputs; load no model.")]
 Rescore = Annotated[Path | None, typer.Option(metavar="RESULTS.json", help="Instead: judge a saved results.json "
                                               "again at --fusion-weight / --fusion-weight-no-history; no model.")]
-Grounding = Annotated[int, typer.Option(metavar="N", help="Instead: explanation grounding, base vs adapter, on N "
-                                                          "demo-shop bundles (0 = off).")]
+Grounding = Annotated[int, typer.Option(metavar="N", help="Instead: explanation grounding, base vs the "
+                                                          "explanation adapter, on N demo-shop bundles of --split's "
+                                                          "budget requests (0 = off).")]
 Seed = Annotated[int, typer.Option(help="Seed of the case sample.")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads (default: generator.threads, else torch's).")]
 
@@ -151,7 +152,7 @@ def llm_cmd(split: LlmSplit = "dev", limit: LlmLimit = 80, out: LlmOut = None, a
     if rescore is not None:
         report = lc.rescore(json.loads(rescore.read_text()), at)
     elif grounding:
-        report = lc.grounding(cfg, model, lc.grounding_requests(grounding), threads=threads)
+        report = lc.grounding(cfg, model, lc.grounding_requests(grounding, split, seed, cfg), threads=threads)
     else:
         report = lc.measure(cfg, split, limit, model, seed=seed, suites=suites, threads=threads, cache=cache, at=at,
                             base=not no_base, scoring=scoring)

@@ -16,7 +16,8 @@ base + adapter, both loaded through ``assistant.llm``. Reported per suite:
   row is kept, so ``rescore`` judges a saved report at other weights without a model (choose on dev, apply
   to test).
 
-``grounding``: the explanation grounding pass rate of base vs base + adapter on the SAME bundles.
+``grounding``: the explanation pass rates of the base model vs the explanation adapter on the SAME bundles
+(dev-split budget requests of the demo shop, each with its shopper, or the committed demo suites).
 
 >>> row = {"history": False, "ids": ["a", "b"], "gold": ["b"], "scored": [["a", 1.0], ["b", 0.5]],
 ...        "base_probs": [0.2, 0.8]}
@@ -29,12 +30,13 @@ False
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evaluation.llm_cases import SUITES, CaseInput, Lookup, choose_prompt, has_history, judge_prompts
+from evaluation.llm_cases import SUITES, CaseInput, Lookup, choose_prompt, has_history, judge_prompts, suite_cases
 from evaluation.metrics import paired_bootstrap
 
 Weights = tuple[float, float | None]
@@ -212,22 +214,34 @@ def rescore(report: dict[str, Any], at: Weights) -> dict[str, Any]:
     return out
 
 
-def grounding_requests(limit: int) -> list[str]:
-    """First turns of the committed demo-shop suites (constraints, then multi-turn), at most ``limit``."""
+Request = tuple[str, str | None]
+"""(first message, shopper id or None)."""
+
+
+def grounding_requests(limit: int, split: str | None = None, seed: int = 0, app: Any = None) -> list[Request]:
+    """First turns to explain, at most ``limit``: with ``split`` (dev or test), a seeded sample of that split's
+    ``budget`` cases (Online Retail invoices in the demo shop, each with its shopper, so the history lines and
+    "you bought ..." facts are real); without, the committed demo-shop suites (constraints, then multi-turn)."""
+    if split is not None:
+        from retrieval.importers import load_source
+
+        src = load_source("online-retail", app.data_path)
+        return [(c.turns[0], c.shopper) for c in suite_cases(src, "budget", split, limit, seed)]
     from evaluation.runner import load_cases
     from evaluation.suites import SUITES_DIR, resolve_suite
 
-    out: list[str] = []
+    out: list[Request] = []
     for name in ("constraints", "multi-turn"):
-        out += [c.turns[0] for c in load_cases(resolve_suite(name, SUITES_DIR), None, name) if c.shop == "demo"]
+        out += [(c.turns[0], c.shopper) for c in load_cases(resolve_suite(name, SUITES_DIR), None, name)
+                if c.shop == "demo"]
     return out[:limit]
 
 
-def _explained(bot: Any, text: str) -> tuple[Any, str]:
+def _explained(bot: Any, text: str, shopper: str | None) -> tuple[Any, str]:
     """One first turn: the final result and the text streamed to the shopper (only sentences that passed the
     check are streamed; ``result.problems`` says why the rest was held back)."""
     result, pieces = None, []
-    for ev in bot.turn_stream(text, explain=True):
+    for ev in bot.turn_stream(text, shopper=shopper, explain=True):
         if ev.error is not None:
             raise ev.error
         if ev.type == "token":
@@ -237,13 +251,30 @@ def _explained(bot: Any, text: str) -> tuple[Any, str]:
     return result, "".join(pieces).strip()
 
 
-def grounding(app: Any, adapter: Path | None, requests: list[str], shop: str = "demo",
+def writers(app: Any, adapter: Path | None, threads: int | None = None) -> dict[str, Any]:
+    """The explanation writers compared: the base model, and ``adapter`` when it was trained to explain (its
+    manifest's task), else the config's ``generator.explain_adapter`` if set; both loaded as the service
+    loads its writer (``load_generator(..., task="explain")``), in float32."""
+    from assistant.llm import load_generator
+    from assistant.modelfiles import adapter_task
+
+    g = replace(app.assistant.generator, threads=threads or app.assistant.generator.threads, dtype="float32")
+    spec = str(adapter) if adapter is not None and adapter_task(adapter) == "explain" else g.explain_adapter
+    out = {"base": load_generator(replace(g, explain_adapter=None), app.home_path, task="explain")}
+    if spec not in (None, "", "none"):
+        out["lora"] = load_generator(replace(g, explain_adapter=spec), app.home_path, task="explain")
+    return out
+
+
+def grounding(app: Any, adapter: Path | None, requests: Sequence[Request | str], shop: str = "demo",
               threads: int | None = None) -> dict[str, Any]:
-    """Explanation grounding pass rate of base vs base + adapter on the SAME bundles.
+    """Explanation pass rates of the base model vs the explanation adapter (``writers``) on the SAME bundles.
 
     Fusion is off, so the bundle does not depend on the model; each model then writes the explanation
-    through the live service path and the live check (``assistant.explain.check_explanation``) judges it.
-    The turn budget is lifted so that only the check (not a slow CPU) can fail a text.
+    through the live service path and the live check (``assistant.explain.check_explanation``, sentence by
+    sentence in ``SentenceGate``) judges it. ``<model>_passed``: the whole generated text passed;
+    ``<model>_grounded``: at least one sentence passed and was shown (else the deterministic text was). The
+    turn budget is lifted so that only the check (not a slow CPU) can fail a text.
     """
     from copy import deepcopy
 
@@ -254,29 +285,36 @@ def grounding(app: Any, adapter: Path | None, requests: list[str], shop: str = "
     cfg = deepcopy(app)
     cfg.assistant.fusion = False
     cfg.assistant.turn_time_budget_s = 3600.0
-    gens = generators(cfg, adapter, threads)
-    bots = {name: ShoppingAssistant(cfg, shop, generator=gen) for name, gen in gens.items()}
+    gens = writers(cfg, adapter, threads)
+    bots = {name: ShoppingAssistant(cfg, shop, writer=gen) for name, gen in gens.items()}
     rows = []
-    for text in tqdm(requests, desc="grounding", unit="request"):
-        said = {name: _explained(bot, text) for name, bot in bots.items()}
+    for req in tqdm(requests, desc="grounding", unit="request"):
+        text, shopper = (req, None) if isinstance(req, str) else req
+        said = {name: _explained(bot, text, shopper) for name, bot in bots.items()}
         bundles = {name: [line.id for line in r.items] for name, (r, _) in said.items()}
         if len({tuple(b) for b in bundles.values()}) != 1:
             raise AssertionError(f"fusion is off, yet the bundles differ for {text!r}: {bundles}")
         if bundles["base"]:
-            rows.append(_grounding_row(text, said))
-    out: dict[str, Any] = {"bundles": len(rows), "shop": shop, "adapter": str(adapter)}
+            rows.append(_grounding_row(text, shopper, said))
+    out: dict[str, Any] = {"bundles": len(rows), "shop": shop, "adapter": str(gens["lora"].info.get("adapter"))
+                           if "lora" in gens else None}
     for name in gens:
-        out[f"{name}_grounded"] = _rate(rows, f"{name}_grounded")
+        for key in ("passed", "grounded"):
+            out[f"{name}_{key}"] = _rate(rows, f"{name}_{key}")
+        out[f"{name}_problems"] = dict(Counter(p.split(":")[0] for r in rows for p in r[f"{name}_problems"])
+                                       .most_common())
     if "lora" in gens:
-        out["lora-base_grounded"] = _interval([r["base_grounded"] for r in rows], [r["lora_grounded"] for r in rows])
+        for key in ("passed", "grounded"):
+            out[f"lora-base_{key}"] = _interval([r[f"base_{key}"] for r in rows], [r[f"lora_{key}"] for r in rows])
     return {"grounding": {**out, "rows": rows}}
 
 
-def _grounding_row(text: str, said: dict[str, tuple[Any, str]]) -> dict[str, Any]:
-    """What each model's turn showed: grounded or not, the check's problems, the shown and the streamed text."""
-    row: dict[str, Any] = {"request": text}
+def _grounding_row(text: str, shopper: str | None, said: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    """What each model's turn showed: passed / grounded, the check's problems, the shown and the streamed text."""
+    row: dict[str, Any] = {"request": text, "shopper": shopper}
     for n, (r, streamed) in said.items():
-        row.update({f"{n}_grounded": r.explanation_source == "model", f"{n}_problems": r.problems,
+        row.update({f"{n}_grounded": r.explanation_source == "model",
+                    f"{n}_passed": r.explanation_source == "model" and not r.problems, f"{n}_problems": r.problems,
                     f"{n}_text": r.explanation, f"{n}_model_text": streamed})
     return row
 
@@ -325,10 +363,16 @@ def _sweep_md(sweep: dict[str, dict[str, float]], names: list[str], fmt: Any) ->
 
 def _grounding_md(g: dict[str, Any], fmt: Any) -> list[str]:
     names = [n for n in ("base", "lora") if f"{n}_grounded" in g]
-    return [f"## grounding ({g['bundles']} bundles, shop {g['shop']})", "",
-            "| metric | " + " | ".join(names) + " | lora − base (95% CI) |", "|---|" + "---|" * len(names) + "---|",
-            "| grounded | " + " | ".join(fmt(g[f"{n}_grounded"]) for n in names)
-            + f" | {_ci(g.get('lora-base_grounded'))} |", ""]
+    out = [f"## grounding ({g['bundles']} bundles, shop {g['shop']})", "",
+           "| metric | " + " | ".join(names) + " | lora − base (95% CI) |", "|---|" + "---|" * len(names) + "---|"]
+    for key in ("passed", "grounded"):
+        if all(f"{n}_{key}" in g for n in names):
+            out.append(f"| {key} | " + " | ".join(fmt(g[f"{n}_{key}"]) for n in names)
+                       + f" | {_ci(g.get(f'lora-base_{key}'))} |")
+    for n in names:
+        if problems := g.get(f"{n}_problems"):
+            out += ["", f"{n} problems: " + "; ".join(f"{k} ({v})" for k, v in problems.items())]
+    return out + [""]
 
 
 def write(report: dict[str, Any], out_dir: Path) -> Path:

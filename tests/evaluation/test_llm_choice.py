@@ -176,15 +176,39 @@ def test_judge_scoring_scores_each_shown_candidate_on_its_own(measured, app, ada
         assert all(0 < p < 1 for p in b["lora_probs"]) and b["lora_probs"] != a["lora_probs"]
 
 
-def test_grounding_explains_the_same_bundle_with_each_model(app, adapter, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def explain_adapter(tmp_path_factory, tiny_model_dir, real_examples, small_train_config) -> Path:
+    """A tiny explanation adapter (manifest task "explain"): two steps on the real examples' explanations."""
+    import json
+
+    from assistant.modelfiles import base_model_fingerprint
+    from finetune.train import train
+
+    out = tmp_path_factory.mktemp("explain-adapter")
+    lines = (real_examples[0] / "train.jsonl").read_text().splitlines()
+    rows = [r for r in lines if json.loads(r)["kind"] == "explain"]
+    assert rows
+    for split in ("train", "dev"):
+        (out / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    cfg = replace(small_train_config, data=replace(small_train_config.data, task="explain"),
+                  train=replace(small_train_config.train, max_steps=2, eval_every=100))
+    return train(cfg, model_dir=tiny_model_dir, data_dir=out, out=out / "adapter",
+                 base=base_model_fingerprint(tiny_model_dir), checkpoints=out / "ckpt", progress=False).out
+
+
+def test_grounding_explains_the_same_bundle_with_each_model(app, explain_adapter, adapter, tmp_path) -> None:
     """Fusion off, so both models explain the same bundle; the live check judges each text."""
-    g = grounding(app, adapter, ["pasta dinner for two", "breakfast tea and biscuits"], shop="bundlerec-food")
-    g = g["grounding"]
-    assert g["bundles"] == 2 and len(g["rows"]) == 2 and "lora-base_grounded" in g
+    g = grounding(app, explain_adapter, ["pasta dinner for two", ("breakfast tea and biscuits", None)],
+                  shop="bundlerec-food")["grounding"]
+    assert g["bundles"] == 2 and len(g["rows"]) == 2 and "lora-base_grounded" in g and "lora-base_passed" in g
     for row in g["rows"]:  # a random tiny LM writes noise: the live check must reject it for both models
         assert row["base_grounded"] is False and row["lora_grounded"] is False
-        assert row["base_problems"] and row["lora_problems"]
+        assert row["base_passed"] is False and row["base_problems"] and row["lora_problems"]
         # what the model streamed is kept beside the shown (deterministic) text; the tiny LM writes ~nothing
         assert isinstance(row["base_model_text"], str) and row["base_model_text"] != row["base_text"]
+    assert sum(g["base_problems"].values()) >= 2
     md = (write({"grounding": g}, tmp_path / "g")).read_text()
-    assert "## grounding (2 bundles, shop bundlerec-food)" in md and "| grounded |" in md
+    assert "## grounding (2 bundles, shop bundlerec-food)" in md and "| grounded |" in md and "| passed |" in md
+    # a scoring adapter never writes explanations: with one, only the base model is measured
+    only = grounding(app, adapter, ["pasta dinner for two"], shop="bundlerec-food")["grounding"]
+    assert "lora_grounded" not in only and only["adapter"] is None
