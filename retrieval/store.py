@@ -1,12 +1,15 @@
-"""The vector store: catalog and shopper history in Chroma. The ONLY module that imports chromadb.
+"""The store of a shop: its catalog in Chroma, its shopper history beside it. The ONLY module that imports chromadb.
 
-Each shop is a tenant with two collections, ``<shop>__catalog`` and ``<shop>__history``; nothing crosses
+Each shop is a tenant with one collection, ``<shop>__catalog``, and one history table; nothing crosses
 shops. Collections are created with NO embedding function and cosine space: bundlebot always passes its own
 vectors, so Chroma's default ONNX embedder is never instantiated or downloaded.
 
-History holds one record per (shopper, item) pair: its vector is the item's vector, its metadata the count,
-quantity and first/last time. "S's purchases most relevant to this request" is one vector query filtered by
-shopper; "most recent / most frequent" is one ``get``; deleting a shopper is one ``delete``.
+History holds one row per (shopper, item) pair: the count, quantity and first/last time, in SQLite
+(``retrieval/history.py`` says why: a row's vector is its item's vector, which the catalog holds).
+"S's purchases most relevant to this request" reads the shopper's rows and scores them with the catalog's
+vectors of their items; "most recent / most frequent" is one read; deleting a shopper is one ``DELETE``.
+A shop indexed when history was a Chroma collection (``<shop>__history``) has it moved into its table the
+first time it is opened.
 
 >>> import tempfile
 >>> from bundlebot.config.retrieval import StoreConfig
@@ -25,7 +28,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bundlebot.config.retrieval import StoreConfig
-from bundlebot.errors import BundlebotError, RequestError, StoreError
+from bundlebot.errors import BundlebotError, StoreError
 from bundlebot.paths import disk_error, disk_refused
-from retrieval.types import EVENT_KINDS, MAX_TIMESTAMP, MIN_TIMESTAMP, Event, Item, valid_timestamp
+from retrieval.history import HistoryEntry, HistoryTable, history_path, read_entries
+from retrieval.types import Event, Item
 
 if TYPE_CHECKING:
     from retrieval.search import Filters
@@ -122,77 +126,8 @@ def pair_id(shopper: str, item_id: str) -> str:
     return hashlib.sha1(f"{shopper}|{item_id}".encode()).hexdigest()[:20]
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """What a shopper did with one item, aggregated over events."""
-
-    shopper_id: str
-    item_id: str
-    count: int
-    quantity: int
-    first_ts: float
-    last_ts: float
-    kind: str
-
-    def to_event(self) -> Event:
-        return Event(self.shopper_id, self.item_id, self.last_ts, self.kind, self.quantity, count=self.count)
-
-    def to_metadata(self) -> dict[str, Any]:
-        return {"shopper": self.shopper_id, "item_id": self.item_id, "count": self.count,
-                "qty": self.quantity, "first_ts": self.first_ts, "ts": self.last_ts, "kind": self.kind}
-
-    @classmethod
-    def from_metadata(cls, m: dict[str, Any]) -> HistoryEntry:
-        return cls(m["shopper"], m["item_id"], int(m["count"]), int(m["qty"]), float(m["first_ts"]),
-                   float(m["ts"]), m["kind"])
-
-
-def read_entry(m: dict[str, Any] | None) -> HistoryEntry | None:
-    """The entry of one stored row, or None (logged) when it cannot be read: one damaged row, e.g. a
-    timestamp written before timestamps were checked, must not break every later turn of that shopper."""
-    try:
-        e = HistoryEntry.from_metadata(m or {})
-    except (KeyError, TypeError, ValueError) as exc:
-        log.warning("skipping an unreadable history entry %r: %s", m, exc)
-        return None
-    if not (valid_timestamp(e.first_ts) and valid_timestamp(e.last_ts)):
-        log.warning("skipping a history entry with an impossible timestamp: %r", m)
-        return None
-    return e
-
-
-def read_entries(metadatas: Sequence[dict[str, Any] | None]) -> list[HistoryEntry]:
-    """Every readable entry of stored rows (``read_entry``)."""
-    return [e for m in metadatas if (e := read_entry(m)) is not None]
-
-
-def check_events(events: Sequence[Event]) -> None:
-    """Refuse events that would damage a shopper's stored history (RequestError names the first one)."""
-    for e in events:
-        if not valid_timestamp(e.timestamp):
-            raise RequestError(f"event timestamp should be POSIX seconds in [{MIN_TIMESTAMP:.0f}, "
-                               f"{MAX_TIMESTAMP:.0f}], got {e.timestamp!r} (item {e.item_id!r})",
-                               hint="send seconds since 1970, or omit the timestamp to mean now")
-        if e.kind not in EVENT_KINDS or not isinstance(e.quantity, int) or e.quantity < 1:
-            raise RequestError(f"event of item {e.item_id!r} should have a kind in {EVENT_KINDS} and a "
-                               f"positive integer quantity, got {e.kind!r} x {e.quantity!r}")
-
-
-def aggregate_events(events: Sequence[Event]) -> dict[tuple[str, str], HistoryEntry]:
-    """Fold events into one entry per (shopper, item)."""
-    out: dict[tuple[str, str], HistoryEntry] = {}
-    for e in events:
-        key = (e.shopper_id, e.item_id)
-        old = out.get(key)
-        if old is None:
-            out[key] = HistoryEntry(e.shopper_id, e.item_id, 1, e.quantity, e.timestamp, e.timestamp, e.kind)
-        else:
-            last = e.timestamp >= old.last_ts
-            out[key] = HistoryEntry(e.shopper_id, e.item_id, old.count + 1, old.quantity + e.quantity,
-                                    min(old.first_ts, e.timestamp), max(old.last_ts, e.timestamp),
-                                    e.kind if last else old.kind)
-    return out
-
+LEGACY = "legacy_history_adopted"
+"""History table info key: the shop's old Chroma history collection, if any, has been moved in."""
 
 REVISION = "bundlebot_revision"
 """Catalog collection metadata key: a new token on every catalog write, so an exact-search copy of the
@@ -243,17 +178,24 @@ class CatalogCopy:
         return [(self.items[i], self.vectors[i].copy(), float(sims[i]))
                 for i in idx[nearest_first(sims[idx], self.ids[idx], k)]]
 
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each item id's row in ``vectors``."""
+        return {item_id: i for i, item_id in enumerate(self.ids.tolist())}
+
 
 class ShopStore:
-    """One shop's catalog and history collections."""
+    """One shop's catalog collection and history table."""
 
     def __init__(self, store: VectorStore, name: str) -> None:
         self.vs = store
         self.name = name
         self.catalog = store.collection(f"{name}__catalog")
-        self.history = store.collection(f"{name}__history")
+        self.history = HistoryTable(history_path(store.path, name))
         self._copy: CatalogCopy | None = None
         self._copy_lock = threading.Lock()
+        if self.history.info(LEGACY) is None:
+            self._adopt_legacy_history()
 
     def _wrap(self, what: str) -> Any:
         return _wrap(f"{what} (shop {self.name})", self.vs.config, self.vs.path)
@@ -382,71 +324,52 @@ class ShopStore:
             return int(self.catalog.count())
 
     # ---- history ----------------------------------------------------------------------------------------
-    def put_history(self, entries: Sequence[HistoryEntry], vectors: np.ndarray) -> None:
-        """Write aggregated entries as they are (idempotent: what bulk indexing uses)."""
-        for sl in self._batches(len(entries)):
-            batch = entries[sl]
-            with self._wrap("write history"):
-                self.history.upsert(ids=[pair_id(e.shopper_id, e.item_id) for e in batch],
-                                    embeddings=np.asarray(vectors[sl], dtype=np.float32),
-                                    metadatas=[e.to_metadata() for e in batch])
+    def put_history(self, entries: Sequence[HistoryEntry], vectors: np.ndarray | None = None) -> None:
+        """Write aggregated entries as they are (idempotent: what bulk indexing uses). ``vectors``, when a
+        caller has them, must be one per entry; rows take their vectors from the catalog."""
+        _one_per(entries, vectors, "put_history", "entries")
+        self.history.put([e.row() for e in entries])
 
-    def add_events(self, events: Sequence[Event], vectors: np.ndarray) -> None:
-        """Add live events (vector = the item's vector), merging into existing (shopper, item) entries.
-        Every event is checked first: nothing is written when one is invalid."""
-        check_events(events)
-        vec_by_pair = {(e.shopper_id, e.item_id): v for e, v in zip(events, vectors, strict=True)}
-        new = aggregate_events(events)
-        ids = [pair_id(*key) for key in new]
-        with self._wrap("read history"):
-            old = self.history.get(ids=ids, include=["metadatas"])
-        old_by_key = {(o.shopper_id, o.item_id): o for o in read_entries(old["metadatas"])}
-        merged = []
-        for key, e in new.items():
-            o = old_by_key.get(key)
-            merged.append(e if o is None else HistoryEntry(
-                e.shopper_id, e.item_id, o.count + e.count, o.quantity + e.quantity,
-                min(o.first_ts, e.first_ts), max(o.last_ts, e.last_ts),
-                e.kind if e.last_ts >= o.last_ts else o.kind))
-        self.put_history(merged, np.stack([vec_by_pair[(m.shopper_id, m.item_id)] for m in merged]))
+    def add_events(self, events: Sequence[Event], vectors: np.ndarray | None = None) -> None:
+        """Add live events, merging into existing (shopper, item) entries (``HistoryTable.add``). Every
+        event is checked first: nothing is written when one is invalid."""
+        _one_per(events, vectors, "add_events", "events")
+        self.history.add(events)
 
     def history_metadata(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for page in self._pages(self.history, ["metadatas"]):
-            out.update(zip(page["ids"], page["metadatas"], strict=True))
-        return out
+        """Every stored entry's fields by ``pair_id`` (damaged rows included, as stored)."""
+        return {pair_id(r[0], r[1]): dict(zip(("shopper", "item_id", "count", "qty", "first_ts", "ts", "kind"),
+                                              r, strict=True))
+                for r in self.history.rows()}
 
-    def delete_history(self, ids: Sequence[str]) -> None:
-        for sl in self._batches(len(ids)):
-            with self._wrap("delete history"):
-                self.history.delete(ids=list(ids[sl]))
+    def delete_history(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Delete the entries of these (shopper, item id) pairs."""
+        self.history.delete(keys)
 
     def history_query(self, shopper: str, vector: np.ndarray, k: int,
                       before: float | None = None) -> list[tuple[HistoryEntry, float]]:
-        """The shopper's k history entries most similar to ``vector``: one query filtered by shopper (and,
-        with ``before``, to items first bought before that timestamp)."""
-        where: dict[str, Any] = {"shopper": str(shopper)}
-        if before is not None:
-            where = {"$and": [where, {"first_ts": {"$lt": float(before)}}]}
-        # exact, not HNSW: one shopper's entries are few, and a filtered approximate search can miss some
-        with self._wrap("query history"):
-            res = self.history.get(where=where, include=["metadatas", "embeddings"])
-        if not res["ids"] or k <= 0:
+        """The shopper's k history entries most similar to ``vector`` (with ``before``: items first bought
+        before that timestamp), scored exactly with the catalog's vectors of their items; an entry whose
+        item has left the catalog has no vector and is not returned."""
+        entries = self.history.entries(str(shopper), before) if k > 0 else []
+        found = self._vectors_of([e.item_id for e in entries])
+        entries = [e for e in entries if e.item_id in found]
+        if not entries:
             return []
-        readable = [(e, v) for m, v in zip(res["metadatas"], res["embeddings"], strict=True)
-                    if (e := read_entry(m)) is not None]
-        if not readable:
-            return []
-        entries = [e for e, _ in readable]
-        sims = np.asarray([v for _, v in readable], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        sims = np.stack([found[e.item_id] for e in entries]) @ np.asarray(vector, dtype=np.float32)
         return [(entries[i], float(sims[i])) for i in nearest_first(sims, [e.item_id for e in entries], k)]
 
+    def _vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The catalog's vectors of these items (from the exact-search copy when the shop has one)."""
+        n = self.count() if ids else 0
+        if n and self._exact(n):
+            copy = self.catalog_copy(n)
+            return {i: copy.vectors[copy.row_of[i]] for i in ids if i in copy.row_of}
+        return {it.id: v for it, v in self.get_items(ids, with_vectors=True)}
+
     def shopper_history(self, shopper: str) -> list[HistoryEntry]:
-        """Every entry of one shopper (one ``get``), most recent first."""
-        with self._wrap("read history"):
-            res = self.history.get(where={"shopper": str(shopper)}, include=["metadatas"])
-        entries = read_entries(res["metadatas"])
-        return sorted(entries, key=lambda e: (-e.last_ts, e.item_id))
+        """Every entry of one shopper (one read), most recent first."""
+        return sorted(self.history.entries(str(shopper)), key=lambda e: (-e.last_ts, e.item_id))
 
     def recent_items(self, shopper: str, n: int) -> list[HistoryEntry]:
         return self.shopper_history(shopper)[:n]
@@ -463,14 +386,32 @@ class ShopStore:
         return FeedbackLog(feedback_path(self.vs.path, self.name))
 
     def delete_shopper(self, shopper: str) -> None:
-        """Forget everything about one shopper: one call."""
+        """Forget everything about one shopper: their feedback log rows and their history rows."""
         self.feedback.delete_shopper(str(shopper))
-        with self._wrap("delete shopper"):
-            self.history.delete(where={"shopper": str(shopper)})
+        self.history.delete_shopper(str(shopper))
 
     def history_count(self) -> int:
-        with self._wrap("count history"):
-            return int(self.history.count())
+        return self.history.count()
+
+    def _adopt_legacy_history(self) -> None:
+        """Move the ``<shop>__history`` collection of an older index into the table, then drop it. Rows the
+        table has already win (a move killed half-way, then live events), so a rerun loses nothing."""
+        from chromadb.errors import NotFoundError
+
+        name = f"{self.name}__history"
+        with self._wrap("open the old history"):
+            try:
+                legacy = self.vs.client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                legacy = None
+        if legacy is not None:
+            rows = [e.row() for page in self._pages(legacy, ["metadatas"]) for e in read_entries(page["metadatas"])]
+            self.history.put(rows, keep_existing=True)
+            log.info("shop %s: moved %d history entries from Chroma into %s", self.name, len(rows),
+                     self.history.path)
+            with suppress(NotFoundError), self._wrap("drop the old history"):
+                self.vs.client.delete_collection(name)
+        self.history.set_info(LEGACY, "1")
 
     # ---- shop metadata (currency, counts) lives in the catalog collection's metadata ---------------------
     def meta(self) -> dict[str, Any]:
@@ -479,3 +420,9 @@ class ShopStore:
 
     def set_meta(self, values: dict[str, Any]) -> None:
         self._write_meta({"bundlebot": json.dumps({**self.meta(), **values}, sort_keys=True)})
+
+
+def _one_per(rows: Sequence[Any], vectors: np.ndarray | None, what: str, name: str) -> None:
+    if vectors is not None and len(vectors) != len(rows):
+        raise StoreError(f"{what} needs one vector per {name[:-1]} when given, got {len(rows)} {name}, "
+                         f"{len(vectors)} vectors")

@@ -6,7 +6,7 @@ How the faults are made: these tests run as root, and root writes through ``chmo
 stop it), so a read-only folder cannot be made with chmod here. Instead:
 
 - the embedded store gets a REAL refused write: a child process whose file-size limit (RLIMIT_FSIZE, which
-  binds root too) is the store's current size, so SQLite fails exactly as on a full disk;
+  binds root too) is the history files' current size, so SQLite fails exactly as on a full disk;
 - the embedding cache gets a REAL read-only database (SQLite opened with ``mode=ro``);
 - the file writes (co-purchase, ranker) get ``OSError(ENOSPC)`` / ``OSError(EROFS)`` from a monkeypatched
   write call, the same exception the kernel raises;
@@ -155,7 +155,8 @@ from retrieval.types import Event
 
 folder, shop = sys.argv[1], sys.argv[2]
 s = VectorStore(StoreConfig(), folder).shop(shop)
-limit = os.path.getsize(os.path.join(folder, "chroma.sqlite3"))
+history = s.history.path  # the shopper history's SQLite file (and its WAL) inside the store folder
+limit = max(os.path.getsize(p) for p in history.parent.glob(history.name + "*"))
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write then fails with EFBIG instead of killing
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # no file may grow: a full disk, for this process
 events = [Event(f"new{i}", f"i{i % 30}", 1.7e9 + i, "view", 1) for i in range(3000)]

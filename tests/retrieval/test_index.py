@@ -122,3 +122,74 @@ def test_jsonl_with_mapping(tmp_path):
     rep = index_source(cfg, str(path), "shop", progress=False, mapping={"id": "sku", "title": "name",
                                                                         "price": "cost"})
     assert rep.valid == 5 and snapshot(cfg, "shop")["s2"][0]["price"] == 3.0
+
+
+# ---- shopper history ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shoppers_source(online_retail):
+    """Real online-retail train events of 60 shoppers, with the catalog items they touch and 40 others."""
+    from retrieval.types import SourceData
+
+    shoppers = sorted({e.shopper_id for e in online_retail.events})[:60]
+    events = [e for e in online_retail.events if e.shopper_id in set(shoppers)]
+    used = {e.item_id for e in events}
+    items = [it for it in online_retail.items if it.id in used] + \
+        [it for it in online_retail.items if it.id not in used][:40]
+    return SourceData("shoppers", items, events, [], currency="GBP")
+
+
+def history_rows(cfg: AppConfig, shop: str) -> list[tuple]:
+    return sorted(VectorStore(cfg.retrieval.store, cfg.store_path).shop(shop).history.rows())
+
+
+def test_history_is_every_shoppers_fold_and_a_rerun_writes_nothing(tmp_path, shoppers_source):
+    from retrieval.history import aggregate_events
+
+    cfg = make_config(tmp_path)
+    first = index_source(cfg, "shoppers", "shop", progress=False, data=shoppers_source)
+    expected = sorted(e.row() for e in aggregate_events(shoppers_source.events).values())
+    assert first.history_written == first.history_total == len(expected) > 1000
+    assert history_rows(cfg, "shop") == expected
+    again = index_source(cfg, "shoppers", "shop", progress=False, data=shoppers_source)
+    assert (again.history_written, again.history_total, again.written) == (0, len(expected), 0)
+    assert again.history_seconds < 5 and history_rows(cfg, "shop") == expected
+
+
+def test_history_of_items_no_longer_sold_goes_with_sync_only(tmp_path, shoppers_source):
+    from dataclasses import replace
+
+    cfg = make_config(tmp_path)
+    index_source(cfg, "shoppers", "shop", progress=False, data=shoppers_source)
+    before = history_rows(cfg, "shop")
+    gone = {e.item_id for e in shoppers_source.events[:50]}
+    fewer = replace(shoppers_source, items=[it for it in shoppers_source.items if it.id not in gone])
+    index_source(cfg, "shoppers", "shop", progress=False, data=fewer)
+    assert history_rows(cfg, "shop") == before
+    index_source(cfg, "shoppers", "shop", progress=False, data=fewer, sync=True)
+    assert history_rows(cfg, "shop") == [r for r in before if r[1] not in gone] != before
+
+
+def test_history_killed_half_way_then_rerun_equals_an_uninterrupted_run(tmp_path, shoppers_source, monkeypatch):
+    from retrieval.history import HistoryTable
+
+    monkeypatch.setattr(index_mod, "HISTORY_BATCH", 300)
+    clean = make_config(tmp_path, "clean")
+    index_source(clean, "shoppers", "shop", progress=False, data=shoppers_source)
+    crashed = make_config(tmp_path, "crashed")
+    calls = {"n": 0}
+    original = HistoryTable.put
+
+    def dying_put(self, rows, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed half-way")
+        original(self, rows, **kw)
+
+    monkeypatch.setattr(HistoryTable, "put", dying_put)
+    with pytest.raises(KeyboardInterrupt):
+        index_source(crashed, "shoppers", "shop", progress=False, data=shoppers_source)
+    assert len(history_rows(crashed, "shop")) == 600  # two transactions made it, the third left nothing
+    monkeypatch.setattr(HistoryTable, "put", original)
+    rep = index_source(crashed, "shoppers", "shop", progress=False, data=shoppers_source)
+    assert rep.history_written == rep.history_total - 600
+    assert history_rows(crashed, "shop") == history_rows(clean, "shop")

@@ -51,7 +51,9 @@ def test_items_round_trip_and_count(shop):
 
 def test_no_embedding_function_is_ever_attached(shop):
     # Chroma would instantiate its ONNX default embedder (and download it) if a collection had one.
-    assert shop.catalog._embedding_function is None and shop.history._embedding_function is None
+    assert shop.catalog._embedding_function is None
+    names = {c if isinstance(c, str) else c.name for c in shop.vs.client.list_collections()}
+    assert f"{shop.name}__catalog" in names and f"{shop.name}__history" not in names  # history is a table
 
 
 def test_query_returns_similarity_and_respects_k(shop):
@@ -156,12 +158,37 @@ def test_damaged_history_rows_are_skipped_by_every_reader(shop):
     shop.put_history([HistoryEntry("s9", "t1", 1, 1, float("nan"), float("nan"), "purchase"),
                       HistoryEntry("s9", "c1", 1, 1, -1e12, -1e12, "purchase"),
                       HistoryEntry("s9", "b1", 2, 2, 100.0, 200.0, "purchase")], vecs(CATALOG[:3]))
-    with shop._wrap("write history"):  # and one row missing a field, as an old or foreign writer might leave
-        shop.history.upsert(ids=["broken"], embeddings=vecs([CATALOG[3]]), metadatas=[{"shopper": "s9"}])
+    with shop.history._write("a broken row") as db:  # and one missing fields, as a foreign writer might leave
+        db.execute("INSERT INTO history (shopper, item_id, count) VALUES ('s9', 'h1', 1)")
     assert [e.item_id for e in shop.shopper_history("s9")] == ["b1"]
     assert [e.item_id for e, _ in shop.history_query("s9", EMB.embed("teapot"), k=5)] == ["b1"]
     shop.add_events([Event("s9", "t1", 300.0)], vecs([CATALOG[0]]))  # overwrites the damaged entry
     assert sorted(e.item_id for e in shop.shopper_history("s9")) == ["b1", "t1"]
+
+
+def test_history_takes_its_vectors_from_the_catalog(shop):
+    shop.add_events([Event("s1", "t1", 100.0), Event("s1", "h1", 200.0)])
+    shop.upsert_items([CATALOG[4]], vecs([CATALOG[0]]))  # h1 re-embedded: its history row follows
+    assert [(e.item_id, round(sim, 5)) for e, sim in shop.history_query("s1", vecs([CATALOG[0]])[0], k=5)] \
+        == [("h1", 1.0), ("t1", 1.0)]
+    shop.delete_items(["t1"])  # an item gone from the catalog has no vector: its entry is not an answer
+    assert [e.item_id for e, _ in shop.history_query("s1", vecs([CATALOG[0]])[0], k=5)] == ["h1"]
+    assert [e.item_id for e in shop.shopper_history("s1")] == ["h1", "t1"]  # but the history still has it
+
+
+def test_history_of_an_older_index_moves_out_of_chroma_when_its_shop_opens(store_config, tmp_path):
+    name = "o" + uuid.uuid4().hex[:10]
+    store = VectorStore(store_config, tmp_path / "chroma")
+    entries = [HistoryEntry("s1", "t1", 2, 3, 100.0, 300.0, "purchase"),
+               HistoryEntry("s2", "c1", 1, 1, 5.0, 5.0, "view")]
+    old = store.collection(f"{name}__history")  # as the store wrote it before the history table
+    old.upsert(ids=["a", "b", "broken"], embeddings=vecs([CATALOG[0], CATALOG[2], CATALOG[3]]),
+               metadatas=[*(e.to_metadata() for e in entries), {"shopper": "s9"}])
+    shop = store.shop(name)
+    assert [shop.shopper_history(s) for s in ("s1", "s2", "s9")] == [[entries[0]], [entries[1]], []]
+    assert f"{name}__history" not in {c if isinstance(c, str) else c.name for c in store.client.list_collections()}
+    shop.add_events([Event("s2", "c1", 9.0)])
+    assert store.shop(name).shopper_history("s2")[0].count == 2  # opened again: nothing moved over it
 
 
 @pytest.mark.parametrize("name", ["Demo", "a b", "", "x__y", "-a", "ü"])
