@@ -67,6 +67,7 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/bench_retrieval.py
+	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_llm.py --no-gguf
 	$(PY) benchmarks/bench_assistant.py
 	$(PY) benchmarks/recall_bundlerec.py
