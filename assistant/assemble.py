@@ -4,17 +4,24 @@ Hard constraints (never broken, whatever comes in): total <= budget, no excluded
 item, no item twice, prices known when a budget is set. Soft ones (met when possible, reported in ``unmet``
 otherwise): size, must-haves, no near-duplicate substitutes, category diversity, complementarity.
 
-Greedy over the fused ranking, with a budget reserve: an item is taken only if the cheapest possible fill of
-the remaining slots still fits, so one expensive first pick cannot starve the rest of the bundle.
+Pinned items, must-haves and each kind the request names whole come first; the rest of the bundle is then
+chosen at once as a small exact optimisation over the best candidates (``assistant.optimize``: relevance +
+complementarity subject to budget, size, one item per kind, exclusions and quantities). If the solver fails
+(no scipy, no optimum within its time limit) the greedy path runs instead: the best candidate that keeps the
+bundle feasible, re-ranked after each pick, with a budget reserve (an item is taken only if the cheapest
+fill of the remaining slots still fits), then dearer swaps up to a stated lower end (``_fill``).
 
-With the shop's item kinds (``kind_of``: retrieval/kinds.py), a bundle holds one item per kind (two doormats
-are one doormat too many) unless near-duplicates are allowed, and an accessory kind (wrap, cards, tissue) that
-the request does not name is only a last add-on once a main item is in: never the gift itself. A kind the
-request names in the plural ("cards for a birthday", "4 ornaments") may come several times; "a teapot and
-some mugs" is one teapot.
+With the shop's item kinds (``ShopFacts``; rules in ``assistant.rules``), a bundle holds one item per kind
+(two doormats are one doormat too many) unless near-duplicates are allowed, and an accessory kind (wrap,
+cards, tissue) that the request does not name is only a last add-on once a main item is in: never the gift
+itself. A kind the request names in the plural ("cards for a birthday", "4 ornaments") may come several
+times; "a teapot and some mugs" is one teapot. The occasion's own words name no kind ("a tea party" asks
+for no tea). With a head count ("for six"), packs of a per-person kind come as often as the party needs
+(``assistant.quantities``) and the total is the sum of price x quantity.
 
 A stated lower end (``Constraints.budget_min``: "between £20 and £40", or "about £25" read as £20-£25) is
-soft: when the picks fall short, items are swapped for dearer ones (``_fill``) until it is reached.
+soft, and so is half of a plain budget ("under £30": £15 or more, ``optimize.UNDER_SHARE``): items are
+upgraded or swapped for dearer ones to reach it, never above the budget.
 
 >>> from retrieval.types import Item, ScoredItem
 >>> cands = [ScoredItem(Item("t", "WHITE TEAPOT", price=12.0), 0.9), ScoredItem(Item("t2", "RED TEAPOT",
@@ -27,34 +34,39 @@ soft: when the picks fall short, items are swapped for dearer ones (``_fill``) u
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant.optimize import choose
 from assistant.prompting import format_price
-from assistant.text import content_stems, jaccard, matches_term, said_back
+from assistant.rules import (
+    DIVERSITY_PENALTY,
+    EPS,
+    VARIANT_WORDS,
+    Kinding,
+    KindOf,
+    ShopFacts,
+    clashes,
+    head_noun,
+    is_substitute,
+)
+from assistant.text import matches_term, said_back
 from assistant.types import Constraints
 from retrieval.types import Item, ScoredItem
 
-# Words that describe a variant, not a kind of product: "TEAPOT RED RETROSPOT" is a teapot.
-_VARIANT_WORDS_TEXT = (
-    "red blue pink green white black ivory cream gold silver yellow orange purple grey gray brown "
-    "natural retrospot polkadot spotty spot dot vintage regency rose floral flower design assorted "
-    "colour colours style new classic heart hearts paisley gingham stripe stripes tin tiny jumbo single "
-    "double "
-)
-VARIANT_WORDS = frozenset(_VARIANT_WORDS_TEXT.split())
+__all__ = ["VARIANT_WORDS", "Assembly", "KindOf", "ShopFacts", "assemble", "excluded_by", "hard_ok", "head_noun",
+           "is_substitute"]
+
 PREFER_BONUS = 0.5
-DIVERSITY_PENALTY = 0.15
 RESCORE_TOP = 30
 FILL_FROM = 30
 """Candidates a budget fill may swap in: the best remaining ones (a dearer item far down the list is not
 what the shopper asked for)."""
-EPS = 1e-9
+log = logging.getLogger(__name__)
 
 Rescore = Callable[[list[ScoredItem], list[Item]], list[ScoredItem]]
-KindOf = Callable[[Item], "tuple[str, str] | None"]
-"""An item's (kind, role), role "main" or "accessory"; None where the shop has no kinds."""
 
 
 @dataclass
@@ -63,32 +75,17 @@ class Assembly:
     total: float | None
     unmet: list[str] = field(default_factory=list)
     message: str = ""
+    quantities: dict[str, int] = field(default_factory=dict)
+    """Item id -> units of it in the bundle, where more than one ("for six": six mugs)."""
+
+    def quantity(self, item_id: str) -> int:
+        return self.quantities.get(item_id, 1)
 
 
 def excluded_by(item: Item, terms: Sequence[str]) -> str | None:
     """The first exclusion term the item matches (title, description, category), or None."""
     text = " ".join([item.title, item.description, " ".join(item.category)])
     return next((t for t in terms if matches_term(text, t)), None)
-
-
-def head_noun(title: str) -> str | None:
-    """The kind of product: the last content word that is not a colour/pattern. 'TEAPOT RED RETROSPOT' -> teapot."""
-    words = [w for w in _ordered_stems(title) if w not in VARIANT_WORDS and w.isalpha() and len(w) > 2]
-    return words[-1] if words else None
-
-
-def _ordered_stems(title: str) -> list[str]:
-    from assistant.text import STOPWORDS, stem, tokens
-
-    return [stem(t) for t in tokens(title) if t not in STOPWORDS]
-
-
-def is_substitute(a: Item, b: Item) -> bool:
-    """Near-duplicates: mostly the same words once colours/patterns are set aside ('TEAPOT RED RETROSPOT' and
-    'TEAPOT BLUE POLKADOT': four teapots are not a bundle). The reranker's embedding signal
-    (evidence ``substitute_of``) is used on top of this, in ``assemble``."""
-    sa, sb = content_stems(a.title) - VARIANT_WORDS, content_stems(b.title) - VARIANT_WORDS
-    return jaccard(sa, sb) >= 0.5 or (bool(sa) and sa == sb)
 
 
 def hard_ok(item: Item, c: Constraints, rejected: set[str]) -> bool:
@@ -104,21 +101,48 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              pinned: Sequence[ScoredItem] = (), rejected: Sequence[str] = (), prefer: Sequence[str] = (),
              slot_max_price: float | None = None, rescore: Rescore | None = None,
              known: Callable[[str], bool] | None = None, kind_of: KindOf | None = None,
-             asked: str = "") -> Assembly:
+             asked: str = "", shop: ShopFacts | None = None, optimise: bool = True) -> Assembly:
     """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``. The message
     names an exclusion or must-have only when ``known`` says the shop's catalog uses its words. ``asked``:
-    the request's own words (an accessory they name is wanted for itself)."""
+    the request's own words (an accessory they name is wanted for itself). ``shop``: the shop's kinds, pack
+    sizes and co-purchase (default: ``kind_of`` alone). ``optimise``: choose the rest of the bundle as one
+    exact optimisation (``_choose``), else greedily; the greedy path also runs when the solver fails."""
+    shop = shop or ShopFacts(kind_of=kind_of)
+    kinds = Kinding(shop.kind_of, asked, shop.kinds, c.people, c.occasion)
     rej, notes = set(rejected), []
     chosen: list[ScoredItem] = []
     for p in pinned:
-        if hard_ok(p.item, c, rej) and p.item.id not in {s.item.id for s in chosen} and _fits(chosen, p.item, c):
+        if hard_ok(p.item, c, rej) and p.item.id not in {s.item.id for s in chosen} and _fits(chosen, p.item, c,
+                                                                                              kinds):
             chosen.append(p)
         else:
             notes.append(f"'{p.item.title}' no longer fits, so it was dropped")
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
-    unmet = _must_haves(chosen, pool, c, size)
-    kinds = Kinding(kind_of, asked)
+    unmet = _must_haves(chosen, pool, c, size, kinds)
+    fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)
+                                                                          for t in c.must_have)}
+    first = len(chosen)
     _named_kinds(chosen, pool, c, size, kinds)
+    picked = choose(chosen[:first], chosen[first:], pool, c, size, kinds, shop) if optimise else None
+    if picked is not None:
+        chosen = picked
+    else:
+        chosen, pool = _greedy(chosen, pool, c, size, kinds, rescore, set(prefer))
+        chosen = _fill(chosen, pool, c, kinds, fixed)
+    total = _total(chosen, kinds)
+    if len(chosen) < size:
+        unmet.append("size")
+    if not chosen:
+        unmet = ["nothing"]
+    quantities = {s.item.id: q for s in chosen if (q := kinds.quantity(s.item)) != 1}
+    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes, known), quantities)
+
+
+def _greedy(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int, kinds: Kinding,
+            rescore: Rescore | None, prefer: set[str]) -> tuple[list[ScoredItem], list[ScoredItem]]:
+    """The best remaining candidate that keeps the bundle feasible, one at a time, re-ranked after each;
+    returns the bundle and what is left of the pool."""
+    chosen, pool = list(chosen), [s for s in pool if s.item.id not in {o.item.id for o in chosen}]
     while len(chosen) < size and pool:
         pick = _next(chosen, pool, c, size, kinds)
         if pick is None:
@@ -126,16 +150,8 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
         chosen.append(pick)
         pool = [s for s in pool if s.item.id != pick.item.id]
         if rescore is not None and len(chosen) < size and pool:
-            pool = _rescored(pool, chosen, rescore, set(prefer))
-    fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)
-                                                                          for t in c.must_have)}
-    chosen = _fill(chosen, pool, c, kinds, fixed)
-    total = _total(chosen)
-    if len(chosen) < size:
-        unmet.append("size")
-    if not chosen:
-        unmet = ["nothing"]
-    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes, known))
+            pool = _rescored(pool, chosen, rescore, prefer)
+    return chosen, pool
 
 
 def _pool(candidates: Sequence[ScoredItem], c: Constraints, rej: set[str], taken: set[str],
@@ -166,20 +182,21 @@ def _rescored(pool: list[ScoredItem], chosen: list[ScoredItem], rescore: Rescore
     return out + tail
 
 
-def _fits(chosen: list[ScoredItem], item: Item, c: Constraints, reserve: float = 0.0) -> bool:
+def _fits(chosen: list[ScoredItem], item: Item, c: Constraints, kinds: Kinding, reserve: float = 0.0) -> bool:
     if c.budget is None:
         return True
     if item.price is None:
         return False
-    return sum(s.item.price or 0.0 for s in chosen) + item.price + reserve <= c.budget + EPS
+    return sum(kinds.cost(s.item) for s in chosen) + kinds.cost(item) + reserve <= c.budget + EPS
 
 
-def _reserve(pool: list[ScoredItem], skip: str, slots: int) -> float:
-    prices = sorted(s.item.price for s in pool if s.item.id != skip and s.item.price is not None)
-    return sum(prices[:max(slots, 0)])
+def _reserve(pool: list[ScoredItem], skip: str, slots: int, kinds: Kinding) -> float:
+    costs = sorted(kinds.cost(s.item) for s in pool if s.item.id != skip and s.item.price is not None)
+    return sum(costs[:max(slots, 0)])
 
 
-def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int) -> list[str]:
+def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
+                kinds: Kinding) -> list[str]:
     unmet = []
     for term in c.must_have:
         if any(matches_term(s.item.title, term) for s in chosen):
@@ -188,63 +205,13 @@ def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints
             unmet.append("must_have")
             continue
         hit = next((s for s in pool if matches_term(" ".join([s.item.title, s.item.description]), term)
-                    and _fits(chosen, s.item, c)), None)
+                    and _fits(chosen, s.item, c, kinds)), None)
         if hit is None:
             unmet.append("must_have")
             continue
         chosen.append(hit)
         pool.remove(hit)
     return list(dict.fromkeys(unmet))
-
-
-def _same_word(kind_word: str, asked: str) -> bool:
-    """One word starts the other ("wrapping" - "wrap"), both at least three letters long."""
-    return min(len(kind_word), len(asked)) >= 3 and (asked.startswith(kind_word) or kind_word.startswith(asked))
-
-
-@dataclass
-class Kinding:
-    """The kind rules of one assembly: which kinds are taken, which candidates wait as accessories."""
-
-    kind_of: KindOf | None = None
-    asked: str = ""
-
-    def __post_init__(self) -> None:
-        from assistant.text import stem, tokens
-
-        self._asked = content_stems(self.asked)
-        # "mugs", "cards": several are wanted; "a teapot" is one teapot
-        self._plural = {stem(t) for t in tokens(self.asked) if stem(t) != t.lower()}
-
-    def of(self, item: Item) -> tuple[str, str] | None:
-        return self.kind_of(item) if self.kind_of is not None else None
-
-    def named(self, kind: str, plural: bool = False) -> bool:
-        """Whether the request names the kind: a word of it starts the other's ("wrapping" - "wrap");
-        ``plural``: and names it in the plural ("mugs")."""
-        asked = self._plural if plural else self._asked
-        return any(_same_word(w, a) for w in content_stems(kind) for a in asked)
-
-    def names_whole(self, kind: str) -> bool:
-        """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""
-        words = content_stems(kind)
-        return bool(words) and all(any(_same_word(w, a) for a in self._asked) for w in words)
-
-    def waits(self, item: Item) -> bool:
-        """An accessory the request does not name: picked only after a main item."""
-        k = self.of(item)
-        return k is not None and k[1] == "accessory" and not self.named(k[0])
-
-    def same(self, a: Item, b: Item) -> bool:
-        ka, kb = self.of(a), self.of(b)
-        return ka is not None and kb is not None and ka[0] == kb[0]
-
-    def taken(self, item: Item, chosen: list[ScoredItem]) -> bool:
-        """A kind already in the bundle, unless the request names that kind in the plural ("4 ornaments")."""
-        k = self.of(item)
-        if k is None or self.named(k[0], plural=True):
-            return False
-        return any((o := self.of(s.item)) is not None and o[0] == k[0] for s in chosen)
 
 
 def _named_kinds(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
@@ -260,7 +227,7 @@ def _named_kinds(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraint
     for _, s in sorted(best.items(), key=lambda kv: -kv[1].score):
         if len(chosen) >= size or any(kinds.same(s.item, o.item) for o in chosen):
             continue
-        if _fits(chosen, s.item, c, _reserve(pool, s.item.id, size - len(chosen) - 1)):
+        if _fits(chosen, s.item, c, kinds, _reserve(pool, s.item.id, size - len(chosen) - 1, kinds)):
             chosen.append(s)
             pool.remove(s)
 
@@ -284,14 +251,12 @@ def _best(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size
     for s in pool:
         if s.item.id in skip:
             continue
-        if not c.similar_ok and (s.evidence.get("substitute_of") in {o.item.id for o in chosen}
-                                 or any(is_substitute(s.item, o.item) for o in chosen)
-                                 or kinds.taken(s.item, chosen)):
+        if clashes(s, chosen, c, kinds):
             continue
-        if not _fits(chosen, s.item, c):
+        if not _fits(chosen, s.item, c, kinds):
             continue
         fallback = fallback or s
-        if not _fits(chosen, s.item, c, _reserve(pool, s.item.id, slots)):
+        if not _fits(chosen, s.item, c, kinds, _reserve(pool, s.item.id, slots, kinds)):
             continue
         cats = [o.item.category[-1] for o in chosen if o.item.category]
         score = s.score - DIVERSITY_PENALTY * (cats.count(s.item.category[-1]) if s.item.category else 0)
@@ -310,7 +275,7 @@ def _fill(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, kind
         return chosen
     chosen = list(chosen)
     for _ in range(2 * len(chosen)):
-        total = sum(s.item.price or 0.0 for s in chosen)
+        total = sum(kinds.cost(s.item) for s in chosen)
         if total >= c.budget_min - EPS:
             break
         best: tuple[tuple[bool, float, float], int, ScoredItem] | None = None
@@ -320,12 +285,10 @@ def _fill(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, kind
                 continue
             others = chosen[:j] + chosen[j + 1:]
             for s in pool[:FILL_FROM]:
-                gain = (s.item.price or 0.0) - out.item.price
+                gain = kinds.cost(s.item) - kinds.cost(out.item)
                 if s.item.id in taken or s.item.price is None or gain <= EPS or total + gain > c.budget + EPS:
                     continue
-                if not c.similar_ok and (s.evidence.get("substitute_of") in {o.item.id for o in others}
-                                         or any(is_substitute(s.item, o.item) for o in others)
-                                         or kinds.taken(s.item, others)):
+                if clashes(s, others, c, kinds):
                     continue
                 if kinds.waits(s.item) and not kinds.waits(out.item):
                     continue  # a main item is never traded for an accessory
@@ -338,11 +301,11 @@ def _fill(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, kind
     return chosen
 
 
-def _total(chosen: list[ScoredItem]) -> float | None:
-    prices = [s.item.price for s in chosen]
-    if not prices or any(p is None for p in prices):
-        return None if prices else 0.0
-    return round(sum(p for p in prices if p is not None), 2)
+def _total(chosen: list[ScoredItem], kinds: Kinding) -> float | None:
+    """Sum of price x quantity; None when a price is unknown."""
+    if any(s.item.price is None for s in chosen):
+        return None
+    return round(sum(kinds.cost(s.item) for s in chosen), 2)
 
 
 def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[str], notes: list[str],

@@ -171,7 +171,9 @@ def format_bundle(r: dict[str, Any]) -> str:
 
     lines = []
     for i, it in enumerate(r["items"], 1):
-        lines.append(f"{i:>2}. {it['title'][:42]:<42} {format_price(it['price'], it['currency']):>10}  {it['reason']}")
+        qty = it.get("quantity", 1)
+        title = (f"{qty} x " if qty > 1 else "") + it["title"]  # the price is per unit; the total counts them all
+        lines.append(f"{i:>2}. {title[:42]:<42} {format_price(it['price'], it['currency']):>10}  {it['reason']}")
     budget = r["constraints"].get("budget")
     total = f"    {'total':<42} {format_price(r['total'], r['currency']):>10}"
     if budget is not None:

@@ -69,7 +69,8 @@ _SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?:(?:different|nice|little|small|cute|gre
 _SIZE_VERB_RE = re.compile(rf"\b(?:give me|show me|pick|suggest|recommend|find me|bundle of|set of)\s+"
                            rf"(?P<c>\d{{1,2}}|{NUMBER_WORD_RE})\b"
                            rf"(?!\s*(?:[£$€%]|people|guests|(?:{_CUR_WORDS})\b))", re.I)
-_PEOPLE_WORDS = r"people|persons|guests|friends|kids|children|adults|of us|ladies|girls|boys|colleagues"
+_PEOPLE_WORDS = (r"people|persons|guests|friends|kids|children|adults|of us|ladies|girls|boys|colleagues|nieces|"
+                 r"nephews|grandchildren|grandkids|cousins|teenagers|teens|toddlers|students|pupils|neighbours")
 _PEOPLE_RE = re.compile(
     rf"\b(?:for|serves|serving|feeds|feeding|party of|table of|group of)\s+{_COUNT}"
     rf"(?:\s+(?:{_PEOPLE_WORDS}))?\b(?!\s*[£$€])(?!\s*(?:{_CUR_WORDS}|{_GENERIC_NOUNS})\b)"

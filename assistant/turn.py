@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.assemble import Assembly, assemble, excluded_by
+from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
 from assistant.edits import Edit, parse_edit
 from assistant.explain import item_reason
 from assistant.fusion import fuse, rank_scores, scoring_mode
@@ -223,8 +223,6 @@ def with_taste(ranked: list[ScoredItem], weight: float) -> list[ScoredItem]:
     return [moved[i] for i in order]
 
 
-
-
 # ---- stage 4: bundle ------------------------------------------------------------------------------------
 def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
           shopper: str | None) -> BundleResult:
@@ -234,7 +232,8 @@ def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
                    prefer=plan.prefer, slot_max_price=plan.slot_max_price,
                    rescore=_rescorer(retriever, plan, shopper, pool.gathered),
                    known=lambda term: retriever.lexicon.knows(term),  # fit on first use: only when a term is named
-                   kind_of=retriever.kind, asked=" ".join([plan.query, plan.extra_query, *plan.constraints.must_have]))
+                   shop=ShopFacts(retriever.kind, retriever.shop_kinds(), retriever.associations),
+                   asked=" ".join([plan.query, plan.extra_query, *plan.constraints.must_have]))
     asm.items = _in_slots(asm.items, plan.slots)
     if plan.note:
         asm.message = " ".join(filter(None, [plan.note, asm.message]))
@@ -286,6 +285,7 @@ def _result(retriever: ShopRetriever, asm: Assembly, plan: TurnPlan, ranked: lis
 
     lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price, currency=s.item.currency or c.currency,
                         reason=_asked_for(s.item, c) or item_reason(s, plan.query, title_of),
+                        quantity=asm.quantity(s.item.id),
                         category=s.item.category_path, image_url=s.item.image_url, score=round(s.score, 6),
                         breakdown=dict(s.breakdown)) for s in asm.items]
     return BundleResult(items=lines, total=asm.total, currency=c.currency, constraints=c,

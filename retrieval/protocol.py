@@ -47,6 +47,15 @@ class ShopRetriever(Protocol):
         """(kind, role: "main" or "accessory") of an item (``retrieval/kinds.py``); None when unknown."""
         ...
 
+    def shop_kinds(self) -> Any:
+        """The shop's fitted ``retrieval.kinds.Kinds`` (pack sizes, kinds bought together); None without."""
+        ...
+
+    def associations(self, item_ids: Sequence[str]) -> Any:
+        """(n, n) numpy array: the co-purchase association of each pair of the items in train baskets, in
+        [0, 1], symmetric, 0 on the diagonal and for items the statistics do not know."""
+        ...
+
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         """The shopper's history, most recent first."""
         ...

@@ -187,12 +187,32 @@ class Retriever:
 
     def kind(self, item: Item) -> tuple[str, str] | None:
         """(kind, role) of an item (``retrieval/kinds.py``), None for a shop indexed without kinds."""
+        kinds = self.shop_kinds()
+        return kinds.of(item) if kinds is not None else None
+
+    def shop_kinds(self) -> Any:
+        """The shop's ``Kinds`` (read once), None for a shop indexed without kinds."""
         if self._kinds is False:
             path = stats_path(self.config, self.store.name) / KINDS_FILE
             from retrieval.kinds import Kinds
 
             self._kinds = Kinds.load(path) if path.is_file() else None
-        return self._kinds.of(item) if self._kinds is not None else None
+        return self._kinds
+
+    def associations(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Pairwise co-purchase association of ``item_ids`` (item level only: one sparse slice)."""
+        out = np.zeros((len(item_ids), len(item_ids)))
+        st = self.stats
+        if st is None:
+            return out
+        rows = [n for n, i in enumerate(item_ids) if i in st.index]
+        idx = np.array([st.index[item_ids[n]] for n in rows], dtype=np.int64)
+        if len(idx) > 1:
+            sub = st.assoc[idx][:, idx].toarray()
+            sub = np.maximum(sub, sub.T)
+            np.fill_diagonal(sub, 0.0)
+            out[np.ix_(rows, rows)] = np.clip(sub, 0.0, 1.0)
+        return out
 
     def taste(self, shopper: str | None) -> Taste:
         """What the shopper's own likes, dislikes and removals say (``retrieval/feedback.py``), read now:

@@ -104,6 +104,16 @@ class FakeRetriever:
         # RETROSPOT" -> retrospot): the fake knows kinds only when a test gives them, as a shop without kinds
         return self.kinds.of(item) if self.kinds is not None else None
 
+    def shop_kinds(self) -> Kinds | None:
+        return self.kinds
+
+    def associations(self, item_ids: Sequence[str]) -> np.ndarray:
+        # as ``_score``'s complement (0.2 once weighted by assistant.optimize.COMPLEMENT): napkins and spoons go
+        # with anything
+        out = np.array([[0.4 if a != b and (a in ("N1", "S1") or b in ("N1", "S1")) else 0.0 for b in item_ids]
+                        for a in item_ids]).reshape(len(item_ids), len(item_ids))
+        return out
+
     def history(self, shopper: str, n: int | None = None) -> list[tuple[Item, Event]]:
         h = self._history.get(shopper, [])
         return h[:n] if n else list(h)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.assemble import assemble, excluded_by, is_substitute
+from assistant.assemble import ShopFacts, assemble, excluded_by, is_substitute
+from assistant.optimize import Problem, solve
+from assistant.quantities import per_person_kinds
 from assistant.types import Constraints
+from retrieval.kinds import Kinds
+from retrieval.titles import WordStats
 from retrieval.types import Item, ScoredItem
 from tests.assistant.fakes import CATALOG
 
@@ -125,8 +130,8 @@ def test_rescore_is_used_for_complementarity() -> None:
         calls.append([it.id for it in chosen])
         return [ScoredItem(s.item, 5.0 if s.item.id == "S1" else s.score) for s in pool]
 
-    a = assemble(scored(CATALOG), Constraints(), size=2, rescore=rescore)
-    assert calls and ids(a)[1] == "S1"
+    a = assemble(scored(CATALOG), Constraints(), size=2, rescore=rescore, optimise=False)
+    assert calls and ids(a)[1] == "S1"  # the greedy fallback re-ranks after each pick
 
 
 # ---- properties -------------------------------------------------------------------------------------------
@@ -227,8 +232,11 @@ def _fill_cands() -> list[ScoredItem]:
 
 def test_about_a_budget_the_total_reaches_its_lower_end_by_upgrades() -> None:
     kind_of = FILL_KINDS.get
-    plain = assemble(_fill_cands(), Constraints(budget=25.0), size=2, kind_of=lambda it: kind_of(it.id))
-    assert [s.item.id for s in plain.items] == ["pot", "cup"] and plain.total == 5.0  # £5 of "about £25"
+    plain = assemble(_fill_cands(), Constraints(), size=2, kind_of=lambda it: kind_of(it.id))
+    assert [s.item.id for s in plain.items] == ["pot", "cup"] and plain.total == 5.0  # the best two: £5
+    under = assemble(_fill_cands(), Constraints(budget=25.0), size=2, kind_of=lambda it: kind_of(it.id))
+    assert 12.5 <= under.total <= 25.0  # "under £25" is a soft floor at half of it, not £5
+    assert sorted(s.item.id for s in under.items) == ["cup", "pot2"]  # the cheapest way there: one upgrade
     about = assemble(_fill_cands(), Constraints(budget=25.0, budget_min=20.0), size=2,
                      kind_of=lambda it: kind_of(it.id))
     assert 20.0 <= about.total <= 25.0, about.total
@@ -268,3 +276,160 @@ def test_each_kind_the_request_names_gets_its_best_candidate() -> None:
     assert "p1" in ids and ("m1" in ids or "m2" in ids), ids
     tea_party = assemble(cands, Constraints(), size=3, kind_of=lambda it: kinds.get(it.id), asked="tea party")
     assert [s.item.id for s in tea_party.items][0] == "set"  # "tea party" names no kind whole: the ranking's order
+
+
+# ---- quantities: "for six" ------------------------------------------------------------------------------
+def _shop_kinds(rows: dict[str, tuple[str, str, int]], together: dict[str, list[list]] | None = None) -> Kinds:
+    """A fitted ``Kinds`` with the given item -> (kind, role, pack size); roles as its statistics say."""
+    stats = {k: {"role": role} for k, role, _ in rows.values()}
+    return Kinds(WordStats.fit([]), {i: k for i, (k, _, _) in rows.items()}, {i: p for i, (_, _, p) in rows.items()},
+                 {}, stats, together or {})
+
+
+PARTY = {"cups6": ("paper cup", "main", 6), "cups12": ("paper cup", "main", 12), "cups1": ("paper cup", "main", 1),
+         "plates": ("paper plate", "main", 6), "plates2": ("paper plate", "main", 8), "pot": ("teapot", "main", 1),
+         "pot2": ("teapot", "main", 1), "tins": ("cake tin", "main", 3), "wrap": ("wrap", "accessory", 1),
+         "nap": ("napkin", "main", 20), "nap2": ("napkin", "main", 20)}
+
+
+def _party(rows: list[tuple[str, str, float, float]]) -> list[ScoredItem]:
+    return [ScoredItem(Item(i, t, price=p), sc) for i, t, p, sc in rows]
+
+
+def _facts(**kw) -> ShopFacts:
+    kinds = _shop_kinds(PARTY)
+    return ShopFacts(kind_of=kinds.of, kinds=kinds, **kw)
+
+
+def test_per_person_kinds_come_from_the_catalogs_pack_sizes() -> None:
+    assert per_person_kinds(_shop_kinds(PARTY)) == {"paper cup", "paper plate", "napkin"}  # teapots: no packs
+    assert per_person_kinds(None) == frozenset()
+
+
+def test_for_eight_a_pack_of_six_comes_twice_and_the_total_counts_it() -> None:
+    cands = _party([("pot", "TEAPOT", 9.0, 0.9), ("cups6", "SET/6 PAPER CUPS", 1.5, 0.8),
+                    ("tins", "SET OF 3 CAKE TINS", 4.0, 0.7), ("nap", "PACK OF 20 NAPKINS", 0.85, 0.6)])
+    a = assemble(cands, Constraints(people=8), size=4, shop=_facts())
+    assert a.quantities == {"cups6": 2}  # 12 cups for 8; 20 napkins cover 8; cake tins are not per person
+    assert a.total == 9.0 + 2 * 1.5 + 4.0 + 0.85
+    alone = assemble(cands, Constraints(), size=4, shop=_facts())
+    assert alone.quantities == {} and alone.total == 9.0 + 1.5 + 4.0 + 0.85  # no head count: one of each
+
+
+def test_a_set_that_covers_the_party_is_preferred_and_a_single_is_never_multiplied() -> None:
+    cands = _party([("cups1", "PAPER CUP SPOTTY", 0.3, 0.62), ("cups6", "SET/6 PAPER CUPS", 1.5, 0.55),
+                    ("pot", "TEAPOT", 9.0, 0.9)])
+    a = assemble(cands, Constraints(people=6), size=2, shop=_facts())
+    assert ids(a) == ["pot", "cups6"] and a.quantities == {}
+    two = assemble(cands, Constraints(), size=2, shop=_facts())
+    assert ids(two) == ["pot", "cups1"]  # without a head count the better-ranked single
+    # a per-person kind's item that states no pack comes once: the count is unknown, not one per guest
+    one = assemble(cands[:1], Constraints(people=6), size=1, shop=_facts())
+    assert one.quantities == {} and one.total == 0.3
+
+
+def test_a_quantity_that_breaks_the_budget_is_not_taken() -> None:
+    cands = _party([("cups6", "SET/6 PAPER CUPS", 4.0, 0.9), ("nap", "PACK OF 20 NAPKINS", 0.85, 0.5)])
+    a = assemble(cands, Constraints(people=30, budget=10.0), size=2, shop=_facts())
+    assert "cups6" not in ids(a) and a.total <= 10.0  # 5 sets x £4 = £20
+    greedy = assemble(cands, Constraints(people=30, budget=10.0), size=2, shop=_facts(), optimise=False)
+    assert "cups6" not in ids(greedy) and greedy.total <= 10.0
+
+
+# ---- the exact optimisation ------------------------------------------------------------------------------
+def test_under_a_budget_the_total_reaches_half_of_it_when_candidates_allow() -> None:
+    cands = _party([("nap", "PACK OF 20 NAPKINS", 0.85, 0.9), ("cups6", "SET/6 PAPER CUPS", 1.5, 0.85),
+                    ("pot", "TEAPOT", 12.0, 0.6), ("pot2", "TEAPOT IN A BOX", 16.0, 0.55),
+                    ("plates", "SET/6 PAPER PLATES", 2.0, 0.8)])
+    a = assemble(cands, Constraints(budget=30.0), size=3, shop=_facts())
+    # not £4.35 of £30: a teapot comes in, the boxed one, as £12 + £2.35 is still short of £15
+    assert 15.0 <= a.total <= 30.0 and ids(a) == ["nap", "cups6", "pot2"]
+    greedy = assemble(cands, Constraints(budget=30.0), size=3, shop=_facts(), optimise=False)
+    assert greedy.total == 4.35  # the greedy path has no floor for a plain budget
+
+
+def test_complementarity_decides_between_equals() -> None:
+    cands = _party([("pot", "TEAPOT", 9.0, 0.9), ("tins", "SET OF 3 CAKE TINS", 4.0, 0.6),
+                    ("nap", "PACK OF 20 NAPKINS", 0.85, 0.6)])
+
+    def assoc(item_ids):
+        pairs = {frozenset(("pot", "nap")): 0.8}
+        return np.array([[pairs.get(frozenset((a, b)), 0.0) for b in item_ids] for a in item_ids])
+
+    assert ids(assemble(cands, Constraints(), size=2, shop=_facts(associations=assoc))) == ["pot", "nap"]
+    kinds = _shop_kinds(PARTY, together={"teapot": [["cake tin", 0.9]]})  # kind level when items have none
+    tog = ShopFacts(kind_of=kinds.of, kinds=kinds)
+    assert ids(assemble(cands, Constraints(), size=2, shop=tog)) == ["pot", "tins"]
+
+
+def test_ties_go_by_id_whatever_the_candidate_order() -> None:
+    rows = [("pot", "TEAPOT", 9.0, 0.7), ("pot2", "TEAPOT GIFT BOX", 9.0, 0.7),
+            ("tins", "SET OF 3 CAKE TINS", 4.0, 0.5)]
+    first = ids(assemble(_party(rows), Constraints(), size=2, shop=_facts()))
+    assert first == ids(assemble(_party(rows[::-1]), Constraints(), size=2, shop=_facts())) == ["pot", "tins"]
+
+
+def test_a_failing_solver_falls_back_to_the_greedy_path(monkeypatch, caplog) -> None:
+    import assistant.optimize as optimize
+
+    cands = scored(CATALOG)
+    greedy = assemble(cands, Constraints(budget=20.0), size=4, optimise=False)
+    monkeypatch.setattr(optimize, "solve", lambda p: None)
+    assert ids(assemble(cands, Constraints(budget=20.0), size=4)) == ids(greedy)
+
+    def broken(p):
+        raise ValueError("HiGHS refused the model")
+
+    monkeypatch.setattr(optimize, "solve", broken)
+    with caplog.at_level("WARNING"):
+        assert ids(assemble(cands, Constraints(budget=20.0), size=4)) == ids(greedy)
+    assert "assembling greedily" in caplog.text
+
+
+@pytest.mark.parametrize(("problem", "best"), [
+    (Problem(value=np.array([0.9, 0.8, 0.5]), cost=np.array([12.0, 9.0, 8.0]), slots=2, budget=20.0,
+             groups=[[0, 1]]), [0, 2]),  # one of a kind, within the budget
+    (Problem(value=np.array([0.9, 0.8, 0.1]), cost=np.zeros(3), slots=2, required=[[2]]), [0, 2]),
+    (Problem(value=np.array([0.9, 0.8, 0.7]), cost=np.zeros(3), slots=2, pairs=[(1, 2, 0.5)]), [1, 2]),
+    (Problem(value=np.array([0.9, 0.8, 0.7]), cost=np.zeros(3), slots=2, crowds=[([0, 1], 0, 0.3)]), [0, 2]),
+    (Problem(value=np.array([0.9, -2.0]), cost=np.zeros(2), slots=2, needs_main=[1], mains=[]), [0]),
+    (Problem(value=np.array([0.9, 0.3]), cost=np.array([1.0, 20.0]), slots=1, budget=25.0, floor=20.0,
+             shortfall_weight=10.0), [1]),  # the floor outweighs a better score
+    (Problem(value=np.array([0.9, 0.3]), cost=np.array([1.0, 20.0]), slots=2, budget=5.0), [0]),
+])
+def test_the_solver_keeps_each_rule(problem: Problem, best: list[int]) -> None:
+    assert solve(problem) == best
+
+
+people_st = st.one_of(st.none(), st.integers(1, 40))
+PACKS = [1, 1, 2, 6, 12, 20]
+
+
+@settings(max_examples=120, deadline=None)
+@given(cands=cands_st, c=cons_st, size=st.integers(1, 8), people=people_st, optimise=st.booleans(),
+       floor=st.one_of(st.none(), st.floats(0, 1)), data=st.data())
+def test_hard_constraints_hold_with_quantities(cands, c, size, people, optimise, floor, data) -> None:
+    rows = {s.item.id: (data.draw(st.sampled_from(["cup", "plate", "teapot", "wrap"])), "main",
+                        data.draw(st.sampled_from(PACKS))) for s in cands}
+    rows = {i: (k, "accessory" if k == "wrap" else r, p) for i, (k, r, p) in rows.items()}
+    kinds = _shop_kinds(rows)
+    c.people = people
+    if c.budget is not None and floor is not None:
+        c.budget_min = round(floor * c.budget, 2)
+    a = assemble(cands, c, size=size, shop=ShopFacts(kind_of=kinds.of, kinds=kinds), optimise=optimise)
+    got = ids(a)
+    assert len(got) == len(set(got)) and len(got) <= size
+    qty = {s.item.id: a.quantity(s.item.id) for s in a.items}
+    for s in a.items:
+        assert s.item.in_stock and excluded_by(s.item, c.exclude) is None
+        q, (kind, role, pack) = qty[s.item.id], rows[s.item.id]
+        assert q >= 1
+        if q > 1:  # only packs of a per-person kind, and only as many as the head count needs
+            assert people and role == "main" and kind in per_person_kinds(kinds) and pack > 1
+            assert (q - 1) * pack < people <= q * pack
+    prices = [s.item.price for s in a.items]
+    if c.budget is not None:
+        assert a.total is not None and a.total <= c.budget + 1e-9
+    if prices and all(p is not None for p in prices):
+        assert a.total == round(sum(p * qty[s.item.id] for p, s in zip(prices, a.items, strict=True)), 2)
+    assert (not a.items) == ("nothing" in a.unmet)

@@ -35,7 +35,9 @@ def app(monkeypatch) -> typer.Typer:
 
 
 def test_ask_json_is_one_object_with_the_contract(app) -> None:
-    res = CliRunner().invoke(app, ["ask", "hosting a tea party for six, budget £25", "--shop", "demo", "--json"])
+    # the napkins asked for: the fake model's sentence names them, and only a bundle holding them grounds it
+    res = CliRunner().invoke(app, ["ask", "hosting a tea party for six with some napkins, budget £25", "--shop",
+                                   "demo", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert {"items", "total", "currency", "constraints", "explanation", "grounded", "ranked", "timings_ms"} <= set(out)
@@ -57,7 +59,7 @@ def test_ask_batch_loads_once_and_answers_each_line(app, tmp_path) -> None:
 
 
 def test_ask_human_output_shows_constraints_table_and_explanation(app) -> None:
-    res = CliRunner().invoke(app, ["ask", "tea party under £20, no candles"])
+    res = CliRunner().invoke(app, ["ask", "tea party under £20 with some napkins, no candles"])
     assert res.exit_code == 0
     assert "Understood: budget £20.00" in res.stdout and "total" in res.stdout and "napkins suit" in res.stdout
 
@@ -104,3 +106,11 @@ def test_the_bundlebot_app_has_one_models_group_from_the_assistant_stage() -> No
     assert len(groups) == 1 and groups[0].typer_instance is cli.models_app
     res = CliRunner().invoke(app, ["models", "--help"])
     assert res.exit_code == 0 and "prepare" in res.stdout
+
+
+def test_the_table_shows_a_lines_quantity() -> None:
+    r = {"items": [{"title": "SET/6 PAPER CUPS", "price": 1.5, "currency": "GBP", "reason": "for eight",
+                    "quantity": 2}, {"title": "TEAPOT", "price": 9.0, "currency": "GBP", "reason": "tea"}],
+         "total": 12.0, "currency": "GBP", "constraints": {"budget": 20.0}}
+    out = cli.format_bundle(r)
+    assert "2 x SET/6 PAPER CUPS" in out and "1 x TEAPOT" not in out and "£12.00" in out

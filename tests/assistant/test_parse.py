@@ -315,3 +315,14 @@ def test_without_a_bundle_everything_is_a_new_request() -> None:
                                               ("the 9th one", []), ("the giraffe", []), ("all of them", BUNDLE)])
 def test_resolve_targets(phrase: str, want: list[str]) -> None:
     assert resolve_targets(phrase, BUNDLE, TITLES) == want
+
+
+@pytest.mark.parametrize(("text", "people", "size"), [
+    ("a baking afternoon with my two nieces, about £15", 2, None),
+    ("a sleepover for 5 teenagers under £30", 5, None),
+    ("cupcakes for twelve grandkids", 12, None),
+    ("3 mugs for my nephews", None, 3),
+])
+def test_a_head_count_is_people_not_the_bundle_size(text: str, people: int | None, size: int | None) -> None:
+    c = parse_request(text)
+    assert (c.people, c.size) == (people, size)

@@ -1,0 +1,295 @@
+"""The bundle as a small exact optimisation: which of the best candidates to take, all at once.
+
+A mixed-integer program over the ``WINDOW`` best candidates (``scipy.optimize.milp``, HiGHS), one binary
+``x_i`` per candidate:
+
+    maximise  sum_i (FILL + v_i) x_i + sum_{i<j} w_ij x_i x_j - crowding - shortfall_weight * s / budget
+    s.t.      sum_i x_i <= slots                       (size)
+              sum_i cost_i x_i <= budget                (hard: price x quantity)
+              sum_i cost_i x_i + s >= floor,  s >= 0    (soft: "about £25" -> at least £20; "under £30" -> £15)
+              sum_{i in g} x_i <= 1                     (one per kind, no two near-duplicates)
+              sum_{i in r} x_i >= 1                     (a kind the request names)
+              x_a <= sum_{m main} x_m                   (an accessory the request does not name needs a main item)
+
+``v_i`` is the candidate's fused score with the caller's bonuses and penalties (a set that covers the party,
+a per-person kind, an accessory that waits); ``w_ij`` its complementarity with ``j``: co-purchase in train
+baskets, item level or kind level (``Kinds.together``), divided by the bundle's size - 1 so that a bundle's
+complementarity is what each item adds on average; it is linearised with ``y_ij <= x_i, y_ij <= x_j`` and
+``sum_j y_ij <= (slots - 1) x_i``, which keeps the relaxation tight. ``crowding``: every two items of one
+category cost ``DIVERSITY_PENALTY`` (one count variable per step, exact because the cost is convex).
+``FILL`` outweighs every other term, so the bundle holds as many items as fit before anything else counts:
+a slot left empty is never the price of a better score. Ties are broken by candidate order (best score,
+then item id) with a tiny per-rank epsilon, so the same request gets the same bundle in every process.
+
+>>> p = Problem(value=np.array([0.9, 0.8, 0.5]), cost=np.array([12.0, 9.0, 8.0]), slots=2, budget=20.0,
+...             groups=[[0, 1]])
+>>> solve(p)
+[0, 2]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.quantities import set_bonus
+from assistant.rules import DIVERSITY_PENALTY, EPS, Kinding, ShopFacts, clashes, is_substitute
+from assistant.types import Constraints
+from retrieval.types import Item, ScoredItem
+
+log = logging.getLogger(__name__)
+
+FILL = 20.0
+"""Objective weight of one more item: more than dropping an item could ever gain (a few scores of at most ~2
+each, and at most ``SHORTFALL_STATED`` of the floor). Kept this small because HiGHS stops at a relative gap
+of 1e-4 of the objective: with 4 items the answer is optimal to within 0.01 of one item's score."""
+TIE_EPS = 1e-6
+TIME_LIMIT_S = 0.5
+"""HiGHS stops here (the window keeps real problems in milliseconds); then the caller's greedy path runs."""
+WINDOW = 24
+"""Candidates the optimisation chooses among: the best ones. HiGHS's cost is mostly fixed per model size:
+40 candidates took 50 ms p50 on the loaded 2-core machine, 24 about 40 (BENCHMARKS.md)."""
+PER_KIND = 3
+"""Candidates of one kind in the window: one is taken, the others are its upgrades."""
+COMPLEMENT = 0.5
+"""Weight of a pair's co-purchase association (the reranker's own complement weight)."""
+KIND_TOGETHER = 0.5
+"""A pair of kinds bought together (``Kinds.together``) counts half an item pair's association."""
+TOGETHER_N = 30
+PAIRS_PER_ITEM = 6
+MIN_PAIR = 0.005
+"""Pairs kept for the objective: each candidate's ``PAIRS_PER_ITEM`` strongest of at least this weight."""
+ACCESSORY_WAIT = 3.0
+"""An accessory the request does not name is worth this much less: it fills only a slot nothing else can."""
+PER_PERSON_BONUS = 0.1
+"""With a head count ("for six"), a per-person kind (cups, plates, napkins) is worth a little more."""
+UNDER_SHARE = 0.5
+"""Without a stated lower end, a budget is a soft floor at this share of it ("under £30": about £15 or more)."""
+SHORTFALL = 3.0
+"""Objective cost of a total below the soft floor of a plain budget, per whole budget short: a 0.8 candidate
+gives way to a 0.4 one that brings the total 15 % of the budget closer (never above the budget, never a slot)."""
+SHORTFALL_STATED = 10.0
+"""The same below a lower end the shopper stated ("about £25", "between £20 and £40"): 10 % of the budget
+short costs as much as a whole item's score."""
+
+
+@dataclass
+class Problem:
+    value: np.ndarray
+    """Per candidate, what taking it is worth (score, bonuses, penalties)."""
+    cost: np.ndarray
+    """Per candidate, price x quantity (0 without a budget)."""
+    slots: int
+    budget: float | None = None
+    """What is left of the budget after the fixed items (None: no budget)."""
+    floor: float | None = None
+    """The soft lower end of the total, after the fixed items."""
+    shortfall_weight: float = 0.0
+    """Objective cost of missing the floor by the whole budget."""
+    groups: list[list[int]] = field(default_factory=list)
+    """Sets of candidates of which at most one may be taken."""
+    required: list[list[int]] = field(default_factory=list)
+    """Sets of candidates of which at least one must be taken (the caller knows one fits)."""
+    pairs: list[tuple[int, int, float]] = field(default_factory=list)
+    """(i, j, w > 0): taking both adds ``w``."""
+    crowds: list[tuple[list[int], int, float]] = field(default_factory=list)
+    """(members, already, penalty): every two items of one category, counting ``already`` fixed ones, cost
+    ``penalty`` (the m-th extra item costs m x penalty: convex, so a count variable per step is exact)."""
+    needs_main: list[int] = field(default_factory=list)
+    """Candidates allowed only with a main item among ``mains``."""
+    mains: list[int] = field(default_factory=list)
+
+
+class _Rows:
+    """A sparse constraint matrix, row by row."""
+
+    def __init__(self) -> None:
+        self.r: list[int] = []
+        self.c: list[int] = []
+        self.v: list[float] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+
+    def add(self, cols: list[int], vals: list[float], lo: float, hi: float) -> None:
+        row = len(self.lo)
+        self.r += [row] * len(cols)
+        self.c += cols
+        self.v += vals
+        self.lo.append(lo)
+        self.hi.append(hi)
+
+
+def solve(p: Problem) -> list[int] | None:
+    """The indices of the optimal bundle, in candidate order; None when the solver proves no optimum in
+    ``TIME_LIMIT_S`` (the caller then assembles greedily)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+
+    n = len(p.value)
+    if n == 0 or p.slots <= 0:
+        return []
+    # the t-th candidate taken of a category has (already + t - 1) companions there; the first is free
+    steps = [[pen * (already + t - 1) for t in range(2 if already == 0 else 1, min(len(members), p.slots) + 1)]
+             for members, already, pen in p.crowds]
+    use_floor = p.floor is not None and p.floor > 0 and p.budget is not None and p.budget > 0
+    y0, u0 = n, n + len(p.pairs)
+    s_col = u0 + sum(len(st) for st in steps)
+    obj = np.zeros(s_col + 1)
+    obj[:n] = -(FILL + p.value - TIE_EPS * np.arange(n))
+    obj[y0:u0] = [-w for *_, w in p.pairs]
+    obj[u0:s_col] = [cost for st in steps for cost in st]
+    if use_floor:
+        obj[s_col] = p.shortfall_weight / float(p.budget)  # type: ignore[arg-type]
+    rows = _Rows()
+    everyone = list(range(n))
+    rows.add(everyone, [1.0] * n, -np.inf, p.slots)
+    if p.budget is not None:
+        rows.add(everyone, [float(x) for x in p.cost], -np.inf, p.budget + 1e-9)
+    if use_floor:
+        rows.add([*everyone, s_col], [*(float(x) for x in p.cost), 1.0], float(p.floor), np.inf)  # type: ignore[arg-type]
+    for g in p.groups:
+        if len(g) > 1:
+            rows.add(g, [1.0] * len(g), -np.inf, 1.0)
+    for g in p.required:
+        if g:
+            rows.add(g, [1.0] * len(g), 1.0, np.inf)
+    partners: dict[int, list[int]] = {}
+    for k, (i, j, _) in enumerate(p.pairs):
+        rows.add([y0 + k, i], [1.0, -1.0], -np.inf, 0.0)
+        rows.add([y0 + k, j], [1.0, -1.0], -np.inf, 0.0)
+        partners.setdefault(i, []).append(y0 + k)
+        partners.setdefault(j, []).append(y0 + k)
+    for i, ys in partners.items():  # an item has at most slots - 1 partners: keeps the relaxation tight
+        if len(ys) > p.slots - 1:
+            rows.add([*ys, i], [1.0] * len(ys) + [-(p.slots - 1.0)], -np.inf, 0.0)
+    at = u0
+    for (members, already, _), st in zip(p.crowds, steps, strict=True):
+        if st:  # the members taken beyond the free first one are paid for, cheapest step first (convex)
+            rows.add([*members, *range(at, at + len(st))], [1.0] * len(members) + [-1.0] * len(st), -np.inf,
+                     1.0 if already == 0 else 0.0)
+            at += len(st)
+    for a in p.needs_main:
+        others = [m for m in p.mains if m != a]
+        rows.add([a, *others], [1.0, *([-1.0] * len(others))], -np.inf, 0.0)
+    a_mat = csr_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), s_col + 1))
+    integrality = np.zeros(s_col + 1)
+    integrality[:n] = 1
+    ub = np.ones(s_col + 1)
+    ub[s_col] = np.inf if use_floor else 0.0
+    res = milp(obj, constraints=LinearConstraint(a_mat, np.array(rows.lo), np.array(rows.hi)),
+               integrality=integrality, bounds=Bounds(np.zeros(s_col + 1), ub),
+               options={"time_limit": TIME_LIMIT_S})
+    if res.x is None or res.status != 0:
+        log.warning("bundle optimisation gave no optimum (%s); assembling greedily", res.message)
+        return None
+    return [i for i in range(n) if res.x[i] > 0.5]
+
+
+def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
+            kinds: Kinding, shop: ShopFacts) -> list[ScoredItem] | None:
+    """``fixed`` (pinned, must-haves) plus the best rest of the bundle, chosen at once among the ``WINDOW``
+    best candidates (``assistant.optimize``); each kind of ``named`` (the request's kinds' best candidates)
+    stays in it, maybe as a dearer item of that kind. None when the solver fails: then assembly is greedy."""
+    spent = sum(kinds.cost(s.item) for s in fixed)
+    budget = None if c.budget is None else c.budget - spent
+    window = _window(fixed, named, pool, c, kinds, budget)
+    if size - len(fixed) <= 0 or not window:
+        return fixed
+    try:
+        picks = solve(_problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent))
+    except (ImportError, ValueError, RuntimeError) as exc:  # no scipy, or HiGHS refusing the problem
+        log.warning("bundle optimisation failed (%s); assembling greedily", exc)
+        return None
+    if picks is None:
+        return None
+    # main items best first, then the accessories added on
+    return fixed + sorted((window[i] for i in picks), key=lambda s: kinds.waits(s.item))
+
+
+def _window(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredItem], c: Constraints,
+            kinds: Kinding, budget: float | None) -> list[ScoredItem]:
+    """The candidates the optimisation chooses among: the best ``WINDOW`` that fit beside ``fixed`` alone,
+    at most ``PER_KIND`` of a kind, best score first and ties by id; every ``named`` one."""
+    out, per_kind, names = [], Counter[str](), {s.item.id for s in named}
+    for s in sorted([*named, *pool], key=lambda s: (s.item.id not in names, -s.score, s.item.id)):
+        if (budget is not None and kinds.cost(s.item) > budget + EPS) or clashes(s, fixed, c, kinds):
+            continue
+        k = kinds.of(s.item)
+        if s.item.id not in names and (len(out) >= WINDOW or (k is not None and per_kind[k[0]] >= PER_KIND)):
+            continue
+        per_kind[k[0] if k else ""] += 1
+        out.append(s)
+    return sorted(out, key=lambda s: (-s.score, s.item.id))
+
+
+def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[ScoredItem], c: Constraints,
+             kinds: Kinding, shop: ShopFacts, slots: int, budget: float | None, spent: float) -> Problem:
+    n, f = len(window), len(fixed)
+    items = [s.item for s in window]
+    value = np.array([s.score + set_bonus(people=c.people, pack=kinds.pack(it))
+                      + (PER_PERSON_BONUS if c.people and kinds.per_person(it) else 0.0)
+                      - (ACCESSORY_WAIT if kinds.waits(it) else 0.0) for s, it in zip(window, items, strict=True)])
+    pair = _pair_weights([s.item for s in fixed] + items, kinds, shop) / max(slots + f - 1, 1)
+    value += pair[:f, f:].sum(axis=0)  # what each candidate adds to the fixed items
+    inner = pair[f:, f:]
+    keep = np.zeros_like(inner, dtype=bool)
+    for i in range(n):  # each candidate's strongest partners only: the rest hardly moves a bundle of a few
+        top = np.argsort(-inner[i], kind="stable")[:PAIRS_PER_ITEM]
+        keep[i, top[inner[i, top] >= MIN_PAIR]] = True
+    keep |= keep.T
+    pairs = [(int(i), int(j), float(inner[i, j])) for i, j in zip(*np.nonzero(np.triu(keep, 1)), strict=True)]
+    cats: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        if it.category:
+            cats.setdefault(it.category[-1], []).append(i)
+    held = Counter(s.item.category[-1] for s in fixed if s.item.category)
+    crowds = [(members, held[cat], DIVERSITY_PENALTY) for cat, members in cats.items()]
+    target = c.budget_min if c.budget_min is not None else (UNDER_SHARE * c.budget if c.budget is not None else None)
+    waiting = [i for i, it in enumerate(items) if kinds.waits(it)]
+    has_main = any(not kinds.waits(s.item) for s in fixed)
+    return Problem(value=value, cost=np.array([kinds.cost(it) for it in items]), slots=slots, budget=budget,
+                   floor=None if target is None else target - spent,
+                   shortfall_weight=SHORTFALL if c.budget_min is None else SHORTFALL_STATED,
+                   groups=_groups(window, c, kinds), pairs=pairs, crowds=crowds,
+                   required=[[i for i, it in enumerate(items) if kinds.same(it, s.item) or it.id == s.item.id]
+                             for s in named],
+                   needs_main=[] if has_main else waiting, mains=[i for i in range(n) if i not in waiting])
+
+
+def _groups(window: list[ScoredItem], c: Constraints, kinds: Kinding) -> list[list[int]]:
+    """At most one of each: a kind (unless named in the plural), two near-duplicates (unless wanted)."""
+    if c.similar_ok:
+        return []
+    items = [s.item for s in window]
+    by_kind: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        if (k := kinds.of(it)) is not None and not kinds.named(k[0], plural=True):
+            by_kind.setdefault(k[0], []).append(i)
+    n = len(items)
+    return list(by_kind.values()) + [
+        [i, j] for i in range(n) for j in range(i + 1, n) if not kinds.same(items[i], items[j])
+        and (is_substitute(items[i], items[j]) or window[j].evidence.get("substitute_of") == items[i].id
+             or window[i].evidence.get("substitute_of") == items[j].id)]
+
+
+def _pair_weights(items: list[Item], kinds: Kinding, shop: ShopFacts) -> np.ndarray:
+    """(n, n): what taking both items adds, ``COMPLEMENT`` x their co-purchase association (item level; for
+    two kinds, at least ``KIND_TOGETHER`` x how much their kinds are bought together)."""
+    n = len(items)
+    assoc = np.zeros((n, n))
+    if shop.associations is not None:
+        assoc = np.array(shop.associations([it.id for it in items]), dtype=float).reshape(n, n)
+    names = [k[0] if (k := kinds.of(it)) else None for it in items]
+    if shop.kinds is not None:
+        together = {k: dict(shop.kinds.together(k, TOGETHER_N)) for k in set(names) if k}
+        for i in range(n):
+            for j in range(i + 1, n):
+                a, b = names[i], names[j]
+                if a and b and a != b:
+                    w = KIND_TOGETHER * max(together[a].get(b, 0.0), together[b].get(a, 0.0))
+                    assoc[i, j] = assoc[j, i] = max(assoc[i, j], w)
+    np.fill_diagonal(assoc, 0.0)
+    return COMPLEMENT * assoc

@@ -1,0 +1,147 @@
+"""The rules every bundle keeps, however it is assembled (greedily or as one optimisation): item kinds, near-
+duplicates, accessories that wait for a main item, and quantities with their cost.
+
+>>> from retrieval.types import Item
+>>> is_substitute(Item("a", "TEAPOT RED RETROSPOT"), Item("b", "TEAPOT BLUE POLKADOT"))
+True
+>>> head_noun("TEAPOT RED RETROSPOT")
+'teapot'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.quantities import pack_of, per_person_kinds, quantity
+from assistant.text import content_stems, jaccard
+from retrieval.types import Item, ScoredItem
+
+# Words that describe a variant, not a kind of product: "TEAPOT RED RETROSPOT" is a teapot.
+_VARIANT_WORDS_TEXT = (
+    "red blue pink green white black ivory cream gold silver yellow orange purple grey gray brown "
+    "natural retrospot polkadot spotty spot dot vintage regency rose floral flower design assorted "
+    "colour colours style new classic heart hearts paisley gingham stripe stripes tin tiny jumbo single "
+    "double "
+)
+VARIANT_WORDS = frozenset(_VARIANT_WORDS_TEXT.split())
+DIVERSITY_PENALTY = 0.15
+"""Score a candidate loses for each bundle item of its category."""
+EPS = 1e-9
+
+KindOf = Callable[[Item], "tuple[str, str] | None"]
+"""An item's (kind, role), role "main" or "accessory"; None where the shop has no kinds."""
+
+
+@dataclass
+class ShopFacts:
+    """What assembly reads about the shop besides the candidates (``ShopRetriever`` gives each of them)."""
+
+    kind_of: KindOf | None = None
+    kinds: Any = None
+    """The shop's fitted ``retrieval.kinds.Kinds``: pack sizes, per-person kinds, kinds bought together."""
+    associations: Callable[[Sequence[str]], Any] | None = None
+    """Item ids -> (n, n) co-purchase association in [0, 1] (``ShopRetriever.associations``)."""
+
+
+def head_noun(title: str) -> str | None:
+    """The kind of product: the last content word that is not a colour/pattern. 'TEAPOT RED RETROSPOT' -> teapot."""
+    words = [w for w in _ordered_stems(title) if w not in VARIANT_WORDS and w.isalpha() and len(w) > 2]
+    return words[-1] if words else None
+
+
+def _ordered_stems(title: str) -> list[str]:
+    from assistant.text import STOPWORDS, stem, tokens
+
+    return [stem(t) for t in tokens(title) if t not in STOPWORDS]
+
+
+def is_substitute(a: Item, b: Item) -> bool:
+    """Near-duplicates: mostly the same words once colours/patterns are set aside ('TEAPOT RED RETROSPOT' and
+    'TEAPOT BLUE POLKADOT': four teapots are not a bundle). The reranker's embedding signal
+    (evidence ``substitute_of``) is used on top of this, in ``assemble``."""
+    sa, sb = content_stems(a.title) - VARIANT_WORDS, content_stems(b.title) - VARIANT_WORDS
+    return jaccard(sa, sb) >= 0.5 or (bool(sa) and sa == sb)
+
+
+def _same_word(kind_word: str, asked: str) -> bool:
+    """One word starts the other ("wrapping" - "wrap"), both at least three letters long."""
+    return min(len(kind_word), len(asked)) >= 3 and (asked.startswith(kind_word) or kind_word.startswith(asked))
+
+
+@dataclass
+class Kinding:
+    """The kind rules of one assembly: which kinds are taken, which candidates wait as accessories."""
+
+    kind_of: KindOf | None = None
+    asked: str = ""
+    kinds: Any = None
+    """The shop's ``Kinds`` (pack sizes, per-person kinds), or None."""
+    people: int | None = None
+    occasion: str | None = None
+    """The request's occasion: its words name the event, not a kind ("a tea party" asks for no tea, "a
+    birthday party" for no "party" item)."""
+
+    def __post_init__(self) -> None:
+        from assistant.text import stem, tokens
+
+        event = content_stems(self.occasion or "")
+        self._asked = content_stems(self.asked) - event
+        # "mugs", "cards": several are wanted; "a teapot" is one teapot
+        self._plural = {stem(t) for t in tokens(self.asked) if stem(t) != t.lower()} - event
+        self._per_person = per_person_kinds(self.kinds)
+        self._qty: dict[str, int] = {}
+
+    def of(self, item: Item) -> tuple[str, str] | None:
+        return self.kind_of(item) if self.kind_of is not None else None
+
+    def pack(self, item: Item) -> int:
+        return pack_of(self.kinds, item.id, item.title)
+
+    def per_person(self, item: Item) -> bool:
+        k = self.of(item)
+        return k is not None and k[1] == "main" and k[0] in self._per_person
+
+    def quantity(self, item: Item) -> int:
+        """Units of the item in this bundle (``assistant.quantities``)."""
+        if item.id not in self._qty:
+            self._qty[item.id] = quantity(people=self.people, pack=self.pack(item), per_person=self.per_person(item))
+        return self._qty[item.id]
+
+    def cost(self, item: Item) -> float:
+        """Price x quantity (0 for an unpriced item: only allowed without a budget)."""
+        return (item.price or 0.0) * self.quantity(item)
+
+    def named(self, kind: str, plural: bool = False) -> bool:
+        """Whether the request names the kind: a word of it starts the other's ("wrapping" - "wrap");
+        ``plural``: and names it in the plural ("mugs")."""
+        asked = self._plural if plural else self._asked
+        return any(_same_word(w, a) for w in content_stems(kind) for a in asked)
+
+    def names_whole(self, kind: str) -> bool:
+        """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""
+        words = content_stems(kind)
+        return bool(words) and all(any(_same_word(w, a) for a in self._asked) for w in words)
+
+    def waits(self, item: Item) -> bool:
+        """An accessory the request does not name: picked only after a main item."""
+        k = self.of(item)
+        return k is not None and k[1] == "accessory" and not self.named(k[0])
+
+    def same(self, a: Item, b: Item) -> bool:
+        ka, kb = self.of(a), self.of(b)
+        return ka is not None and kb is not None and ka[0] == kb[0]
+
+    def taken(self, item: Item, chosen: list[ScoredItem]) -> bool:
+        """A kind already in the bundle, unless the request names that kind in the plural ("4 ornaments")."""
+        k = self.of(item)
+        if k is None or self.named(k[0], plural=True):
+            return False
+        return any((o := self.of(s.item)) is not None and o[0] == k[0] for s in chosen)
+
+
+def clashes(s: ScoredItem, others: Sequence[ScoredItem], c: Any, kinds: Kinding) -> bool:
+    """A near-duplicate of one of ``others`` or of a kind they hold (never when similar items are wanted)."""
+    return not c.similar_ok and (s.evidence.get("substitute_of") in {o.item.id for o in others}
+                                 or any(is_substitute(s.item, o.item) for o in others) or kinds.taken(s.item, others))
