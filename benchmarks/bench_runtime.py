@@ -11,7 +11,7 @@ of 12 candidates, it times:
 and prints prefill tokens/s, decode tokens/s, time to the first token, judge-batch latency, the ratios against
 raw transformers, and the process's peak RSS.
 
-    .venv/bin/python benchmarks/bench_runtime.py [--home DIR] [--tokens 48] [--threads 2] [--repeats 3]
+    .venv/bin/python benchmarks/bench_runtime.py [--home DIR] [--tokens 48] [--threads 2] [--repeats 3] [--prompts 5]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--prompts", type=int, default=5, help="explanation prompts (of 5)")
     args = ap.parse_args()
 
     import torch
@@ -75,7 +76,7 @@ def main() -> None:
     _, explain = prompts(cands)
     rows: dict[str, list[tuple[float, float, float]]] = {}  # name -> (prefill s, decode tok/s, first token s)
 
-    for msgs in explain:
+    for msgs in explain[: args.prompts]:
         ids = gens["transformers"].encode(msgs)
         x = torch.tensor([ids])
 
