@@ -326,7 +326,8 @@ def report_md(report: dict[str, Any]) -> str:
 
     meta = report.get("meta", {})
     out = ["# bundlebot LLM choice report", "", f"Command: `{meta.get('command', '')}`", "",
-           f"Created {meta.get('created')}; machine: {meta.get('machine')}; adapter: `{report.get('adapter')}`", ""]
+           f"Created {meta.get('created')}; machine: {meta.get('machine')}; adapter: "
+           f"`{report.get('adapter') or report.get('grounding', {}).get('adapter')}`", ""]
     if "grounding" in report:
         return "\n".join(out + _grounding_md(report["grounding"], fmt)) + "\n"
     out += [f"Split: {report['split']}; at most {report['limit']} cases per suite; the LLM scores the top "

@@ -16,7 +16,7 @@ from retrieval.types import Event, Item
 VARS = {
     "choose": {"request": "tea party", "history": "(none)", "candidates": "A. Teapot — £5.00"},
     "explain": {"request": "tea party", "bundle": "- Teapot — £5.00", "total": "£5.00", "history": "(none)",
-                "reasons": "- Teapot: fits"},
+                "reasons": "- Teapot: fits", "facts": "- 1 item, 1 kind: teapot"},
     "judge": {"request": "tea party", "history": "(none)", "item": "Teapot — £5.00"},
 }
 

@@ -93,5 +93,9 @@ def test_the_example_is_the_served_bundle_with_the_service_prompt(shopper) -> No
     assert ex["messages"] == gen.streamed[0]  # the service's own prompt, facts block and all
     assert "Facts you may state:" in ex["messages"][1]["content"]
     assert "bought together in" in ex["messages"][1]["content"]
-    assert ("you bought the Teapot blue polkadot" in ex["messages"][1]["content"]) == (shopper is not None)
+    user = ex["messages"][1]["content"]
+    assert ("Teapot blue polkadot (bought 2011-05-03)" in user) == (shopper is not None)  # the history lines
+    # a past purchase is a fact when the bundle holds its kind (the teapot the shopper bought in May 2011)
+    teapot = any(KINDS.get(i) == "teapot" for i in ex["bundle"])
+    assert ("you bought the Teapot blue polkadot in May 2011" in user) == (shopper is not None and teapot)
     assert ex["kind"] == "explain" and ex["target"] and ex["split"] == "train"
