@@ -164,8 +164,9 @@ def _load_llamacpp(cfg: GeneratorConfig, spec: str | None, home: Path, device: s
     adapter = resolve_adapter(spec, fp)
     tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
     lora = convert_adapter(adapter, base, home / "models" / "adapters") if adapter is not None else None
-    info = {"base_id": fp["base_model_id"], "path": str(gguf), "adapter": str(adapter) if adapter else None,
-            "task": adapter_task(adapter), "dtype": "gguf", "device": device}
+    info = {"base_id": fp["base_model_id"], "path": str(gguf), "model_dir": str(base),
+            "adapter": str(adapter) if adapter else None, "task": adapter_task(adapter), "dtype": "gguf",
+            "device": device}
     gen = LlamaCppGenerator(gguf, tok, lora=lora, threads=cfg.threads, info=info, fingerprint=fp)
     log.info("generator loaded: %s", gen.info)
     return gen

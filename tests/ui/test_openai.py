@@ -263,7 +263,7 @@ def test_unmetered_stream_is_the_generators_own_and_metered_text_is_the_same(rec
     assert metered.info == gen.info  # everything else delegates
 
 
-def test_the_served_assistant_wraps_the_generator_it_loads_and_never_loads_one_to_count(tiny_model_dir):
+def test_the_served_assistant_wraps_the_writer_it_loads_and_never_loads_one_to_count(tiny_model_dir):
     from bundlebot.config import AppConfig
     from bundlebot.config.assistant import GeneratorConfig
     from tests.assistant.fakes import FakeRetriever
@@ -274,5 +274,6 @@ def test_the_served_assistant_wraps_the_generator_it_loads_and_never_loads_one_t
                                                  device="cpu")
     bot = MeteredAssistant(config, "demo", retriever=FakeRetriever())
     assert bot.loaded_tokenizer is None  # nothing loaded yet, and asking does not load
-    gen = bot.generator  # what the service reaches for: loaded here, as in ShoppingAssistant
-    assert isinstance(gen, MeteredGenerator) and bot.generator is gen and bot.loaded_tokenizer is gen.inner.tokenizer
+    gen = bot.writer  # what the explanation reaches for: loaded here, as in ShoppingAssistant
+    assert isinstance(gen, MeteredGenerator) and bot.writer is gen and bot.loaded_tokenizer is gen.inner.tokenizer
+    assert not isinstance(bot.generator, MeteredGenerator)  # scoring passes are not counted
