@@ -33,8 +33,8 @@ from assistant.llm import (
     answer_token_ids,
     detokenize,
     encode_messages,
+    greedy_steps,
     letter_token_ids,
-    repeated_ngram_ends,
     stop_token_ids,
 )
 from bundlebot.errors import ModelError
@@ -179,25 +179,22 @@ class LlamaCppGenerator:
         """The greedy continuation's ids, lazily; the same rule as ``llm.Generator.greedy_ids``. The lock is
         held per step, so two streams interleave safely (each re-evaluates its own tokens when the other ran)."""
         ids, k = encode_messages(self.tokenizer, messages)
-        out: list[int] = []
         with self._lock:
             logits = self._prefill_ids(ids, k)
-        for step in range(max_new_tokens):
-            if banned := repeated_ngram_ends(out, no_repeat_ngram):
-                logits = logits.copy()
-                logits[sorted(banned)] = -np.inf
-            nxt = int(logits.argmax())
-            if nxt in self._stop_ids:
-                return
-            out.append(nxt)
-            yield nxt
-            if step + 1 < max_new_tokens:
-                with self._lock:
-                    seq = ids + out
-                    if self._cached(seq[:-1]):
-                        logits = self._eval_from(len(seq) - 1, seq[-1:])
-                    else:
-                        logits = self._prefill_ids(seq, k)
+
+        def advance(out: list[int]) -> np.ndarray:
+            with self._lock:
+                seq = ids + out
+                if self._cached(seq[:-1]):
+                    return self._eval_from(len(seq) - 1, seq[-1:])
+                return self._prefill_ids(seq, k)
+
+        def masked(logits: np.ndarray, banned: list[int]) -> np.ndarray:
+            logits = logits.copy()
+            logits[banned] = -np.inf
+            return logits
+
+        yield from greedy_steps(logits, advance, masked, max_new_tokens, self._stop_ids, no_repeat_ngram)
 
     def generate(self, messages: Messages, max_new_tokens: int = 80, *, stop: Sequence[str] | None = None) -> str:
         return "".join(self.stream(messages, max_new_tokens, stop=stop))

@@ -369,24 +369,41 @@ class Generator:
         small model's greedy answer otherwise falls into loops ("baking, baking, baking").
         """
         logits, cache = self.prefill(messages)
-        out: list[int] = []
-        for step in range(max_new_tokens):
-            banned = repeated_ngram_ends(out, no_repeat_ngram)
-            if banned:
-                logits = logits.clone()
-                logits[sorted(banned)] = float("-inf")
-            nxt = int(logits.argmax())
-            if nxt in self._stop_ids:
-                return
-            out.append(nxt)
-            yield nxt
-            if step + 1 < max_new_tokens:
-                logits, cache = self._forward([nxt], cache)
+
+        def advance(out: list[int]) -> Any:
+            nonlocal cache
+            logits, cache = self._forward(out[-1:], cache)
+            return logits
+
+        def masked(logits: Any, banned: list[int]) -> Any:
+            logits = logits.clone()
+            logits[banned] = float("-inf")
+            return logits
+
+        yield from greedy_steps(logits, advance, masked, max_new_tokens, self._stop_ids, no_repeat_ngram)
 
     def generate(self, messages: Messages, max_new_tokens: int = 80, *, stop: Sequence[str] | None = None
                  ) -> str:
         """The whole greedy answer as one string (``"".join(stream(...))``)."""
         return "".join(self.stream(messages, max_new_tokens, stop=stop))
+
+
+def greedy_steps(logits: Any, advance: Any, masked: Any, max_new_tokens: int, stop_ids: set[int],
+                 no_repeat_ngram: int = 0) -> Iterator[int]:
+    """The greedy decode both runtimes share: from the prompt's next-token ``logits``, yield the best token not
+    completing a repeated n-gram of the answer (``masked(logits, banned ids)`` rules those out), stop at a stop
+    token or after ``max_new_tokens``; ``advance(answer so far)`` gives the logits after its last token."""
+    out: list[int] = []
+    for step in range(max_new_tokens):
+        if banned := repeated_ngram_ends(out, no_repeat_ngram):
+            logits = masked(logits, sorted(banned))
+        nxt = int(logits.argmax())
+        if nxt in stop_ids:
+            return
+        out.append(nxt)
+        yield nxt
+        if step + 1 < max_new_tokens:
+            logits = advance(out)
 
 
 def repeated_ngram_ends(ids: Sequence[int], n: int) -> set[int]:
