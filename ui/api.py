@@ -41,8 +41,9 @@ DESCRIPTION = """bundlebot answers a shopping request with a bundle of real cata
 * Shopper identity comes only from a `shopper_token` signed by the shop's backend
   (`ui.security.sign_shopper_token(secret, shop, shopper_id, ttl_s)`), or from `shopper` with the secret key.
 * Errors: `{"error": {"code", "message", "hint"}}` with a stable `code`. `Retry-After` (seconds) comes with
-  every error that waiting fixes: 429 `rate_limited` (until the key's or IP's next token), 503 `busy` and
-  503 `store_error` (5 s: the server reconnects to the store by itself once it is back). An error inside an
+  every error that waiting fixes: 429 `rate_limited` (until the key's or IP's next token), 429 `busy` (every
+  turn slot is taken for longer than a turn may queue: the expected wait) and 503 `store_error` (5 s: the
+  server reconnects to the store by itself once it is back). An error inside an
   already started stream arrives as an `error` event instead (no header can follow a 200). 507 `disk_error`:
   the server's disk refused a write (full or read-only); nothing stored before was changed, and an operator
   has to free space, so it carries no `Retry-After`.

@@ -44,15 +44,17 @@ router = APIRouter()
 Who = Annotated[Principal, Depends(deps.principal)]
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 # Every status an API route answers besides 2xx: 400 body not JSON, 401 no/unknown key, 403 wrong key kind or
-# origin, 404 unknown id, 413 body too long, 422 invalid input, 429 rate limit, 503 busy / shop not loaded,
+# origin, 404 unknown id, 413 body too long, 422 invalid input, 429 rate limit or busy, 503 store / model down,
 # 504 turn over its time budget, 507 the disk refused a write (full or read-only data home: events, erasure).
 # One table, so a new route cannot forget one.
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse}
                                            for s in (400, 401, 403, 404, 413, 422, 429, 503, 504, 507)}
-ERRORS[429] = {"model": ErrorResponse, "headers": RETRY_AFTER}
+ERRORS[429] = {"model": ErrorResponse, "headers": RETRY_AFTER,
+               "description": "`rate_limited` (the key's or IP's request rate) or `busy` (every turn slot is "
+                              "taken for longer than a turn may queue), both with Retry-After."}
 ERRORS[503] = {"model": ErrorResponse, "headers": RETRY_AFTER,
-               "description": "`busy` (every turn slot stayed taken) or `store_error` (the vector store is "
-                              "unreachable), both with Retry-After; `model_error` (a model that cannot load)."}
+               "description": "`store_error` (the vector store is unreachable, with Retry-After) or "
+                              "`model_error` (a model that cannot load)."}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -79,7 +81,7 @@ async def _events(request: Request, who: Principal, message: str, state: dict[st
     shopper = deps.shopper_of(request, who, token, shopper)
     conv = deps.state_of(state, who, shopper, server.max_message_chars)
     runtime = await deps.runtime_of(request, who)
-    # ``start`` waits for a slot before the response begins, so "busy" is a real 503 + Retry-After.
+    # ``start`` waits for a slot before the response begins, so "busy" is a real 429 + Retry-After.
     return await request.app.state.runner.start(runtime.assistant, message, conv, shopper,
                                                 budget_s=deps.budget_s(request), usage=usage)
 

@@ -34,8 +34,8 @@ from assistant.types import ConversationState, TurnEvent
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError, InternalError, TurnTimeoutError
 from retrieval.protocol import ShopRetriever
+from ui.admission import Admission
 from ui.completions import MeteredAssistant, Usage, metering
-from ui.security import BusyError
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -99,41 +99,33 @@ class Runtimes:
 
 
 class TurnRunner:
-    """Runs turns with a slot limit, a queue timeout (503 busy) and a per-turn time budget."""
+    """Runs turns behind admission control (``ui.admission``: queued while the wait is short, 429 busy
+    when it is not) and a per-turn time budget."""
 
     def __init__(self, max_concurrent: int, queue_timeout_s: float) -> None:
-        self.max_concurrent = max_concurrent
-        self.queue_timeout_s = queue_timeout_s
-        self._slots: asyncio.Semaphore | None = None
-
-    async def acquire(self) -> None:
-        if self._slots is None:  # created lazily: it must belong to the server's event loop
-            self._slots = asyncio.Semaphore(self.max_concurrent)
-        try:
-            await asyncio.wait_for(self._slots.acquire(), self.queue_timeout_s)
-        except TimeoutError:
-            raise BusyError(f"all {self.max_concurrent} turn slots stayed busy for {self.queue_timeout_s} s",
-                            hint="retry in a few seconds") from None
+        self.admission = Admission(max_concurrent, queue_timeout_s)
 
     async def start(self, assistant: Any, message: str, state: ConversationState | None,
                     shopper: str | None, *, budget_s: float, usage: Usage | None = None
                     ) -> AsyncIterator[TurnEvent]:
-        """Wait for a slot (BusyError after the queue timeout), start the turn, return its events.
+        """Wait for a slot (BusyError when the wait would pass the queue timeout), start the turn, return
+        its events.
 
         The events end after ``done`` or one ``error`` event; they never raise mid-stream. ``usage``, when
         given, counts the turn's generation (``ui.completions``); it is complete when ``done`` arrives.
         """
-        await self.acquire()
+        await self.admission.enter()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
-        slots = self._slots
+        admission = self.admission
 
         def put(item: Any) -> None:
             with contextlib.suppress(RuntimeError):  # the loop is gone (shut down): nobody listens
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def produce() -> None:
+            started = time.monotonic()
             try:
                 with metering(usage):  # this thread runs the whole turn: the meter sees only this one
                     for event in assistant.turn_stream(message, state, shopper):
@@ -148,7 +140,7 @@ class TurnRunner:
             finally:
                 put(_END)
                 with contextlib.suppress(RuntimeError):  # the slot frees when the work really stops
-                    loop.call_soon_threadsafe(slots.release)
+                    loop.call_soon_threadsafe(admission.leave, time.monotonic() - started)
 
         threading.Thread(target=produce, name="bundlebot-turn", daemon=True).start()
         return _drain(queue, time.monotonic() + budget_s, budget_s, stop)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bundlebot.config.server import ServerConfig
-from bundlebot.errors import RETRY_AFTER_S, AuthError, ConfigError, ForbiddenError, RateLimitError, RequestError
+from bundlebot.errors import AuthError, ConfigError, ForbiddenError, RateLimitError, RequestError
 
 PrincipalKind = Literal["secret", "widget", "local"]
 
@@ -41,12 +41,11 @@ class InvalidJSONError(RequestError):
     status = 400
 
 
-class BusyError(RequestError):
-    """Every turn slot stayed taken for the whole queue timeout."""
+class BusyError(RateLimitError):
+    """The server's turn slots are taken for longer than a turn may queue (``ui.admission``): 429, like an
+    overloaded OpenAI model, with a ``Retry-After`` of the expected wait."""
 
     code = "busy"
-    status = 503
-    retry_after = RETRY_AFTER_S
 
 
 def _b64(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """HTTP plumbing shared by the routes: JSON errors with stable codes, SSE framing, CORS and body limits.
 
 Every error leaves as ``{"error": {"code", "message", "hint"?, "type"}}`` (the OpenAI client reads
-``error.message``), with ``Retry-After`` when waiting helps (429 rate limits, 503 ``busy`` and ``store_error``).
+``error.message``), with ``Retry-After`` when waiting helps (429 rate limits and ``busy``, 503 ``store_error``).
 
 >>> sse("bundle", {"items": []})
 'event: bundle\\ndata: {"items": []}\\n\\n'
@@ -94,7 +94,8 @@ class SecurityMiddleware:
                                  hint="add it to server.cors_origins for your shop")
             exc.code, exc.status = "cors_refused", 403
             return await error_response(exc)(scope, receive, send)
-        extra = [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")] if cross else []
+        extra = [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin"),
+                 (b"access-control-expose-headers", b"Retry-After")] if cross else []  # the widget's retry
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             return await self._preflight(extra)(scope, receive, send)
         length = headers.get("content-length", "")

@@ -37,8 +37,9 @@ class ServerConfig:
     ui: bool = True
     max_concurrent_turns: int = 2
     """Turns computed at once per process (the model is CPU-bound; more only adds contention)."""
-    queue_timeout_s: float = 60.0
-    """How long a turn may wait for a free slot before the request fails with 503 + Retry-After."""
+    queue_timeout_s: float = 30.0
+    """The longest a turn may wait for a free slot. A turn whose expected wait (turns ahead x recent turn
+    time) is longer is refused at once with 429 ``busy`` + Retry-After instead of queueing into a timeout."""
     turn_time_budget_s: float | None = None
     """Hard wall-clock ceiling of one turn once it runs (then error ``turn_timeout``, HTTP 504).
     None = 1.5 x assistant.turn_time_budget_s + 5 s (the service's own budget is soft: past it, it

@@ -10,7 +10,6 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from bundlebot.errors import RETRY_AFTER_S
 from tests.ui.conftest import SECRET, auth, fake_client, keyed_config, sse_frames
 from tests.ui.fakes import fake_factory
 from ui.api import create_app
@@ -281,7 +280,7 @@ def test_errors_never_leak_internals(client):
     assert client.get("/api/v1/nothing-here", headers=A).json()["error"]["code"] == "not_found"
 
 
-def test_busy_is_503_with_retry_after(tmp_path):
+def test_busy_is_429_with_retry_after_at_once(tmp_path):
     with fake_client(tmp_path, max_concurrent_turns=1, queue_timeout_s=0.2) as c:
         slow = threading.Thread(target=c.post, args=("/api/v1/turn",),
                                 kwargs={"json": {"message": "slow tea"}, "headers": A})
@@ -290,11 +289,16 @@ def test_busy_is_503_with_retry_after(tmp_path):
         deadline = time.monotonic() + 10
         while not calls and time.monotonic() < deadline:
             time.sleep(0.01)
+        t0 = time.monotonic()
         r = c.post("/api/v1/turn", json={"message": "tea"}, headers=A)
+        refused_after = time.monotonic() - t0
         slow.join()
-        assert r.status_code == 503 and r.json()["error"]["code"] == "busy", r.text
-        assert r.headers["retry-after"] == str(RETRY_AFTER_S)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "busy", r.text
+        # the expected wait (one turn ahead, 5 s before any turn has ended) is past the 0.2 s bound: refused
+        # without queueing, and told when to come back
+        assert refused_after < 0.2 and r.headers["retry-after"] == "5"
         assert c.post("/api/v1/turn", json={"message": "tea"}, headers=A).status_code == 200  # slot free again
+        assert 1.0 < c.app.state.runner.admission.turn_s < 5.0  # the slow turn's ~2 s pulled the average down
 
 
 def test_spec_declares_retry_after_where_it_is_sent(client):

@@ -47,6 +47,7 @@
     ".msg{padding:8px 10px;border-radius:10px;max-width:90%;white-space:pre-wrap}",
     ".user{align-self:flex-end;background:#e0e7ff}.bot{align-self:flex-start;background:#f3f4f6}",
     ".error{align-self:flex-start;background:#fee2e2;color:#991b1b}",
+    ".note{align-self:flex-start;color:#6b7280;font-style:italic}",
     ".chips{display:flex;flex-wrap:wrap;gap:4px}.chip{background:#eef2ff;border-radius:999px;padding:1px 8px;font-size:12px}",
     ".cards{display:flex;flex-direction:column;gap:6px}",
     ".card{border:1px solid #e5e7eb;border-radius:8px;padding:6px 8px}",
@@ -286,10 +287,20 @@
     try {
       var headers = {"Content-Type": "application/json", "Accept": "text/event-stream"};
       if (key) { headers.Authorization = "Bearer " + key; }
-      var res = await fetch(apiBase + "/api/v1/turn/stream", {
-        method: "POST", headers: headers, credentials: "omit",
-        body: JSON.stringify({message: message, state: state, shopper_token: shopperToken})
-      });
+      var res, note = null;
+      // A busy server answers 429 with the expected wait: come back then, a few times, telling the shopper.
+      for (var attempt = 0; ; attempt++) {
+        res = await fetch(apiBase + "/api/v1/turn/stream", {
+          method: "POST", headers: headers, credentials: "omit",
+          body: JSON.stringify({message: message, state: state, shopper_token: shopperToken})
+        });
+        var wait = parseInt(res.headers.get("Retry-After") || "", 10);
+        if (res.status !== 429 || attempt >= 3 || !(wait > 0 && wait <= 60)) { break; }
+        if (!note) { note = add(el("div", "msg note", "")); }
+        note.textContent = "Busy right now \u2014 trying again in " + wait + " s\u2026";
+        await new Promise(function (done) { setTimeout(done, wait * 1000); });
+      }
+      if (note) { note.remove(); }
       if (!res.ok || !res.body) {
         var err = await res.json().catch(function () { return {}; });
         throw new Error((err.error && err.error.message) || ("HTTP " + res.status));
