@@ -79,7 +79,7 @@ big giant tiny xl xxl regular value family""")
 """Units, counts and sizes: never what an item is."""
 NUMBER_WORDS = _wordset("one two three four five six seven eight nine ten eleven twelve twenty")
 
-_UNIT_AFTER = r"(?!\s*(?:oz|ounce|g\b|gr|ml|lb|cm|mm|kg|inch|%|x\b))"
+_UNIT_AFTER = r"(?!\s*(?:(?:oz|ounces?|g|gr|grams?|ml|lb|lbs|cm|mm|kg|inch|inches|x)\b|%))"
 _PACK_RES = (
     # "set of 6", "pack/2", "s/12", "box of 20", "(pack of 24)"
     re.compile(r"\b(?:set|sets|pack|packs|box|bag|tube|case|bundle|tin|jar|carton|s|pk)\s*(?:of\s*|/\s*|-\s*)?"
@@ -110,6 +110,8 @@ def pack_size(title: str, head_plural: bool = True) -> int:
     (56, 1)
     >>> pack_size("Heinz Ketchup, 14 Ounce"), pack_size("Box of 6 Mini 50's Crackers")
     (1, 6)
+    >>> pack_size("Set Of 72 Green Paper Doilies"), pack_size("Pack of 12 Grey Napkins")  # not 72 g, 12 gr
+    (72, 12)
     """
     text = _text(title)
     for rx in _PACK_RES:
