@@ -14,8 +14,8 @@ completed chats per second.
 
 The server runs the default config (real MiniLM, real SmolLM2 with explanations, 2 turn slots, a 30 s
 queue bound, the default turn budgets) except rate limits high enough for every client to share one IP.
-``--home`` defaults to
-/tmp/bundlebot-bench; the demo shop (online-retail, history of 150 shoppers) is indexed there once if missing.
+``--home`` defaults to /tmp/bundlebot-bench; the demo shop (online-retail, history of 150 shoppers) is
+indexed there once if missing.
 Everything is bounded: ``--max-seconds`` per client level, loopback only.
 """
 

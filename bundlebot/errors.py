@@ -63,7 +63,7 @@ class ModelError(BundlebotError):
 
 
 RETRY_AFTER_S = 5
-"""``Retry-After`` of a busy server or an unreachable store: long enough that a client's retries do not
+"""``Retry-After`` of an unreachable store: long enough that a client's retries do not
 pile onto the outage, short enough that a shopper retrying once it is back is served (bundlebot reconnects
 to a restarted Chroma on the next turn)."""
 
@@ -106,8 +106,8 @@ class RateLimitError(BundlebotError):
     code = "rate_limited"
     status = 429
 
-    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or f"retry after {retry_after} s")
         self.retry_after = retry_after
 
 

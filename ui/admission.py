@@ -55,8 +55,7 @@ class Admission:
     @staticmethod
     def _busy(wait_s: float, why: str) -> BusyError:
         retry = max(1, math.ceil(wait_s))
-        return BusyError(f"{why}; about {retry} s until a slot is free", retry_after=retry,
-                         hint=f"retry after {retry} s")
+        return BusyError(f"{why}; about {retry} s until a slot is free", retry_after=retry)
 
     async def enter(self) -> None:
         """Take a slot, waiting at most ``max_wait_s``; BusyError (429) at once when the wait would be

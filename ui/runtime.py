@@ -118,7 +118,6 @@ class TurnRunner:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
-        admission = self.admission
 
         def put(item: Any) -> None:
             with contextlib.suppress(RuntimeError):  # the loop is gone (shut down): nobody listens
@@ -140,7 +139,7 @@ class TurnRunner:
             finally:
                 put(_END)
                 with contextlib.suppress(RuntimeError):  # the slot frees when the work really stops
-                    loop.call_soon_threadsafe(admission.leave, time.monotonic() - started)
+                    loop.call_soon_threadsafe(self.admission.leave, time.monotonic() - started)
 
         threading.Thread(target=produce, name="bundlebot-turn", daemon=True).start()
         return _drain(queue, time.monotonic() + budget_s, budget_s, stop)

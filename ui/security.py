@@ -170,8 +170,7 @@ class RateLimiter:
             if tokens < 1.0:
                 self._buckets[name] = (tokens, now)
                 wait = math.ceil((1.0 - tokens) / rate)
-                raise RateLimitError(f"more than {limit} requests per minute",
-                                     retry_after=wait, hint=f"retry after {wait} s")
+                raise RateLimitError(f"more than {limit} requests per minute", retry_after=wait)
             self._buckets[name] = (tokens - 1.0, now)
             if len(self._buckets) > 100_000:  # bound memory under a flood of distinct IPs
                 self._buckets.clear()

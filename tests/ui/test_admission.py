@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 
+from tests.ui.conftest import LiveServer, auth, keyed_config
+from tests.ui.fakes import fake_factory
 from ui.admission import Admission
+from ui.api import create_app
 from ui.security import BusyError
 
 
@@ -86,12 +90,6 @@ def test_the_average_follows_recent_turns():
 
 def test_sixteen_streamed_chats_over_http_end_in_a_bundle_or_a_well_formed_429(tmp_path):
     """Over a real loopback server: no chat is queued into a timeout; the excess is told when to return."""
-    import httpx
-
-    from tests.ui.conftest import LiveServer, auth, keyed_config
-    from tests.ui.fakes import fake_factory
-    from ui.api import create_app
-
     cfg = keyed_config(tmp_path, max_concurrent_turns=2, queue_timeout_s=5.0, turn_time_budget_s=30.0)
     app = create_app(cfg, assistant_factory=fake_factory(), ui=False, warm=False)
     body = {"model": "bundlebot", "stream": True, "messages": [{"role": "user", "content": "slow tea £20"}]}
