@@ -133,6 +133,9 @@ _RCP_RE = re.compile(
     r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:'s)?\b(?!\s+shower)"
     r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
     re.I)
+# "a gift for a keen gardener": the word "gift" finds gift wrap; a gift bag, set, card or box is a product
+_GIFT_RE = re.compile(r"\b(?:gifts?|presents?)\b(?!\s+(?:wrap\w*|bags?|box(?:es)?|sets?|tags?|cards?|sacks?|"
+                      r"baskets?|hampers?|vouchers?|tissue|ribbons?|paper|tape|boxes))", re.I)
 _FILLER_RE = re.compile(
     r"^\s*(?:hi|hello|hey)?[,!\s]*(?:(?:i'?m|i am|we'?re|we are)\s+(?:looking for|after|searching for)|"
     r"i\s+(?:need|want|would like)|we\s+(?:need|want)|can you|could you|please|find me|show me|get me|"
@@ -406,12 +409,25 @@ def _query(rest: str, c: Constraints) -> str:
     rest = re.sub(r"\b(?:budget|please|thanks|thank you|cheap|ideas?|some|suggestions?|something|anything|"
                   r"give me|show me|find me|max|maximum|tops|(?:not|nothing) too (?:expensive|pricey)|nothing fancy)\b",
                   " ", rest, flags=re.I)
-    rest = re.sub(r"\s+([,.;!?])", r"\1", " ".join(rest.split()))
-    rest = re.sub(r"^[\s,.;:!?'-]+|[\s,.;:!?'-]+$", "", rest)
-    rest = re.sub(r"\b(?:and|or|but|with|for|under|a|an|the|of|in|to)$", "", rest, flags=re.I).strip(" ,.;")
-    rest = re.sub(r"^(?:and|or|but|with|for|a|an|the|of|in|to)\b", "", rest, flags=re.I).strip(" ,.;")
-    if not [t for t in tokens(rest) if t not in STOPWORDS]:
+    rest = _tidy(rest)
+    what = _tidy(_GIFT_RE.sub(" ", rest))
+    if what != rest:  # a present: search what it is and who it is for, never the word "gift" itself
+        what = what if _content(what) else " ".join(filter(None, [c.occasion or "", *c.must_have]))
+        rest = " ".join(filter(None, [what, f"for {c.recipient}" if c.recipient else ""])) or rest
+    if not _content(rest):
         rest = " ".join(filter(None, [c.occasion or "", *c.must_have]))
         if not rest and c.recipient:
             rest = f"gift for {c.recipient}"
     return rest.strip()
+
+
+def _content(text: str) -> bool:
+    return any(t not in STOPWORDS for t in tokens(text))
+
+
+def _tidy(rest: str) -> str:
+    """Spaces, punctuation and connecting words left dangling at either end once words were removed."""
+    rest = re.sub(r"\s+([,.;!?])", r"\1", " ".join(rest.split()))
+    rest = re.sub(r"^[\s,.;:!?'-]+|[\s,.;:!?'-]+$", "", rest)
+    rest = re.sub(r"\b(?:and|or|but|with|for|under|a|an|the|of|in|to|my|our)$", "", rest, flags=re.I).strip(" ,.;")
+    return re.sub(r"^(?:and|or|but|with|for|a|an|the|of|in|to)\b", "", rest, flags=re.I).strip(" ,.;")
