@@ -213,6 +213,11 @@ def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, sp
     by_explain: dict[bool, list] = {}  # variant objects keep their loaded services across suites
     runs = []
     t0 = time.perf_counter()
+
+    def meta() -> dict:
+        return {**_meta(), "split": split, "limit": limit, "variants": variants,
+                "index_seconds": runner.index_seconds, "wall_seconds": round(time.perf_counter() - t0, 1),
+                "rankers": _rankers(cfg, sorted(runner.shops))}
     for name in names:
         path = resolve_suite(name, generated_dir(cfg.home_path, split))
         cases = load_cases(path, limit, path.stem)
@@ -222,7 +227,6 @@ def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, sp
         if ex not in by_explain:
             by_explain[ex] = make_variants(variants, cfg, ex, target, key)
         runs.append(runner.run(path.stem, cases, by_explain[ex]))
-    meta = {**_meta(), "split": split, "limit": limit, "variants": variants,
-            "index_seconds": runner.index_seconds, "wall_seconds": round(time.perf_counter() - t0, 1),
-            "rankers": _rankers(cfg, sorted(runner.shops))}
-    return report.write(runs, meta, out_dir, with_plots)
+        if len(runs) < len(names):  # a long run cut short still leaves the suites it finished
+            report.write(runs, {**meta(), "partial": f"{len(runs)} of {len(names)} suites"}, out_dir, False)
+    return report.write(runs, meta(), out_dir, with_plots)

@@ -149,6 +149,8 @@ def _rankers(rankers: dict[str, dict[str, Any]]) -> list[str]:
 def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
     out = ["# bundlebot evaluation report", "", f"Command: `{meta.get('command', '')}`", "",
            f"Split: {meta.get('split')}; created {meta.get('created')}; machine: {meta.get('machine')}", ""]
+    if meta.get("partial"):
+        out += [f"**Partial report: {meta['partial']} done so far** (rewritten as each suite finishes).", ""]
     if meta.get("index_seconds"):
         out += ["Indexing done in this run (seconds): " + ", ".join(
             f"{k} {v:.0f}" for k, v in sorted(meta["index_seconds"].items())), ""]

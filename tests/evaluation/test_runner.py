@@ -56,6 +56,24 @@ def test_smoke_eval_writes_one_report_with_every_variant(smoke_run: Path) -> Non
     assert (smoke_run / "constraints-latency.png").is_file()
 
 
+def test_a_run_cut_short_keeps_the_suites_it_finished(demo_config, budget_suite, tmp_path, monkeypatch) -> None:
+    real = Runner.run
+
+    def run(self, name, cases, variants):  # type: ignore[no-untyped-def]
+        if name == "constraints":
+            raise KeyboardInterrupt  # the session ends during the second suite
+        return real(self, name, cases, variants)
+
+    monkeypatch.setattr(Runner, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        run_suites(demo_config, [str(budget_suite), "constraints"], ["popularity"], 3, "test", None, None, False,
+                   tmp_path, False)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert set(data["suites"]) == {"budget"} and data["meta"]["partial"] == "1 of 2 suites"
+    assert len(data["suites"]["budget"]["cases"]["popularity"]) == 3
+    assert "Partial report: 1 of 2 suites" in (tmp_path / "report.md").read_text()
+
+
 def test_bundlebot_meets_hand_written_constraints(smoke_run: Path) -> None:
     data = json.loads((smoke_run / "results.json").read_text())
     recs = data["suites"]["constraints"]["cases"]["reranker"]
