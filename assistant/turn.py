@@ -20,7 +20,7 @@ so a model is trained and measured on exactly the candidates, history and prompt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
@@ -29,6 +29,7 @@ from assistant.explain import item_reason
 from assistant.fusion import fuse, rank_scores, scoring_mode
 from assistant.parse import budget_problem, parse_request
 from assistant.prompting import format_price
+from assistant.quantities import per_person_items
 from assistant.state import TurnPlan, apply_edit
 from assistant.text import matches_term
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState
@@ -40,6 +41,10 @@ from retrieval.types import Event, Item, ScoredItem
 DEFAULT_QUERY = "gift"
 RANKED_N = 20
 HISTORY_N = 5
+REFERENCE_RANK = 5
+"""``relevant_first`` measures relevance from the pool's 5th best cosine: one outlier does not set the bar."""
+PER_PERSON_K = 10
+"""Candidates kept from the search among the per-person kinds when the request counts people."""
 MUST_HAVE_K = 20
 """Candidates kept per extra search (a must-have, a replacement, an addition); the main query keeps all."""
 
@@ -173,6 +178,11 @@ def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, 
         k = None if q == plan.query else MUST_HAVE_K
         out.append((k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
                                         history_before=history_before)))
+    if plan.constraints.people and (ids := per_person_items(retriever.shop_kinds())):
+        # "for six": the request's best cups, plates, napkins... join the pool, whatever else ranks first
+        out.insert(-1, (PER_PERSON_K, retriever.gather(plan.query, shopper=shopper, k=PER_PERSON_K,
+                                                       filters=replace(filters, only_ids=ids), chosen=plan.pinned,
+                                                       history_before=history_before)))
     return out
 
 
@@ -194,7 +204,7 @@ def relevant_history(shopper: str, cands: Sequence[ScoredItem], recent: Sequence
 def score(model: Callable[[], Any], cfg: AssistantConfig, plan: TurnPlan, pool: Pool) -> Scores:
     """The usable candidates fused with the LLM's scores of the top ``cfg.llm_candidates`` (the model is
     asked only when fusion is on with a positive weight; ``model()`` loads it on first use)."""
-    usable = pool.usable(plan.constraints)
+    usable = relevant_first(pool.usable(plan.constraints), cfg.relevance_margin)
     top = usable[: cfg.llm_candidates]
     weight = cfg.weight_for(bool(pool.history))
     probs = None
@@ -203,6 +213,37 @@ def score(model: Callable[[], Any], cfg: AssistantConfig, plan: TurnPlan, pool: 
         probs = rank_scores(generator, scoring_mode(cfg.llm_scoring, generator), plan.extra_query or plan.query,
                             top, pool.history)
     return Scores(with_taste(fuse(usable, probs, weight=weight), weight), probs, weight)
+
+
+def relevant_first(cands: list[ScoredItem], margin: float) -> list[ScoredItem]:
+    """Popularity breaks ties among relevant candidates, never outweighs relevance: a candidate whose cosine
+    to the request (``evidence["relevance"]``) is more than ``margin`` below the pool's ``REFERENCE_RANK``-th
+    best loses its popularity share of the score in proportion, all of it at ``2 x margin`` below. A ranker
+    fitted on one kind of request (a wholesaler's invoices) otherwise lets a best seller of cosine 0.2 top a
+    free-text request whose relevant items reach 0.5. The rest of the score (history, co-purchase, words
+    matched) is kept: a complement or the shopper's own item is not relevance's to veto.
+
+    >>> a = ScoredItem(Item("a", "wicker heart"), 1.0, {"popularity": 0.6}, {"relevance": 0.2})
+    >>> pads = [ScoredItem(Item(f"p{i}", "kneeling pad"), 0.7, {"popularity": 0.1}, {"relevance": 0.5})
+    ...         for i in range(5)]
+    >>> [(s.item.id, s.score) for s in relevant_first([a, *pads], 0.1)][-2:]
+    [('p4', 0.7), ('a', 0.4)]
+    """
+    rel = sorted((float(s.evidence["relevance"]) for s in cands if "relevance" in s.evidence), reverse=True)
+    if margin <= 0 or not rel:
+        return cands
+    floor = rel[min(REFERENCE_RANK, len(rel)) - 1] - margin
+    out = []
+    for s in cands:
+        short = min(max((floor - float(s.evidence.get("relevance", floor))) / margin, 0.0), 1.0)
+        cut = short * max(s.breakdown.get("popularity", 0.0), 0.0)
+        if cut <= 0:
+            out.append(s)
+            continue
+        bd = {**s.breakdown, "popularity": round(s.breakdown["popularity"] - cut, 6)}
+        out.append(ScoredItem(s.item, round(s.score - cut, 6), bd, s.evidence))
+    order = sorted(range(len(out)), key=lambda i: (-out[i].score, i))
+    return [out[i] for i in order]
 
 
 def with_taste(ranked: list[ScoredItem], weight: float) -> list[ScoredItem]:

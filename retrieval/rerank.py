@@ -103,6 +103,7 @@ class Reranker:
             if taste:
                 breakdown["taste"] = round(self.config.taste * float(taste.get(item.id, 0.0)), 6)
             evidence = self._evidence(i, history, aff, aff_idx, chosen, sub, sub_idx, comp, comp_of)
+            evidence["relevance"] = round(float(terms["relevance"][i]), 4)  # the cosine, unweighted
             if item.id in times and (self.learned is not None or self.config.repeat > 0):
                 evidence["times_bought"] = times[item.id]
             if taste and taste.get(item.id):

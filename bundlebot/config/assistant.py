@@ -79,6 +79,10 @@ class AssistantConfig:
     fusion_weight_no_history: float | None = 0.8
     """The weight for turns whose prompt has no history lines (an anonymous shopper, or one with no
     purchases), where the reranker has no affinity signal; None = ``fusion_weight``."""
+    relevance_margin: float = 0.15
+    """Popularity only orders relevant candidates: one whose cosine to the request is more than this below
+    the pool's ``assistant.turn.REFERENCE_RANK``-th best loses its popularity share, all of it at twice this
+    below (``assistant.turn.relevant_first``); 0 = off."""
     default_size: int = 4
     """Bundle size when the shopper does not say."""
     max_size: int = 10
@@ -100,5 +104,7 @@ class AssistantConfig:
         if self.fusion_weight_no_history is not None and not 0.0 <= self.fusion_weight_no_history <= 1.0:
             raise ConfigError("assistant.fusion_weight_no_history should be in [0, 1] (or unset), got "
                               f"{self.fusion_weight_no_history}")
+        if not 0.0 <= self.relevance_margin <= 1.0:
+            raise ConfigError(f"assistant.relevance_margin should be in [0, 1], got {self.relevance_margin}")
         if not 1 <= self.default_size <= self.max_size:
             raise ConfigError(f"assistant.default_size should be 1..max_size, got {self.default_size}")
