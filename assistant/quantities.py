@@ -38,6 +38,7 @@ SET_BONUS = 0.2
 """Score for an item whose pack covers the whole party (a share of it for a pack covering part)."""
 
 _cache: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+_items: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 
 def per_person_kinds(kinds: Any) -> frozenset[str]:
@@ -50,6 +51,16 @@ def per_person_kinds(kinds: Any) -> frozenset[str]:
         _cache[kinds] = frozenset(k for k, n in packed.items()
                                   if n >= MIN_PACKED and n >= PER_PERSON_SHARE * items[k])
     return _cache[kinds]
+
+
+def per_person_items(kinds: Any) -> tuple[str, ...]:
+    """The ids of the catalog items of the per-person kinds, sorted (the ``only_ids`` of a search among them)."""
+    if kinds is None:
+        return ()
+    if kinds not in _items:
+        pp = per_person_kinds(kinds)
+        _items[kinds] = tuple(sorted(i for i, k in kinds.item_kind.items() if k in pp))
+    return _items[kinds]
 
 
 def pack_of(kinds: Any, item_id: str, title: str) -> int:

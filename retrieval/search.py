@@ -58,6 +58,8 @@ class Filters:
     categories_not_in: tuple[str, ...] = ()
     """Drop items whose top-level or second-level category is one of these."""
     exclude_ids: tuple[str, ...] = ()
+    only_ids: tuple[str, ...] = ()
+    """Keep only these items (empty: no such limit): a search among the items of some kinds."""
 
     def where(self) -> dict[str, Any] | None:
         """The Chroma ``where`` clause (None when nothing filters)."""
@@ -74,6 +76,8 @@ class Filters:
             clauses += [{"cat0": {"$nin": cats}}, {"cat1": {"$nin": cats}}]
         if self.exclude_ids:
             clauses.append({"item_id": {"$nin": list(self.exclude_ids)}})
+        if self.only_ids:
+            clauses.append({"item_id": {"$in": list(self.only_ids)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -92,6 +96,8 @@ class Filters:
             ok &= ~(np.isin(cat0, self.categories_not_in) | np.isin(cat1, self.categories_not_in))
         if self.exclude_ids:
             ok &= ~np.isin(ids, list(self.exclude_ids))
+        if self.only_ids:
+            ok &= np.isin(ids, list(self.only_ids))
         return ok
 
     def accepts(self, item: Item) -> bool:
@@ -101,7 +107,7 @@ class Filters:
                 and (self.max_price is None or (item.price is not None and item.price <= self.max_price))
                 and (not self.categories_in or bool(cats & set(self.categories_in)))
                 and not (cats & set(self.categories_not_in))
-                and item.id not in self.exclude_ids)
+                and item.id not in self.exclude_ids and (not self.only_ids or item.id in self.only_ids))
 
 
 ChosenLike = Item | str
@@ -257,9 +263,8 @@ class Retriever:
         chosen_ids = tuple(it.id for it, _ in chosen_pairs)
         taste = self.taste(shopper) if history_before is None else Taste()
         if chosen_ids or taste.disliked:
-            filters = Filters(filters.max_price, filters.in_stock_only, filters.categories_in,
-                              filters.categories_not_in,
-                              tuple(sorted(set(filters.exclude_ids) | set(chosen_ids) | taste.disliked)))
+            filters = replace(filters, exclude_ids=tuple(sorted(set(filters.exclude_ids) | set(chosen_ids)
+                                                                | taste.disliked)))
         hits = [(it, v) for it, v, _ in self.store.query_items_with_vectors(qv, k, filters)]
         pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v in hits}
         lexical = self._lexical(query, [it for it, _ in hits])

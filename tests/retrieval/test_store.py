@@ -66,9 +66,10 @@ def test_query_returns_similarity_and_respects_k(shop):
 @given(max_price=st.one_of(st.none(), st.sampled_from([0.5, 1.5, 4.0, 100.0])), in_stock=st.booleans(),
        cat_in=st.lists(st.sampled_from(["kitchen", "tea", "food", "garden", "party"]), max_size=2),
        cat_out=st.lists(st.sampled_from(["kitchen", "cups", "food", "garden"]), max_size=2),
-       exclude=st.lists(st.sampled_from([it.id for it in CATALOG]), max_size=3))
-def test_filtered_query_equals_the_python_rule(shop, max_price, in_stock, cat_in, cat_out, exclude):
-    f = Filters(max_price, in_stock, tuple(cat_in), tuple(cat_out), tuple(exclude))
+       exclude=st.lists(st.sampled_from([it.id for it in CATALOG]), max_size=3),
+       only=st.lists(st.sampled_from([it.id for it in CATALOG]), max_size=4))
+def test_filtered_query_equals_the_python_rule(shop, max_price, in_stock, cat_in, cat_out, exclude, only):
+    f = Filters(max_price, in_stock, tuple(cat_in), tuple(cat_out), tuple(exclude), tuple(only))
     got = {it.id for it, _ in shop.query_items(EMB.embed("teapot"), k=50, filters=f)}
     assert got == {it.id for it in CATALOG if f.accepts(it)}
 
@@ -77,7 +78,8 @@ def test_filtered_query_equals_the_python_rule_on_chromas_own_search_too(shop, s
     # exact_max_items = 0: Chroma answers (a collection this small is searched brute force, so exactly)
     shop.vs.config = replace(store_config, exact_max_items=0)
     for f in [Filters(), Filters(max_price=4.0), Filters(in_stock_only=False, categories_in=("kitchen",)),
-              Filters(categories_not_in=("food",), exclude_ids=("t1",))]:
+              Filters(categories_not_in=("food",), exclude_ids=("t1",)),
+              Filters(in_stock_only=False, only_ids=tuple(it.id for it in CATALOG[:3]))]:
         got = [(it.id, round(sim, 5)) for it, sim in shop.query_items(EMB.embed("tea for two"), k=50, filters=f)]
         shop.vs.config = store_config
         exact = [(it.id, round(sim, 5)) for it, sim in shop.query_items(EMB.embed("tea for two"), k=50, filters=f)]
