@@ -59,14 +59,15 @@ def models_prepare_command(config: ConfigOption = None) -> None:
     typer.echo(f"done in {time.perf_counter() - t0:.1f}s")
 
 
-def _assistant(config: Path | None, shop: str, adapter: str | None, fusion: bool) -> ShoppingAssistant:
+def _assistant(config: Path | None, shop: str, adapter: str | None, fusion: bool | None) -> ShoppingAssistant:
     from assistant.service import ShoppingAssistant
     from bundlebot.config import load_config
 
     cfg = load_config(config)
     if adapter is not None:
         cfg.assistant.generator.adapter = None if adapter.lower() == "none" else adapter
-    cfg.assistant.fusion = cfg.assistant.fusion and fusion
+    if fusion is not None:
+        cfg.assistant.fusion = fusion
     return ShoppingAssistant(cfg, shop)
 
 
@@ -96,14 +97,16 @@ def ask_command(
                                                     "answer per line, model loaded once.")] = None,
     adapter: AdapterOption = None,
     no_explain: Annotated[bool, typer.Option("--no-explain", help="Deterministic explanation only.")] = False,
-    no_fusion: Annotated[bool, typer.Option("--no-fusion", help="Reranker only (no LLM scoring).")] = False,
+    fusion: Annotated[bool | None, typer.Option("--fusion/--no-fusion", help="Fuse the LLM's scores of the top "
+                                                "candidates into the ranking (default: the config's "
+                                                "assistant.fusion, off).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Answer one shopping request with a bundle.
 
     Example: bundlebot ask "hosting a tea party for six, budget £25" --shop demo --shopper 12347 --json
     """
-    bot = _assistant(config, shop, adapter, not no_fusion)
+    bot = _assistant(config, shop, adapter, fusion)
     explain = False if no_explain else None
     if batch is not None:
         _run_batch(bot, batch, explain)
@@ -196,7 +199,7 @@ def chat_command(
 
     Example: bundlebot chat --shop demo --shopper 12347
     """
-    bot = _assistant(config, shop, adapter, True)
+    bot = _assistant(config, shop, adapter, None)
     explain = False if no_explain else None
     state = None
     typer.echo("What are you shopping for? (empty line or 'quit' to stop)")

@@ -68,8 +68,11 @@ class AssistantConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     llm_candidates: int = 12
     """How many top reranked candidates the LLM scores in one forward pass (lettered choices)."""
-    fusion: bool = True
-    """Fuse the LLM's choice scores with the reranker's. Off = reranker only (ablation)."""
+    fusion: bool = False
+    """Fuse the LLM's scores of the top ``llm_candidates`` into the learned ranking. Off by default: on the
+    dev split the fused choice was within noise of the learned ranker alone on both suites it was run on
+    (EVALUATION.md, "Fusion: does LLM scoring earn its place") at ~60 x the latency (10-13 s a turn here);
+    the model still writes the explanation."""
     llm_scoring: str = "auto"
     """How the LLM scores the top candidates: "choice" (one prompt, a letter per candidate), "judge" (one
     yes/no prompt per candidate, batched) or "auto" (what the loaded adapter was trained for; base: choice)."""

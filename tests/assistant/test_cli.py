@@ -21,7 +21,8 @@ def app(monkeypatch) -> typer.Typer:
 
     def fake_assistant(config, shop, adapter, fusion):
         cfg = AppConfig()
-        cfg.assistant.fusion = fusion
+        if fusion is not None:
+            cfg.assistant.fusion = fusion
         b = ShoppingAssistant(cfg, shop, retriever=FakeRetriever(),
                               generator=FakeGenerator("The napkins suit a tea party."))
         made.append(b)

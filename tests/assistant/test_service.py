@@ -20,10 +20,17 @@ from tests.assistant.fakes import CATALOG, FakeGenerator, FakeRetriever
 REQUEST = "hosting a tea party for six, budget £25, no candles"
 
 
+def fused_config() -> AppConfig:
+    cfg = AppConfig()
+    cfg.assistant.fusion = True
+    return cfg
+
+
 def bot(text="The napkins and the cake stand suit a tea party.", **cfg_kw) -> ShoppingAssistant:
     cfg = AppConfig()
     # the fake's letter ramp is arbitrary: these tests keep one fixed fusion (tests of the weights set theirs)
     cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.35, None
+    cfg.assistant.fusion = True  # these tests exercise the model's whole part of a turn (the default is off)
     for k, v in cfg_kw.items():
         setattr(cfg.assistant, k, v)
     return ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=FakeGenerator(text))
@@ -143,7 +150,7 @@ def test_shopper_history_reaches_both_prompts() -> None:
 
     hist = {"s1": [(CATALOG[2], Event("s1", "T1", 1304380800.0))]}
     gen = FakeGenerator()
-    b = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever(history=hist), generator=gen)
+    b = ShoppingAssistant(fused_config(), "demo", retriever=FakeRetriever(history=hist), generator=gen)
     b.turn(REQUEST, shopper="s1")
     assert "Teapot red retrospot" in gen.scored[0][1]["content"] and "2011-05-03" in gen.streamed[0][1]["content"]
     b.turn(REQUEST)  # no shopper: no history in the prompt
@@ -175,10 +182,10 @@ def test_a_judge_adapter_scores_every_top_candidate_with_its_own_prompt() -> Non
     def likes(word):
         return lambda p: 0.9 if word in p[1]["content"].split("<catalog>")[-1].lower() else 0.1
 
-    flat = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever(), generator=FakeGenerator(
+    flat = ShoppingAssistant(fused_config(), "demo", retriever=FakeRetriever(), generator=FakeGenerator(
         task="judge", yes=lambda p: 0.5)).turn("tea party things for six")[0]
     gen = FakeGenerator(task="judge", yes=likes("card"))
-    r, _ = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever(), generator=gen).turn(
+    r, _ = ShoppingAssistant(fused_config(), "demo", retriever=FakeRetriever(), generator=gen).turn(
         "tea party things for six")
     assert not gen.scored and len(gen.judged) == 1
     shown = [p[1]["content"].split("<catalog>\n")[1].split("\n</catalog>")[0] for p in gen.judged[0]]
@@ -186,7 +193,7 @@ def test_a_judge_adapter_scores_every_top_candidate_with_its_own_prompt() -> Non
     assert item_line(CATALOG[9]) in shown  # the card was scored on its own ...
     assert flat.items[0].id != "G1" and r.items[0].id == "G1"  # ... and the judge's favourite now leads
     choice = FakeGenerator(task="judge")
-    cfg = AppConfig()
+    cfg = fused_config()
     cfg.assistant.llm_scoring = "choice"  # configured: the lettered prompt whatever the adapter says
     ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=choice).turn("tea party things for six")
     assert choice.scored and not choice.judged
@@ -198,7 +205,7 @@ def test_turns_without_history_lines_fuse_at_their_own_weight() -> None:
     from retrieval.types import Event
 
     hist = {"s1": [(CATALOG[2], Event("s1", "T1", 1304380800.0))]}
-    cfg = AppConfig()
+    cfg = fused_config()
     cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.0, 0.9
 
     def likes_card(p):
@@ -306,6 +313,7 @@ def test_when_no_sentence_passes_nothing_is_streamed() -> None:
 def test_the_scorer_never_writes_the_explanation_when_a_writer_is_given() -> None:
     cfg = AppConfig()
     cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.35, None
+    cfg.assistant.fusion = True  # these tests exercise the model's whole part of a turn (the default is off)
     scorer = FakeGenerator("No no no no.", task="judge")
     writer = FakeGenerator("These items suit a tea party nicely.")
     svc = ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=scorer, writer=writer)
@@ -320,6 +328,8 @@ def test_without_a_writer_the_config_loads_the_explain_task(monkeypatch) -> None
 
     asked = []
     monkeypatch.setattr(llm, "load_generator", lambda cfg, home, task="score": asked.append(task) or FakeGenerator())
-    svc = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever())
-    svc.turn(REQUEST)
+    ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever()).turn(REQUEST)
+    assert asked == ["explain"]  # fusion is off by default: no scoring model is loaded at all
+    asked.clear()
+    ShoppingAssistant(fused_config(), "demo", retriever=FakeRetriever()).turn(REQUEST)
     assert sorted(set(asked)) == ["explain", "score"]
