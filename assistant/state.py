@@ -49,6 +49,11 @@ class TurnPlan:
     """The previous bundle order; a replacement takes the place of the item it replaces."""
     note: str = ""
     """A plain statement for the shopper about this turn (e.g. an edit that found no target)."""
+    plan_kinds: bool = False
+    """Search the kinds bought with the request's anchor kind (``assistant.companion_bonus`` > 0)."""
+    anchor: str | None = None
+    """The request's anchor kind and the kinds bought with it, set by the searches (``assistant.companions``)."""
+    companions: dict[str, float] = field(default_factory=dict)
 
 
 def validate_state(raw: Any, shop: str, lookup: Callable[[str], Item | None], *,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
+from assistant.companions import COMPANION_K, anchor_kind, companions, item_weights, with_companions
 from assistant.edits import Edit, parse_edit
 from assistant.explain import item_reason
 from assistant.fusion import fuse, rank_scores, scoring_mode
@@ -59,6 +60,8 @@ class Pool:
     """The history lines of the prompts (``relevant_history``)."""
     gathered: Any = None
     """The merged retrieval pool (``retrieval.protocol.Pool``): assembly re-ranks in it without reading."""
+    companion: dict[str, float] = field(default_factory=dict)
+    """Candidate id -> its kind's weight among the kinds bought with the request's anchor kind."""
 
     def usable(self, c: Constraints, k: int | None = None) -> list[ScoredItem]:
         """In stock and not excluded, the first ``k`` (None: all): what the LLM and assembly may pick."""
@@ -92,6 +95,7 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     if retriever.currency and c.currency != retriever.currency:
         c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
     _default_query(plan)
+    plan.plan_kinds = cfg.companion_bonus > 0
     return new_state, plan
 
 
@@ -103,6 +107,7 @@ def first_plan(message: str, cfg: AssistantConfig | None = None) -> TurnPlan:
     _, plan = apply_edit(ConversationState(shop=""), Edit("new", query=stated.query, constraints=stated),
                          prices={}, default_size=cfg.default_size, max_size=cfg.max_size)
     _default_query(plan)
+    plan.plan_kinds = cfg.companion_bonus > 0
     return plan
 
 
@@ -148,13 +153,14 @@ def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, his
         for s in retriever.rank(pool, k):
             seen.setdefault(s.item.id, s)
     cands, merged = list(seen.values()), pools[-1].merged(pools[:-1])
+    weights = item_weights(retriever.shop_kinds(), [s.item for s in cands], plan.companions)
     if not shopper:
-        return Pool(cands, [], merged)
+        return Pool(cands, [], merged, weights)
     if recent is None:
         recent = retriever.history(shopper, HISTORY_N)
     known = {it.id: it for it, *_ in merged.history}  # the pool holds the matched history items already
     history = relevant_history(shopper, cands, list(recent), lambda i: known.get(i) or retriever.item(i))
-    return Pool(cands, history, merged)
+    return Pool(cands, history, merged, weights)
 
 
 def honour_dislikes(plan: TurnPlan, disliked: frozenset[str] | set[str]) -> None:
@@ -178,7 +184,16 @@ def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, 
         k = None if q == plan.query else MUST_HAVE_K
         out.append((k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
                                         history_before=history_before)))
-    if plan.constraints.people and (ids := per_person_items(retriever.shop_kinds())):
+    kinds = retriever.shop_kinds()
+    if plan.plan_kinds:
+        plan.anchor = anchor_kind(kinds, out[-1][1])
+        plan.companions = companions(kinds, plan.anchor)
+    if plan.companions:  # the kinds the shop's baskets buy with the request's anchor kind, for this request
+        out.insert(-1, (COMPANION_K, retriever.gather(plan.query, shopper=shopper, k=COMPANION_K,
+                                                      filters=replace(filters, only_ids=kinds.items_of(
+                                                          list(plan.companions))),
+                                                      chosen=plan.pinned, history_before=history_before)))
+    if plan.constraints.people and (ids := per_person_items(kinds)):
         # "for six": the request's best cups, plates, napkins... join the pool, whatever else ranks first
         out.insert(-1, (PER_PERSON_K, retriever.gather(plan.query, shopper=shopper, k=PER_PERSON_K,
                                                        filters=replace(filters, only_ids=ids), chosen=plan.pinned,
@@ -212,7 +227,19 @@ def score(model: Callable[[], Any], cfg: AssistantConfig, plan: TurnPlan, pool: 
         generator = model()
         probs = rank_scores(generator, scoring_mode(cfg.llm_scoring, generator), plan.extra_query or plan.query,
                             top, pool.history)
-    return Scores(with_taste(fuse(usable, probs, weight=weight), weight), probs, weight)
+    ranked = with_taste(fuse(usable, probs, weight=weight), weight)
+    floor = relevance_floor(usable, cfg.relevance_margin)
+    ranked = with_companions(ranked, pool.companion, cfg.companion_bonus, floor=floor, margin=cfg.relevance_margin)
+    return Scores(ranked, probs, weight)
+
+
+def relevance_floor(cands: Sequence[ScoredItem], margin: float) -> float | None:
+    """The cosine below which a candidate counts as less relevant: the ``REFERENCE_RANK``-th best minus
+    ``margin`` (None when off or no candidate has one)."""
+    rel = sorted((float(s.evidence["relevance"]) for s in cands if "relevance" in s.evidence), reverse=True)
+    if margin <= 0 or not rel:
+        return None
+    return rel[min(REFERENCE_RANK, len(rel)) - 1] - margin
 
 
 def relevant_first(cands: list[ScoredItem], margin: float) -> list[ScoredItem]:
@@ -229,10 +256,9 @@ def relevant_first(cands: list[ScoredItem], margin: float) -> list[ScoredItem]:
     >>> [(s.item.id, s.score) for s in relevant_first([a, *pads], 0.1)][-2:]
     [('p4', 0.7), ('a', 0.4)]
     """
-    rel = sorted((float(s.evidence["relevance"]) for s in cands if "relevance" in s.evidence), reverse=True)
-    if margin <= 0 or not rel:
+    floor = relevance_floor(cands, margin)
+    if floor is None:
         return cands
-    floor = rel[min(REFERENCE_RANK, len(rel)) - 1] - margin
     out = []
     for s in cands:
         short = min(max((floor - float(s.evidence.get("relevance", floor))) / margin, 0.0), 1.0)

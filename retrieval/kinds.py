@@ -323,6 +323,15 @@ class Kinds:
         """The ``n`` kinds most bought with ``kind`` in train baskets: (kind, normalized PMI), best first."""
         return [(k, s) for k, s in self._together.get(kind, [])[:n]]
 
+    def items_of(self, kinds: Sequence[str]) -> tuple[str, ...]:
+        """The ids of the fitted items of these kinds, sorted."""
+        if not hasattr(self, "_by_kind"):
+            by_kind: dict[str, list[str]] = defaultdict(list)
+            for iid, k in self.item_kind.items():
+                by_kind[k].append(iid)
+            self._by_kind = by_kind
+        return tuple(sorted(i for k in set(kinds) for i in self._by_kind.get(k, ())))
+
     def counts(self) -> Counter[str]:
         """Kind -> number of catalog items."""
         return Counter(self.item_kind.values())

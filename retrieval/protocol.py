@@ -26,6 +26,10 @@ class Pool(Protocol):
         """This pool with the candidates of ``others`` added (one pool for every search of a turn)."""
         ...
 
+    def similarities(self) -> list[tuple[Item, float]]:
+        """Each candidate with its similarity to the request (cosine for the real pool)."""
+        ...
+
 
 @runtime_checkable
 class ShopRetriever(Protocol):

@@ -135,6 +135,13 @@ class CandidatePool:
         """Every item this pool holds a vector for (candidates and chosen), by id."""
         return {it.id: (it, v) for it, v in [*self.candidates, *self.chosen]}
 
+    def similarities(self) -> list[tuple[Item, float]]:
+        """Each candidate with its cosine to the request."""
+        if not self.candidates:
+            return []
+        sims = np.stack([v for _, v in self.candidates]) @ np.asarray(self.query_vec, dtype=np.float32)
+        return [(it, float(x)) for (it, _), x in zip(self.candidates, sims, strict=True)]
+
     def merged(self, others: Sequence[CandidatePool]) -> CandidatePool:
         """This pool (its request, history, centroid) with the candidates of ``others`` added."""
         pairs = {it.id: (it, v) for it, v in self.candidates}

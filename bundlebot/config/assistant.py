@@ -86,6 +86,11 @@ class AssistantConfig:
     """Popularity only orders relevant candidates: one whose cosine to the request is more than this below
     the pool's ``assistant.turn.REFERENCE_RANK``-th best loses its popularity share, all of it at twice this
     below (``assistant.turn.relevant_first``); 0 = off."""
+    companion_bonus: float = 0.0
+    """What an item of a kind the shop's baskets buy with the request's anchor kind gains in the ranking
+    (times that kind's normalised lift and the item's relevance, ``assistant.companions``); 0 = off, and then
+    the companions are not searched either. Off by default: 0.3 and 0.6 lowered the dev occasions checks
+    (EVALUATION.md, "Kind planning")."""
     default_size: int = 4
     """Bundle size when the shopper does not say."""
     max_size: int = 10
@@ -107,6 +112,8 @@ class AssistantConfig:
         if self.fusion_weight_no_history is not None and not 0.0 <= self.fusion_weight_no_history <= 1.0:
             raise ConfigError("assistant.fusion_weight_no_history should be in [0, 1] (or unset), got "
                               f"{self.fusion_weight_no_history}")
+        if not 0.0 <= self.companion_bonus <= 2.0:
+            raise ConfigError(f"assistant.companion_bonus should be in [0, 2], got {self.companion_bonus}")
         if not 0.0 <= self.relevance_margin <= 1.0:
             raise ConfigError(f"assistant.relevance_margin should be in [0, 1], got {self.relevance_margin}")
         if not 1 <= self.default_size <= self.max_size:

@@ -71,6 +71,11 @@ class FakePool:
     history: list[tuple[Item, Any, Event]] = field(default_factory=list)
     chosen: list[Any] = field(default_factory=list)
 
+    def similarities(self) -> list[tuple[Item, float]]:
+        """Word overlap with the request, as the fake ranks."""
+        words = content_stems(self.query)
+        return [(it, len(words & content_stems(it.title)) / max(len(words), 1)) for it in self.items]
+
     def merged(self, others: Sequence[FakePool]) -> FakePool:
         seen = {it.id: it for it in self.items}
         for p in others:

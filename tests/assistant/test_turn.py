@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assistant.companions import anchor_kind, with_companions
 from assistant.quantities import per_person_items
-from assistant.turn import first_plan, relevant_first, search_pools
+from assistant.turn import first_plan, gather, relevant_first, score, search_pools
+from bundlebot.config.assistant import AssistantConfig
 from retrieval.kinds import Kinds
 from retrieval.titles import WordStats
 from retrieval.types import Item, ScoredItem
@@ -19,9 +21,9 @@ ITEMS = [*CATALOG, Item("N2", "PACK OF 12 TEA PARTY NAPKINS", price=0.95, curren
          Item("P2", "SET/6 PAPER PLATES TEA", price=1.45, currency="GBP")]
 
 
-def _kinds() -> Kinds:
+def _kinds(together: dict[str, list[list]] | None = None) -> Kinds:
     return Kinds(WordStats.fit([]), {i: k for i, (k, _) in PACKS.items()}, {i: p for i, (_, p) in PACKS.items()},
-                 {}, {k: {"role": "main"} for k, _ in PACKS.values()}, {})
+                 {}, {k: {"role": "main"} for k, _ in PACKS.values()}, together or {})
 
 
 def test_a_head_count_adds_a_search_among_the_per_person_kinds() -> None:
@@ -32,7 +34,7 @@ def test_a_head_count_adds_a_search_among_the_per_person_kinds() -> None:
     assert len(pools) == 2 and pools[-1][1].query == "tea party"  # the request's own search stays last
     k, extra = pools[0]
     assert k is not None and {it.id for it in extra.items} == {"N1", "N2", "P1", "P2"}
-    assert len(search_pools(retriever, first_plan("a tea party"), None)) == 1  # no head count, no such search
+    assert len(search_pools(retriever, first_plan("a tea party"), None)) == 1  # no head count, no companions
     assert len(search_pools(FakeRetriever(ITEMS), first_plan("a tea party for six"), None)) == 1  # no kinds
 
 
@@ -69,3 +71,40 @@ def test_relevance_first_is_off_at_zero_and_without_cosines() -> None:
     bare = [ScoredItem(Item("a", "a"), 1.0, {"popularity": 1.0})]
     assert relevant_first(bare, 0.15) is bare
     assert relevant_first(cands, 0.15)[0].item.id == "1"  # the best seller of cosine 0.1 no longer leads
+
+
+def test_the_kinds_bought_with_the_anchor_kind_are_searched_and_gain_in_the_ranking() -> None:
+    # the shop's baskets buy mugs with teapots; nothing in "a teapot for my mum" says mug
+    kinds = _kinds({"teapot": [["mug", 0.6], ["napkin", 0.2]]})
+    retriever = FakeRetriever(ITEMS, kinds=kinds)
+    plan = first_plan("a teapot for my mum", AssistantConfig(companion_bonus=0.3))
+    assert len(search_pools(retriever, first_plan("a teapot for my mum"), None)) == 1  # off by default
+    pools = search_pools(retriever, plan, None)
+    assert plan.anchor == "teapot" and plan.companions == {"mug": 0.6, "napkin": 0.2}
+    assert {it.id for it in pools[0][1].items} == {"M1", "M2", "N1", "N2"}  # the companions' items, searched
+    pool = gather(retriever, plan, None)
+    assert pool.companion == {"M1": 0.6, "M2": 0.6, "N1": 0.2, "N2": 0.2}
+    cfg = AssistantConfig(fusion=False, relevance_margin=0.0, companion_bonus=0.3)
+    plain = score(lambda: None, AssistantConfig(fusion=False, relevance_margin=0.0, companion_bonus=0.0), plan, pool)
+    ranked = score(lambda: None, cfg, plan, pool)
+    gain = {s.item.id: s.breakdown.get("companion", 0.0) for s in ranked.ranked}
+    assert gain["M1"] == gain["M2"] == round(cfg.companion_bonus * 0.6, 6) and gain["T1"] == 0.0
+    pos = {s.item.id: i for i, s in enumerate(ranked.ranked)}
+    before = {s.item.id: i for i, s in enumerate(plain.ranked)}
+    assert pos["M1"] < before["M1"]  # the mug moved up
+
+
+def test_no_kinds_no_anchor() -> None:
+    retriever = FakeRetriever(ITEMS)
+    plan = first_plan("a teapot for my mum", AssistantConfig(companion_bonus=0.3))
+    assert len(search_pools(retriever, plan, None)) == 1 and plan.anchor is None and not plan.companions
+    assert anchor_kind(None, None) is None
+
+
+def test_a_companion_far_from_the_request_gains_nothing() -> None:
+    near = ScoredItem(Item("c", "paper cups"), 0.3, {}, {"relevance": 0.5})
+    mid = ScoredItem(Item("m", "paper plates"), 0.3, {}, {"relevance": 0.35})
+    far = ScoredItem(Item("x", "christmas cracker"), 0.3, {}, {"relevance": 0.1})
+    out = {s.item.id: s.score for s in with_companions([near, mid, far], {"c": 0.5, "m": 0.5, "x": 0.5}, 0.4,
+                                                      floor=0.4, margin=0.1)}
+    assert out == {"c": 0.5, "m": 0.4, "x": 0.3}  # all of it at the floor, half halfway, none a margin below
