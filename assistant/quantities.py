@@ -1,7 +1,7 @@
 """How many of an item a bundle holds: "a tea party for six" needs cups for six, not one cup.
 
 A kind is **per-person** when the shop's catalog sells it by the unit count: at least ``PER_PERSON_SHARE`` of
-its items (and ``MIN_PACKED`` of them) state a pack size in their titles ("SET/6 PAPER CUPS", "PACK OF 20
+its items (and ``MIN_PACKED`` of them) state a pack of at least ``SERVING_PACK`` in their titles ("SET/6 PAPER CUPS", "PACK OF 20
 NAPKINS", "Paper Plates, 50 Count"; ``retrieval.kinds.Kinds.pack_size``). On Online Retail that gives paper
 cups and plates, napkins, straws, cake cases, snack boxes, placemats and party candles, and not teapots,
 cake stands, bunting or doormats; it needs no invoices, so an Instacart or BundleRec catalog gets its own
@@ -32,6 +32,9 @@ from typing import Any
 
 PER_PERSON_SHARE = 0.5
 MIN_PACKED = 2
+SERVING_PACK = 4
+"""A pack of at least this many is servings ("Set/6 Paper Cups"); a set of 2 tea towels or 3 cake tins is one
+present, and a kind sold so is not bought per guest."""
 MAX_QUANTITY = 100
 """Units of one item at most, whatever the head count."""
 SET_BONUS = 0.2
@@ -47,7 +50,7 @@ def per_person_kinds(kinds: Any) -> frozenset[str]:
         return frozenset()
     if kinds not in _cache:
         items: Counter[str] = Counter(kinds.item_kind.values())
-        packed: Counter[str] = Counter(k for i, k in kinds.item_kind.items() if kinds.pack_size(i) > 1)
+        packed: Counter[str] = Counter(k for i, k in kinds.item_kind.items() if kinds.pack_size(i) >= SERVING_PACK)
         _cache[kinds] = frozenset(k for k, n in packed.items()
                                   if n >= MIN_PACKED and n >= PER_PERSON_SHARE * items[k])
     return _cache[kinds]
