@@ -1,8 +1,9 @@
 """How many of an item a bundle holds: "a tea party for six" needs cups for six, not one cup.
 
 A kind is **per-person** when the shop's catalog sells it by the unit count: at least ``PER_PERSON_SHARE`` of
-its items (and ``MIN_PACKED`` of them) state a pack of at least ``SERVING_PACK`` in their titles ("SET/6 PAPER CUPS", "PACK OF 20
-NAPKINS", "Paper Plates, 50 Count"; ``retrieval.kinds.Kinds.pack_size``). On Online Retail that gives paper
+its items (and ``MIN_PACKED`` of them) state a pack of at least ``SERVING_PACK`` in their titles ("SET/6 PAPER
+CUPS", "PACK OF 20 NAPKINS", "Paper Plates, 50 Count"; ``retrieval.kinds.Kinds.pack_size``). On Online Retail that
+gives paper
 cups and plates, napkins, straws, cake cases, snack boxes, placemats and party candles, and not teapots,
 cake stands, bunting or doormats; it needs no invoices, so an Instacart or BundleRec catalog gets its own
 per-person kinds from its titles alone. (The Online Retail invoices' own quantities were looked at as the
