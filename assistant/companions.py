@@ -92,5 +92,4 @@ def with_companions(ranked: list[ScoredItem], weights: dict[str, float], bonus: 
             continue
         add = round(bonus * w, 6)
         out.append(ScoredItem(s.item, round(s.score + add, 6), {**s.breakdown, "companion": add}, s.evidence))
-    order = sorted(range(len(out)), key=lambda i: (-out[i].score, i))
-    return [out[i] for i in order]
+    return sorted(out, key=lambda s: -s.score)  # stable: ties keep the ranked order

@@ -410,12 +410,13 @@ def _query(rest: str, c: Constraints) -> str:
                   r"give me|show me|find me|max|maximum|tops|(?:not|nothing) too (?:expensive|pricey)|nothing fancy)\b",
                   " ", rest, flags=re.I)
     rest = _tidy(rest)
+    stated = " ".join(filter(None, [c.occasion or "", *c.must_have]))
     what = _tidy(_GIFT_RE.sub(" ", rest))
     if what != rest:  # a present: search what it is and who it is for, never the word "gift" itself
-        what = what if _content(what) else " ".join(filter(None, [c.occasion or "", *c.must_have]))
+        what = what if _content(what) else stated
         rest = " ".join(filter(None, [what, f"for {c.recipient}" if c.recipient else ""])) or rest
     if not _content(rest):
-        rest = " ".join(filter(None, [c.occasion or "", *c.must_have]))
+        rest = stated
         if not rest and c.recipient:
             rest = f"gift for {c.recipient}"
     return rest.strip()

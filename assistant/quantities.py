@@ -2,10 +2,9 @@
 
 A kind is **per-person** when the shop's catalog sells it by the unit count: at least ``PER_PERSON_SHARE`` of
 its items (and ``MIN_PACKED`` of them) state a pack of at least ``SERVING_PACK`` in their titles ("SET/6 PAPER
-CUPS", "PACK OF 20 NAPKINS", "Paper Plates, 50 Count"; ``retrieval.kinds.Kinds.pack_size``). On Online Retail that
-gives paper
-cups and plates, napkins, straws, cake cases, snack boxes, placemats and party candles, and not teapots,
-cake stands, bunting or doormats; it needs no invoices, so an Instacart or BundleRec catalog gets its own
+CUPS", "PACK OF 20 NAPKINS", "Paper Plates, 50 Count"; ``retrieval.kinds.Kinds.pack_size``). On Online Retail
+that gives paper cups and plates, napkins, straws, cake cases, snack boxes, placemats and party candles, and not
+teapots, cake stands, bunting or doormats; it needs no invoices, so an Instacart or BundleRec catalog gets its own
 per-person kinds from its titles alone. (The Online Retail invoices' own quantities were looked at as the
 signal first: they are a wholesaler's, a median line of 6 mugs and 2 teapots but also 25 rolls of wrap, 12
 ornaments and 4 bunting, so they do not tell a kind used by each guest from one bought for resale.)
@@ -42,7 +41,6 @@ SET_BONUS = 0.2
 """Score for an item whose pack covers the whole party (a share of it for a pack covering part)."""
 
 _cache: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
-_items: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 
 def per_person_kinds(kinds: Any) -> frozenset[str]:
@@ -59,12 +57,7 @@ def per_person_kinds(kinds: Any) -> frozenset[str]:
 
 def per_person_items(kinds: Any) -> tuple[str, ...]:
     """The ids of the catalog items of the per-person kinds, sorted (the ``only_ids`` of a search among them)."""
-    if kinds is None:
-        return ()
-    if kinds not in _items:
-        pp = per_person_kinds(kinds)
-        _items[kinds] = tuple(sorted(i for i, k in kinds.item_kind.items() if k in pp))
-    return _items[kinds]
+    return kinds.items_of(per_person_kinds(kinds)) if kinds is not None else ()
 
 
 def pack_of(kinds: Any, item_id: str, title: str) -> int:

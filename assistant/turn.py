@@ -268,8 +268,7 @@ def relevant_first(cands: list[ScoredItem], margin: float) -> list[ScoredItem]:
             continue
         bd = {**s.breakdown, "popularity": round(s.breakdown["popularity"] - cut, 6)}
         out.append(ScoredItem(s.item, round(s.score - cut, 6), bd, s.evidence))
-    order = sorted(range(len(out)), key=lambda i: (-out[i].score, i))
-    return [out[i] for i in order]
+    return sorted(out, key=lambda s: -s.score)  # stable: ties keep the ranker's order
 
 
 def with_taste(ranked: list[ScoredItem], weight: float) -> list[ScoredItem]:

@@ -51,7 +51,7 @@ import logging
 import os
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +257,7 @@ class Kinds:
         self.from_category = set(from_category)
         """Items whose kind is their category (the title gave no usable word)."""
         self.fingerprint = fingerprint
+        self._by_kind: dict[str, list[str]] | None = None
 
     @classmethod
     def fit(cls, items: Sequence[Item], baskets: Sequence[Basket] = ()) -> Kinds:
@@ -323,13 +324,12 @@ class Kinds:
         """The ``n`` kinds most bought with ``kind`` in train baskets: (kind, normalized PMI), best first."""
         return [(k, s) for k, s in self._together.get(kind, [])[:n]]
 
-    def items_of(self, kinds: Sequence[str]) -> tuple[str, ...]:
+    def items_of(self, kinds: Iterable[str]) -> tuple[str, ...]:
         """The ids of the fitted items of these kinds, sorted."""
-        if not hasattr(self, "_by_kind"):
-            by_kind: dict[str, list[str]] = defaultdict(list)
+        if self._by_kind is None:  # built on first use: most turns never ask
+            self._by_kind = defaultdict(list)
             for iid, k in self.item_kind.items():
-                by_kind[k].append(iid)
-            self._by_kind = by_kind
+                self._by_kind[k].append(iid)
         return tuple(sorted(i for k in set(kinds) for i in self._by_kind.get(k, ())))
 
     def counts(self) -> Counter[str]:
