@@ -84,6 +84,7 @@ def test_cached_inputs_render_the_prompts_the_live_service_scores(demo_config, d
     for scoring in ("choice", "judge"):
         cfg = deepcopy(demo_config)
         cfg.assistant.llm_scoring = scoring
+        cfg.assistant.fusion = True  # off by default; these prompts are what fusion asks
         gen = FakeGenerator()
         bot = ShoppingAssistant(cfg, "demo", generator=gen, retriever=demo_retriever)
         for case in cases:
