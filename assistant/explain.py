@@ -15,7 +15,8 @@ rambles is replaced by the deterministic one.
 >>> check_explanation("The cake stand costs £8.00, well under £10.", facts)
 []
 >>> check_explanation("The cake stand is 20% off with free shipping!", facts)
-['a promise or discount: 20%', 'a promise or discount: free shipping', 'a number not in the catalog facts: 20']
+['a promise or discount: 20%', 'a promise or discount: free shipping', 'a number not in the catalog facts: 20', \
+'words no fact supports: free, shipping']
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from assistant.prompting import format_price
-from assistant.text import STOPWORDS, WORD_NUMBERS, content_stems, stem, tokens
+from assistant.text import STOPWORDS, WORD_NUMBERS, _word_hit, content_stems, stem, tokens
 from assistant.types import Constraints
 from retrieval.types import Event, Item, ScoredItem
 
@@ -67,6 +69,14 @@ class Facts:
     """The prompt's facts block (``assistant.facts.explain_facts``), one fact a line."""
     request: str = ""
     """The request's words (query, occasion, recipient): a sentence about them is on topic."""
+    budget_min: float | None = None
+    """The lower end of a stated budget range ("between £20 and £40")."""
+    line_totals: list[float] = field(default_factory=list)
+    """Price × quantity of each line bought more than once."""
+    item_kinds: list[str | None] = field(default_factory=list)
+    """The kind of each title, in order (None where the shop has none)."""
+    evidence: Any = None
+    """The ``assistant.facts.Evidence`` these facts were stated from (pairs, history, the top item)."""
 
 
 def item_reason(s: ScoredItem, query: str, title_of: Callable[[str], str | None]) -> str:
@@ -178,7 +188,8 @@ def sentences(text: str) -> list[str]:
 
 def sentence_problems(parts: Sequence[str], facts: Facts) -> list[str]:
     """Each sentence must state something the facts hold (a bundle item, one of its kinds, a price or count
-    from the facts, a history item, the request's topic), be no pleasantry, and say something new; at most
+    from the facts, a history item; after the first, the request's topic), be no pleasantry, and say
+    something new, with every claim bound to its fact (``claim_problems``); at most
     ``MAX_SENTENCES``. Each sentence is judged on its own and against the ones before it, so a prefix of
     whole sentences never has a problem the whole text lacks."""
     problems: list[str] = []
@@ -186,7 +197,8 @@ def sentence_problems(parts: Sequence[str], facts: Facts) -> list[str]:
     for n, s in enumerate(parts):
         words = content_stems(s)
         anchored = _anchored(s, words, facts)
-        if not anchored and not (words & content_stems(facts.request) and not _FILLER_RE.search(s)):
+        on_topic = n > 0 and words & content_stems(facts.request) and not _FILLER_RE.search(s)
+        if not anchored and not on_topic:  # the opening must state a fact: "it fits your request" says nothing
             problems.append(f"a sentence no fact supports: {s[:60]!r}")
         if any(len(words & w) >= SAME * len(words | w) for w in seen if words and w):
             problems.append(f"says the same again: {s[:60]!r}")
@@ -194,8 +206,115 @@ def sentence_problems(parts: Sequence[str], facts: Facts) -> list[str]:
             problems.append(f"a sentence of over {MAX_WORDS} words")
         if n == MAX_SENTENCES:
             problems.append(f"more than {MAX_SENTENCES} sentences")
+        problems += claim_problems(s, facts)
         seen.append(words)
     return problems
+
+
+def claim_problems(sentence: str, facts: Facts) -> list[str]:
+    """Each claim of one sentence bound to its own fact, not just to a number that occurs somewhere in the
+    facts: an amount next to "budget" must be the budget, one next to "left"/"under" what the budget leaves,
+    one next to "total"/"together" the total, one after an item the item's price; "N orders" must be the count
+    of a pair the sentence names (or of the most ordered item it names); "N kinds" / "N items" the bundle's;
+    "a set of N" a title's; and every descriptive word must come from the facts (a title, a kind, the request,
+    the history, the facts block) or the plain words an explanation is made of."""
+    problems = [f"{what}: {m.group(0).strip()}" for what, m in _misbound_amounts(sentence, facts)]
+    problems += [f"an order count of something else: {m.group(0)}" for m in _misbound_orders(sentence, facts)]
+    for m in _DIGIT_COUNT_RE.finditer(sentence):
+        want = len(facts.kinds) if m.group(2).lower().startswith(("kind", "type")) else len(facts.titles)
+        if int(m.group(1)) != want and not (m.group(2).lower().startswith(("kind", "type")) and not facts.kinds):
+            problems.append(f"a wrong count: {m.group(0)}")
+    titles = " ".join(facts.titles).lower()
+    problems += [f"a pack size no title states: {m.group(0)}" for m in _PACK_RE.finditer(sentence)
+                 if not re.search(rf"\b{m.group(2)}\b", titles)]
+    if unsupported := _unsupported_words(sentence, facts):
+        problems.append(f"words no fact supports: {', '.join(unsupported)}")
+    return problems
+
+
+def _names(words: frozenset[str], title: str, asked: frozenset[str], facts: Facts | None = None) -> bool:
+    """Does a sentence with these content stems name this item: its kind, its head word, two of its own words,
+    or a word of 5+ letters that no other bundle title has ("cakestand")?"""
+    own = content_stems(title) - asked
+    head = _kind(title)
+    if (head and head in words) or len(own & words) >= min(2, len(own)) > 0:
+        return True
+    if facts is None:
+        return False
+    kind = dict(zip(facts.titles, facts.item_kinds, strict=False)).get(title)
+    if kind and content_stems(kind) and content_stems(kind) <= words:
+        return True
+    others = set().union(*(content_stems(t) for t in facts.titles if t != title))
+    return any(len(w) >= 5 and w not in others for w in own & words)
+
+
+def _misbound_amounts(sentence: str, facts: Facts) -> list[tuple[str, re.Match[str]]]:
+    asked = content_stems(facts.request)
+    left = round(facts.budget - facts.total, 2) if facts.budget is not None and facts.total is not None else None
+    out, start = [], 0
+    for m in _MONEY_RE.finditer(sentence):
+        value, before = float(m.group(1).replace(",", ".")), sentence[start:m.start()].lower()
+        after = sentence[m.end():m.end() + 24].lower()
+        start = m.end()
+        near = before[-40:]
+        if _BUDGET_AFTER_RE.match(after) or _BUDGET_BEFORE_RE.search(near):
+            want, what = [facts.budget, facts.budget_min], "an amount that is not the budget"
+        elif _LEFT_AFTER_RE.match(after) or _LEFT_BEFORE_RE.search(near):
+            want, what = [left], "an amount that is not what the budget leaves"
+        elif _TOTAL_RE.search(near) or _TOTAL_AFTER_RE.match(after):
+            want, what = [facts.total], "an amount that is not the total"
+        else:
+            named = [i for i, t in enumerate(facts.titles) if _names(content_stems(before), t, asked, facts)]
+            if not named:
+                continue  # a bare amount: ``_bad_numbers`` already holds it to the facts
+            prices = [facts.prices[i] for i in named if facts.prices[i] is not None]
+            want = [*prices, *facts.line_totals, facts.total if len(facts.titles) == 1 else None]
+            want += [round(sum(prices), 2)] if len(named) > 1 else []
+            what = "an amount that is not the price of the item named"
+        if not any(w is not None and abs(value - w) < 0.006 for w in want):
+            out.append((what, m))
+    return out
+
+
+def _misbound_orders(sentence: str, facts: Facts) -> list[re.Match[str]]:
+    ev = facts.evidence
+    if ev is None:
+        return []
+    words, asked = content_stems(sentence), content_stems(facts.request)
+    names = lambda t: _names(words, t, asked, facts)  # noqa: E731
+    names_any = any(names(t) for t in facts.titles)
+    together = bool(_TOGETHER_RE.search(sentence))
+    out = []
+    for m in _ORDERS_RE.finditer(sentence):
+        n = int(m.group(1))
+        pair_ok = together and any(c == n and (names(a) or names(b) or (not names_any and len(facts.titles) == 2))
+                                   for a, b, c in ev.pairs)
+        top_ok = bool(ev.top and ev.top[1] == n and names(ev.top[0]))
+        vague = _VAGUE_RE.search(sentence[max(0, m.start() - 14):m.start() + len(m.group(1))])
+        if vague or not (pair_ok or top_ok):
+            out.append(m)
+    return out
+
+
+def _unsupported_words(sentence: str, facts: Facts) -> list[str]:
+    allowed = content_stems(" ".join([*facts.titles, *facts.context, *facts.statements, *facts.kinds,
+                                      facts.request]))
+    out = []
+    for w in sorted(content_stems(sentence) - allowed - plain_words()):
+        if not any(_word_hit(a, w) or _word_hit(w, a) for a in allowed):  # "cake stand" / "CAKESTAND"
+            out.append(w)
+    return out
+
+
+@lru_cache(maxsize=1)
+def plain_words() -> frozenset[str]:
+    """The words an explanation may use about any bundle: English function words, the talk of bundles and
+    budgets, and every word of the fact sentences the service itself writes (``assistant.wording``)."""
+    from assistant import wording
+
+    templates = [t for name in dir(wording) if name.isupper() and isinstance(v := getattr(wording, name), tuple)
+                 for t in v]
+    return content_stems(" ".join([PLAIN_TEXT, *templates]).replace("{", " ").replace("}", " "))
 
 
 def history_titles(facts: Facts) -> list[str]:
@@ -220,10 +339,46 @@ def _anchored(sentence: str, words: frozenset[str], facts: Facts) -> bool:
 
 
 _SENTENCE_END_RE = re.compile(r"[.!?][\"')\]]*\s")
+_MONEY_RE = re.compile(r"[£$€]\s?(\d+(?:[.,]\d{1,2})?)")
+_BUDGET_AFTER_RE = re.compile(r"\s*(?:total\s+|overall\s+|whole\s+)?budget\b")
+_BUDGET_BEFORE_RE = re.compile(r"\bbudget(?:\s+(?:of|is|was|at|set at))?[\s:]*(?:up to\s+|of up to\s+)?$")
+_LEFT_AFTER_RE = re.compile(r"\s*(?:left|to spare|spare|remaining|under|below|short|less than)\b")
+_LEFT_BEFORE_RE = re.compile(r"\b(?:leaving|leaves|left with|saving|saves|still have|remaining|remains)"
+                             r"(?:\s+\w+){0,2}\s*$")
+_TOTAL_RE = re.compile(r"\b(?:total|totals|totalling|totaling|together|altogether|in all|comes? to|coming to|"
+                       r"sum|all \w+ (?:items|things|of them)|they cost|bundle costs?|bundle is|whole)\b[^,;:()]*$")
+_TOTAL_AFTER_RE = re.compile(r"\s*(?:in total|in all|altogether|total|for (?:the lot|everything|all))\b")
+_VAGUE_RE = re.compile(r"\b(?:more than|over|nearly|almost|around|about|roughly|under|fewer than|less than|"
+                       r"up to)\s+\d+$", re.I)
+_DIGIT_COUNT_RE = re.compile(r"\b(\d+)\s+(?:different\s+|\w+\s+)?(kinds?|types?|items|things|pieces|products|"
+                             r"gifts|picks)\b", re.I)
+_TOGETHER_RE = re.compile(r"\b(?:together|with|both|alongside|pair|pairs|paired|and)\b", re.I)
+_PACK_RE = re.compile(r"\b(set|pack|box|bag|tin)s? of (\d+)\b", re.I)
 _ORDERS_RE = re.compile(r"\b(\d+)\s+(?:\w+\s+)?(?:orders|baskets|invoices|times)\b", re.I)
 _FILLER_RE = re.compile(r"\b(?:hope|enjoy|let me know|feel free|happy shopping|any questions|don't hesitate|"
                         r"thank you|thanks|have a (?:great|lovely|nice)|perfect choice|great choice)\b", re.I)
 MAX_SENTENCES = 4
+PLAIN_TEXT = (
+    # function words the stopword list leaves in
+    "as so because since which who whom whose what when where while if then than but not no nor yet also "
+    "too can could will would shall should may might must do does did done doing has have had having was were "
+    "been being am get gets got make makes made making let lets there here how why all any each every both "
+    "either neither many much more most less least few other others another such own same just even still "
+    "into onto over under within without about above below after before during between through up down out "
+    "off again once well only already ever never always often very quite rather lot lots "
+    # talk of a bundle, its budget and its evidence
+    "bundle bundles kind kinds type types sort sorts total totals budget budgets spend spending spent left "
+    "leave leaving leaves remaining spare cost costs costing price prices priced pound pounds penny pence "
+    "order orders ordered buy buys buying bought purchase purchased purchases shopper shoppers customer "
+    "customers shop store favourite favourites favorite popular match matches matched matching fit fits fitted "
+    "fitting suit suits suited suitable go goes going went pair pairs paired complete completes completed "
+    "bring brings brought include includes included including cover covers covered covering add adds added "
+    "choose chose chosen choice choices pick picks picked select selected selection option options request "
+    "requested ask asked want wanted need needed needs keep keeps kept hold holds held back together "
+    "alongside along plus piece pieces product products gift gifts present presents occasion "
+    "great good nice lovely ideal perfect useful handy practical help helps like similar together "
+    "first second third last next new use used using come comes coming came nicely neatly"
+)
 SAME = 0.8
 """Two sentences whose content words overlap this much (Jaccard) say the same thing."""
 MAX_WORDS = 40
@@ -237,7 +392,7 @@ class SentenceGate:
     monotone (a prefix has a subset of the whole text's problems), so the released text is the longest
     checked prefix that ends a sentence.
 
-    >>> gate = SentenceGate(Facts(titles=["TEA CUP"], prices=[2.0], total=2.0, currency="GBP"))
+    >>> gate = SentenceGate(Facts(titles=["TEA CUP"], prices=[2.0], total=2.0, currency="GBP", request="party"))
     >>> [gate.feed(p) for p in ["The tea cup ", "suits a party. ", "Get 50% off now! ", "More."]]
     ['', 'The tea cup suits a party. ', '', '']
     >>> gate.problems[0], gate.checked

@@ -105,13 +105,18 @@ def explain_facts(lines: Sequence[Any], total: float | None, c: Constraints, que
     """The check's ``Facts`` of a bundle, with ``statements``: the prompt's facts block (``lookups``: those
     of ``bundle_evidence``)."""
     ev = bundle_evidence(lines, total, c, history, **lookups)
+    kind_of = lookups.get("kind_of") or (lambda i: None)
     shown = statements(ev)
     numbers = [float(x) for x in (c.budget_min, c.people, c.size, ev.left) if x is not None]
     counts = [n for *_, n in ev.pairs] + ([ev.top[1]] if ev.top else [])
     return Facts(titles=[ln.title for ln in lines], prices=[ln.price for ln in lines], total=total,
-                 budget=c.budget, currency=ev.currency, context=[query, format_history(history), *shown],
+                 budget=c.budget, currency=ev.currency, context=[query, format_history(history), *shown,
+                          *(ln.category for ln in lines if getattr(ln, "category", ""))],
                  others=[o for o in others if o], numbers=numbers, kinds=ev.kinds, counts=counts,
-                 statements=shown, request=" ".join(filter(None, [query, c.occasion, c.recipient])))
+                 statements=shown, request=" ".join(filter(None, [query, c.occasion, c.recipient])), evidence=ev,
+                 budget_min=c.budget_min, item_kinds=[kind_of(ln.id) for ln in lines],
+                 line_totals=[round(ln.price * q, 2) for ln in lines
+                              if ln.price is not None and (q := getattr(ln, "quantity", 1)) > 1])
 
 
 def _size_line(n: int, kinds: list[str]) -> str:

@@ -36,6 +36,7 @@ from assistant.prompting import format_price
 from assistant.state import TurnPlan, validate_state
 from assistant.text import echoable
 from assistant.types import BundleResult, Constraints, ConversationState, TurnEvent
+from assistant.wording import summary
 from bundlebot.errors import BundlebotError, RequestError
 from retrieval.protocol import ShopRetriever
 from retrieval.types import Event, Item
@@ -186,14 +187,13 @@ class ShoppingAssistant:
     # ---- explanation ----------------------------------------------------------------------------------
     def _explain(self, result: BundleResult, plan: TurnPlan, history: list[tuple[Item, Event]], explain: bool,
                  timings: dict[str, float], t0: float) -> Iterator[TurnEvent]:
-        fallback = deterministic_explanation(result.items, result.total, plan.constraints, plan.query,
-                                             result.message)
-        result.explanation, result.grounded, result.explanation_source = fallback, True, "deterministic"
-        if not explain or not result.items:
+        facts = self._facts(result, plan, history) if result.items else None
+        result.explanation, result.grounded, result.explanation_source = self._plain(result, plan, facts), True, \
+            "deterministic"
+        if not explain or facts is None:
             return
         t = time.perf_counter()
         deadline = t0 + self.config.assistant.turn_time_budget_s
-        facts = self._facts(result, plan, history)
         messages = explain_messages(plan.query, result.items, result.total, plan.constraints, history,
                                     facts.statements)
         gate = SentenceGate(facts)  # only checked sentences reach the shopper
@@ -222,6 +222,16 @@ class ShoppingAssistant:
         else:
             log.info("explanation replaced by the deterministic one: %s", "; ".join(result.problems))
             result.grounded, result.explanation_source = False, "fallback"
+
+    @staticmethod
+    def _plain(result: BundleResult, plan: TurnPlan, facts: Facts | None) -> str:
+        """What the shopper reads when no model text is shown: the bundle's facts in a sentence each
+        (``assistant.wording``); the item-by-item text where the shop has no kinds to name."""
+        if facts is None or not facts.evidence.kinds:
+            return deterministic_explanation(result.items, result.total, plan.constraints, plan.query,
+                                             result.message)
+        text = summary(facts.evidence, [ln.id for ln in result.items])
+        return f"{text} {result.message}" if result.message else text
 
     def _facts(self, result: BundleResult, plan: TurnPlan, history: list[tuple[Item, Event]]) -> Facts:
         """What the explanation may state (the prompt's facts block) and what the check allows."""

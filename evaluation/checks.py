@@ -263,6 +263,8 @@ def score(case: Case, ans: Answer, prices: Mapping[str, float | None], secrets: 
         why.append(f"non-catalog item(s): {', '.join(bad)}")
     allowed = [x for x in (ans.total, ans.stated_budget, case.constraints.budget, case.checks.max_total)
                if x is not None]
+    if ans.total is not None and ans.stated_budget is not None:  # "leaving £3.20 of your budget"
+        allowed.append(round(ans.stated_budget - ans.total, 2))
     # A refusal's "(fix: ...)" hint is a usage example ("... under £25"), not a claim about the catalog.
     said = f"{ans.explanation}\n{_FIX_HINT.sub(' ', ans.message)}"
     for title in sorted((titles or {}).values(), key=len, reverse=True):

@@ -5,16 +5,9 @@ plan, the pool with the history from before the basket, then ``assistant.turn.sc
 ``assistant.turn.build``), so the bundle is the one the service would show. Its facts come from
 ``assistant.facts.explain_facts`` (the service's own facts block: kinds, budget use, orders holding two of its
 items, what the shopper bought before) and the prompt from ``assistant.explain.explain_messages``. The target
-states only those facts, in wording drawn with a per-basket seed from ``OPENINGS`` / ``PAIR`` / ``HISTORY`` /
-``TOP`` / ``BUDGET`` (so the model learns to copy facts, not one template), and must pass the service's strict
-check (``check_explanation``) before it is kept.
-
->>> from assistant.facts import Evidence
->>> ev = Evidence(3, ["teapot", "mug", "cake stand"], 23.4, 25.0, 1.6, "GBP",
-...               pairs=[("White teapot", "Rose mug", 312)], history=[("Pink teapot", "May 2011", False)])
->>> print(write_target(ev, random.Random(1)))
-You get a teapot, a mug and a cake stand. White teapot and Rose mug were bought together in 312 orders. \
-The total is £23.40, within your £25.00 budget.
+states only those facts, in wording drawn with a per-basket seed (``assistant.wording.write_target``, the
+same sentences the service shows when the model's text fails the check), so the model learns to copy facts,
+not one template; a target must pass the service's strict check (``check_explanation``) to be kept.
 """
 
 from __future__ import annotations
@@ -26,56 +19,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from assistant.facts import Evidence
-from assistant.prompting import format_price
+from assistant.wording import write_target
 
 log = logging.getLogger(__name__)
-
-OPENINGS = ("This bundle covers {k} kinds: {kinds}.", "You get {a_kinds}.", "Here are {n} items, with {a_kinds}.",
-            "It brings together {a_kinds}.")
-OPENINGS_FOR = ("For {occasion}: {a_kinds}.", "Here are {n} items for {occasion}, with {a_kinds}.")
-PAIR = ("{a} and {b} were bought together in {count} orders.", "Shoppers bought {a} with {b} in {count} orders.",
-        "In {count} orders, {a} and {b} were bought together.", "{a} goes with {b}: {count} orders held both.")
-HISTORY = ("You bought the {title} in {when}, and the bundle has more of its kind.",
-           "The bundle matches the {title} you bought in {when}.")
-AGAIN = ("You bought the {title} before, in {when}, so it is here again.",
-         "The {title} is back: you bought it in {when}.")
-TOP = ("{title} is in {count} orders of this shop.", "{title} is a favourite here, in {count} orders.")
-BUDGET = ("It comes to {total}, leaving {left} of your {budget} budget.",
-          "The total is {total}, within your {budget} budget.",
-          "At {total}, it stays {left} under your {budget} budget.")
-SHOWN_KINDS = 3
-TOTAL = ("All {n} items come to {total}.", "Together they cost {total}.")
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _article(kind: str) -> str:
-    return ("an " if kind[:1] in "aeiou" else "a ") + kind
-
-
-def write_target(ev: Evidence, rng: random.Random) -> str:
-    """2-3 sentences: what the bundle covers, its strongest evidence (a pair bought together, the shopper's
-    own purchase, a shop favourite), and how it uses the budget."""
-    price = lambda x: format_price(x, ev.currency)  # noqa: E731
-    kinds, more = ev.kinds[:SHOWN_KINDS], len(ev.kinds) > SHOWN_KINDS  # a list of every kind is no sentence
-    fill = {"k": len(ev.kinds), "kinds": _and(kinds + ["more"] * more), "n": ev.n, "occasion": ev.occasion,
-            "a_kinds": _and([_article(k) for k in kinds] + ["more"] * more)}
-    options = [o for o in OPENINGS if len(ev.kinds) >= 2 or "{k}" not in o] + list(OPENINGS_FOR * bool(ev.occasion))
-    out = [rng.choice(options).format(**fill)] if kinds else []
-    evidence = [rng.choice(PAIR).format(a=a, b=b, count=n) for a, b, n in ev.pairs[:1]]
-    evidence += [rng.choice(AGAIN if again else HISTORY).format(title=t, when=when)
-                 for t, when, again in ev.history[:1] if when]
-    if ev.top:
-        evidence.append(rng.choice(TOP).format(title=ev.top[0], count=ev.top[1]))
-    out += rng.sample(evidence, min(len(evidence), 3 - len(out) - (ev.total is not None)))
-    if ev.total is not None:
-        pick = BUDGET if ev.budget is not None else TOTAL
-        out.append(rng.choice(pick).format(total=price(ev.total), left=price(ev.left), budget=price(ev.budget),
-                                           n=ev.n))
-    return " ".join(out)
 
 
 def explain_example(t: Any, retriever: Any, app: Any, seed: int) -> tuple[dict | None, str]:

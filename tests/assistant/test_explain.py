@@ -26,7 +26,7 @@ FACTS = Facts(titles=["REGENCY CAKESTAND 3 TIER", "PAPER TEA PARTY NAPKINS"], pr
 @pytest.mark.parametrize("text", [
     "The Regency cakestand (£10.95) and the paper napkins (£0.85) come to £11.80, within your £25 budget.",
     "Both items suit a tea party for 6 and pair with the teapot you bought in 2011.",
-    "The 3 tier cakestand is perfect for cakes, and the napkins keep things tidy.",
+    "The 3 tier cakestand is perfect for cakes, and the napkins suit the tea party.",
 ])
 def test_grounded_texts_pass(text: str) -> None:
     assert check_explanation(text, FACTS) == []
@@ -128,11 +128,13 @@ def shop_facts() -> Facts:
 
 
 @pytest.mark.parametrize("text", [
+    "The cakestand (£10.95) and the napkins (£0.85) come to £11.80 in all.",
+    "At £11.80, it stays £13.20 under your £25.00 budget.",
     "You get a cake stand and napkins. They were bought together in 312 orders. It comes to £11.80, "
     "leaving £13.20 of your £25.00 budget.",
     "The Regency cakestand and the paper napkins suit a tea party. The napkins are in 40 orders of this shop.",
     "You bought the Teapot red retrospot in May 2011. This bundle covers 2 kinds: cake stand and napkin.",
-    "Both suit a tea party.",   # the request's topic, no pleasantry
+    "You get a cake stand and napkins. Both suit a tea party.",   # then the request's topic, no pleasantry
 ])
 def test_sentences_that_state_facts_pass(text: str) -> None:
     assert check_explanation(text, shop_facts()) == []
@@ -143,6 +145,7 @@ def test_sentences_that_state_facts_pass(text: str) -> None:
     ("The cakestand suits a tea party. Let me know if you need anything else.", "no fact supports"),
     ("The napkins are lovely. Enjoy your tea party!", "no fact supports"),   # topic + pleasantry: filler
     ("Quality matters and style is timeless.", "no fact supports"),
+    ("This bundle fits your request because it suits a tea party.", "no fact supports"),  # opening: no fact
     ("They were bought together in 300 orders.", "wrong order count"),        # a number of the facts? no
     ("The napkins were bought 40 times with the cakestand in 13 orders.", "wrong order count"),
     ("The cakestand suits a tea party. The cakestand suits a tea party well.", "says the same again"),
@@ -150,6 +153,16 @@ def test_sentences_that_state_facts_pass(text: str) -> None:
      "more than 4 sentences"),
     ("The cakestand " + "and the napkins " * 20 + "suit a tea party.", "over 40 words"),
     ("The cakestand goes well with the scented candles.", "not in the bundle"),
+    # true numbers in false claims (the adapter's passing texts, EVALUATION.md "Explanations")
+    ("The cakestand is £11.80.", "not the price of the item named"),
+    ("It stays £25.00 under your £25.00 budget.", "not what the budget leaves"),
+    ("It comes to £13.20, within your £25.00 budget.", "not the total"),
+    ("The napkins fit a budget of £11.80.", "not the budget"),
+    ("They are a more than 312 orders favourite.", "order count of something else"),
+    ("The cakestand is in 312 orders of this shop.", "order count of something else"),
+    ("This bundle covers 8 kinds: cake stand and napkin.", "wrong count"),
+    ("You get 2 items and a set of 4 cake stands.", "pack size"),
+    ("The cakestand is blue porcelain.", "no fact supports: blue, porcelain"),
 ])
 def test_sentences_without_support_fail(text: str, problem: str) -> None:
     problems = check_explanation(text, shop_facts())

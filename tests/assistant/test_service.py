@@ -26,7 +26,7 @@ def fused_config() -> AppConfig:
     return cfg
 
 
-def bot(text="The napkins and the cake stand suit a tea party.", **cfg_kw) -> ShoppingAssistant:
+def bot(text="The napkins and the tea cups suit a tea party.", **cfg_kw) -> ShoppingAssistant:
     cfg = AppConfig()
     # the fake's letter ramp is arbitrary: these tests keep one fixed fusion (tests of the weights set theirs)
     cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.35, None
@@ -293,12 +293,12 @@ def test_a_budget_in_the_shops_currency_needs_no_note() -> None:
 
 
 def test_only_checked_sentences_are_streamed_and_generation_stops_at_a_refused_one() -> None:
-    gen_text = "The napkins and the cake stand suit a tea party. Get 50% off the candles today! More words here."
+    gen_text = "The napkins and the tea cups suit a tea party. Get 50% off the candles today! More words here."
     b = bot(gen_text)
     events = list(b.turn_stream(REQUEST))
     streamed = "".join(e.data["text"] for e in events if e.type == "token")
     done = events[-1].data
-    assert streamed.strip() == "The napkins and the cake stand suit a tea party." == done["explanation"]
+    assert streamed.strip() == "The napkins and the tea cups suit a tea party." == done["explanation"]
     assert done["grounded"] and not done["replaced"] and any("50%" in p for p in done["problems"])
     assert done["result"]["explanation_source"] == "model"
 
