@@ -206,3 +206,19 @@ def test_a_prefix_of_whole_sentences_never_has_more_problems_than_the_whole() ->
     for n in range(1, len(parts) + 1):
         prefix = " ".join(parts[:n])
         assert set(check_explanation(prefix, shop_facts())) - {"empty or too short"} <= whole, prefix
+
+
+def test_the_fallback_states_only_facts_the_strict_check_accepts() -> None:
+    """The text a shopper reads when the model's is refused passes the model's own check, for every wording
+    its seed can draw, and the same bundle always reads the same."""
+    import random
+
+    from assistant.wording import summary, write_target
+
+    facts = shop_facts()
+    texts = {write_target(facts.evidence, random.Random(seed)) for seed in range(30)}
+    assert len(texts) > 3
+    for text in texts:
+        assert check_explanation(text, facts) == [], text
+    ids = [ln.id for ln in lines()]
+    assert summary(facts.evidence, ids) == summary(facts.evidence, ids)
