@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from assistant.prompting import format_price
-from assistant.text import STOPWORDS, WORD_NUMBERS, _word_hit, content_stems, stem, tokens
+from assistant.text import STOPWORDS, WORD_NUMBERS, content_stems, stem, tokens, word_hit
 from assistant.types import Constraints
 from retrieval.types import Event, Item, ScoredItem
 
@@ -221,8 +221,10 @@ def claim_problems(sentence: str, facts: Facts) -> list[str]:
     problems = [f"{what}: {m.group(0).strip()}" for what, m in _misbound_amounts(sentence, facts)]
     problems += [f"an order count of something else: {m.group(0)}" for m in _misbound_orders(sentence, facts)]
     for m in _DIGIT_COUNT_RE.finditer(sentence):
-        want = len(facts.kinds) if m.group(2).lower().startswith(("kind", "type")) else len(facts.titles)
-        if int(m.group(1)) != want and not (m.group(2).lower().startswith(("kind", "type")) and not facts.kinds):
+        of_kinds = m.group(2).lower().startswith(("kind", "type"))
+        if of_kinds and not facts.kinds:
+            continue  # a shop without kinds: nothing to count them by
+        if int(m.group(1)) != (len(facts.kinds) if of_kinds else len(facts.titles)):
             problems.append(f"a wrong count: {m.group(0)}")
     titles = " ".join(facts.titles).lower()
     problems += [f"a pack size no title states: {m.group(0)}" for m in _PACK_RE.finditer(sentence)
@@ -301,7 +303,7 @@ def _unsupported_words(sentence: str, facts: Facts) -> list[str]:
                                       facts.request]))
     out = []
     for w in sorted(content_stems(sentence) - allowed - plain_words()):
-        if not any(_word_hit(a, w) or _word_hit(w, a) for a in allowed):  # "cake stand" / "CAKESTAND"
+        if not any(word_hit(a, w) or word_hit(w, a) for a in allowed):  # "cake stand" / "CAKESTAND"
             out.append(w)
     return out
 
@@ -310,11 +312,9 @@ def _unsupported_words(sentence: str, facts: Facts) -> list[str]:
 def plain_words() -> frozenset[str]:
     """The words an explanation may use about any bundle: English function words, the talk of bundles and
     budgets, and every word of the fact sentences the service itself writes (``assistant.wording``)."""
-    from assistant import wording
+    from assistant.wording import TEMPLATES
 
-    templates = [t for name in dir(wording) if name.isupper() and isinstance(v := getattr(wording, name), tuple)
-                 for t in v]
-    return content_stems(" ".join([PLAIN_TEXT, *templates]).replace("{", " ").replace("}", " "))
+    return content_stems(" ".join([PLAIN_TEXT, *TEMPLATES]).replace("{", " ").replace("}", " "))
 
 
 def history_titles(facts: Facts) -> list[str]:
@@ -328,11 +328,8 @@ def _anchored(sentence: str, words: frozenset[str], facts: Facts) -> bool:
     """Does the sentence name a bundle item, one of its kinds, a history item, or a money amount / order
     count of the facts (every number was already checked against them)?"""
     asked = content_stems(facts.request)  # "tea party" in a title is the request's topic, not an item named
-    for title in facts.titles + history_titles(facts):
-        own = content_stems(title) - asked
-        head = _kind(title)
-        if (head and head in words) or len(own & words) >= min(2, len(own)) > 0:
-            return True
+    if any(_names(words, title, asked) for title in facts.titles + history_titles(facts)):
+        return True
     if any(content_stems(k) and content_stems(k) <= words for k in facts.kinds):
         return True
     return bool(re.search(r"[£$€]\s?\d", sentence) or _ORDERS_RE.search(sentence))
@@ -376,7 +373,7 @@ PLAIN_TEXT = (
     "choose chose chosen choice choices pick picks picked select selected selection option options request "
     "requested ask asked want wanted need needed needs keep keeps kept hold holds held back together "
     "alongside along plus piece pieces product products gift gifts present presents occasion "
-    "great good nice lovely ideal perfect useful handy practical help helps like similar together "
+    "great good nice lovely ideal perfect useful handy practical help helps like similar "
     "first second third last next new use used using come comes coming came nicely neatly"
 )
 SAME = 0.8

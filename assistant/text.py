@@ -93,10 +93,10 @@ def matches_term(text: str, term: str) -> bool:
     term_words = [stem(t) for t in tokens(term) if t not in STOPWORDS] or [stem(t) for t in tokens(term)]
     if not term_words:
         return False
-    return all(any(_word_hit(w, tw) for w in words) for tw in term_words)
+    return all(any(word_hit(w, tw) for w in words) for tw in term_words)
 
 
-def _word_hit(word: str, term_word: str) -> bool:
+def word_hit(word: str, term_word: str) -> bool:
     if word == term_word:
         return True
     if len(term_word) < 3:

@@ -40,6 +40,8 @@ BUDGET = ("It comes to {total}, leaving {left} of your {budget} budget.",
 BUDGET_ALL = ("It comes to {total}, all of your {budget} budget.", "The total is {total}, within your {budget} budget.")
 TOTAL = ("All {n} items come to {total}.", "Together they cost {total}.")
 TOTAL_ONE = ("It costs {total}.",)
+TEMPLATES = (*OPENINGS, *OPENINGS_FOR, *PAIR, *HISTORY, *AGAIN, *TOP, *BUDGET, *BUDGET_ALL, *TOTAL, *TOTAL_ONE)
+"""Every sentence the service writes: their words are words the check allows (``explain.plain_words``)."""
 SHOWN_KINDS = 3
 """A list of every kind is no sentence: the first ones, then "more"."""
 
