@@ -96,7 +96,8 @@ def fit_summary(shop: str, m: dict) -> str:
     if m.get("status") != "learned":
         return f"shop {shop}: keeps the hand-weighted reranker ({m.get('reason')})"
     dev = m.get("dev", {})
-    return (f"shop {shop}: learned ranker, {m['train_requests']} train requests, {m['rounds']} trees, "
+    live = f" ({m['feedback_requests']} from shoppers' feedback)" if m.get("feedback_requests") else ""
+    return (f"shop {shop}: learned ranker, {m['train_requests']} train requests{live}, {m['rounds']} trees, "
             f"{m['wall_s']:.0f} s; dev recall@10 {dev.get('recall@10_learned')} "
             f"(hand weights {dev.get('recall@10_hand')}, {dev.get('requests')} requests)")
 

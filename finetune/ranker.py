@@ -6,7 +6,9 @@ source of the same shape gets a ranker, whatever its domain:
 - baskets with an intent (BundleRec bundles): the intent, no shopper; gold = the bundle's items;
 - baskets with priced items (invoices): ``budget_invoice`` (themes, size and real total), as their shopper;
 - other baskets (orders): "I need <finest category>" per category of the basket, as its shopper; gold = the
-  basket's items in that category.
+  basket's items in that category;
+- and, whatever the source, the shop's own live requests (``feedback_requests``): what its shoppers asked,
+  labelled by what they liked or put in their cart from the answer.
 
 Each request runs through the turn's own first stages (``assistant.turn.first_plan`` and ``search_pools``,
 the history strictly before the basket, as it stood then: ``Retriever.history_as_of``), and every candidate
@@ -39,6 +41,7 @@ import numpy as np
 from bundlebot.config import AppConfig
 from finetune.data import accepted
 from retrieval.features import FEATURES
+from retrieval.feedback import LiveEvent
 from retrieval.ranker import MIN_GROUPS, PARAMS, RankingData, fit, load_ranker, read_manifest, save
 from retrieval.tasks import aisle_of, budget_invoice
 from retrieval.types import Basket, Event, SourceData
@@ -84,8 +87,41 @@ def requests_of(src: SourceData, baskets: list[Basket], limit: int, seed: int = 
     return sorted(rng.sample(out, limit), key=lambda r: r.basket.id) if len(out) > limit else out
 
 
+FEEDBACK_POSITIVE = ("like", "cart", "purchase")
+FEEDBACK_REQUESTS = 1500
+"""At most this many of the latest live requests join a fit (a bound on its time, like ``TRAIN_REQUESTS``)."""
+
+
+def feedback_requests(events: list[LiveEvent], known: set[str], limit: int = FEEDBACK_REQUESTS) -> list[Request]:
+    """Training requests from the shop's feedback log (events oldest first): one per (shopper, request text)
+    the widget or UI sent with its events, gold = the items whose latest verdict of their own is a like, a
+    cart addition or a purchase (a dislike or a removal after a like takes it back; a verdict on the whole
+    bundle says too little about one item to be a label). The request's history is the shopper's before its
+    first event, and its pools carry no taste (``Retriever.gather`` ignores taste for a replay), so a like
+    never labels the row it also moved."""
+    groups: dict[tuple[str, str], list[LiveEvent]] = defaultdict(list)
+    for e in events:
+        if e.request.strip() and e.item_id in known:
+            groups[(e.shopper_id, " ".join(e.request.split()).casefold())].append(e)
+    out: list[Request] = []
+    for (shopper, _), evs in groups.items():
+        text = " ".join(evs[0].request.split())
+        verdict: dict[str, str] = {}
+        for e in evs:
+            if e.scope == "item" and e.kind != "view":
+                verdict[e.item_id] = e.kind
+        gold = tuple(i for i, k in verdict.items() if k in FEEDBACK_POSITIVE)
+        if gold and accepted(text):
+            first = min(e.timestamp for e in evs)
+            out.append(Request(text, shopper, first, gold,
+                               Basket(f"feedback:{shopper}:{first}", gold, shopper_id=shopper, timestamp=first)))
+    return sorted(out, key=lambda r: (r.before or 0.0, r.basket.id))[-limit:] if limit else []
+
+
 class EventsAsOf:
-    """``Retriever.history_as_of`` from a source's train events: each shopper's aggregates before a time."""
+    """``Retriever.history_as_of`` from a source's train events: each shopper's aggregates before a time.
+    A shopper the source does not know (a live one, whose history the store holds) gets None: the store's
+    own history before that time stands."""
 
     def __init__(self, events: list[Event]) -> None:
         self.by_shopper: dict[str, list[Event]] = defaultdict(list)
@@ -96,7 +132,9 @@ class EventsAsOf:
         self.times = {s: [e.timestamp for e in evs] for s, evs in self.by_shopper.items()}
         self._cache: dict[tuple[str, float], dict[str, Event]] = {}
 
-    def __call__(self, shopper: str, before: float) -> Mapping[str, Event]:
+    def __call__(self, shopper: str, before: float) -> Mapping[str, Event] | None:
+        if shopper not in self.by_shopper:
+            return None
         key = (shopper, before)
         if key not in self._cache:
             evs = self.by_shopper.get(shopper, [])[: bisect.bisect_left(self.times.get(shopper, []), before)]
@@ -191,14 +229,15 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     from retrieval.search import Retriever
 
     t0 = time.perf_counter()
-    if not src.train_baskets:
-        return _keep_hand(config, shop, {"shop": shop, "source": src.name, "features": list(FEATURES)},
-                          "the source has no train baskets to learn from", t0)
     cfg = copy.deepcopy(config)
     cfg.retrieval.ranker = "hand"  # the features do not depend on a model; reading none is faster
     retriever = Retriever.open(cfg, shop)
+    live = feedback_requests(retriever.store.feedback.events(), {it.id for it in src.items})
+    if not src.train_baskets and not live:
+        return _keep_hand(config, shop, {"shop": shop, "source": src.name, "features": list(FEATURES)},
+                          "the source has no train baskets and the shop no feedback to learn from", t0)
     retriever.history_as_of = EventsAsOf(src.events)
-    train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1)
+    train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1) + live
     dev_reqs = requests_of(src, src.dev, dev_requests, seed=2)
     meta = retriever.store.meta()
     digest = _hash(train_reqs + dev_reqs, [meta.get("items"), meta.get("history"), list(FEATURES), PARAMS])
@@ -207,7 +246,7 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
         log.info("shop %s: the ranker is current (same requests, index and features); not refitted", shop)
         return {**old, "reused": True}
     manifest: dict[str, Any] = {"shop": shop, "source": src.name, "data_sha256": digest,
-                                "features": list(FEATURES)}
+                                "features": list(FEATURES), "feedback_requests": len(live)}
     train, _ = _rows(retriever, train_reqs, "train", progress, LeaveOut(src.train_baskets))
     dev, dev_parts = _rows(retriever, dev_reqs, "dev", progress)
     if len(train.groups) < MIN_GROUPS:

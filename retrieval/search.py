@@ -362,8 +362,8 @@ class Retriever:
         pairs = self.store.get_items([e.item_id for e, _ in entries], with_vectors=True)
         by_id = {it.id: (it, v) for it, v in pairs}
         events = {e.item_id: e.to_event() for e, _ in entries}
-        if before is not None and self.history_as_of is not None:
-            then = self.history_as_of(str(shopper), before)
+        if before is not None and self.history_as_of is not None \
+                and (then := self.history_as_of(str(shopper), before)) is not None:
             events = {i: then[i] for i in events if i in then}
         return [(*by_id[e.item_id], events[e.item_id]) for e, _ in entries
                 if e.item_id in by_id and e.item_id in events]
@@ -389,9 +389,9 @@ class HistoryAsOf(Protocol):
     The store keeps one aggregate per (shopper, item) over all train events; ``history_before`` drops items
     first bought later, but an earlier item's count and last purchase still include the replayed basket and
     what came after it. Training sets this from the source's events, so its rows see what a shopper's turn
-    at that moment would have seen."""
+    at that moment would have seen; None for a shopper it does not know (the store's rows before then stand)."""
 
-    def __call__(self, shopper: str, before: float) -> Mapping[str, Event]: ...
+    def __call__(self, shopper: str, before: float) -> Mapping[str, Event] | None: ...
 
 
 def learned_ranker(config: AppConfig, shop: str) -> LearnedRanker | None:

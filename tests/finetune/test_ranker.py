@@ -7,8 +7,17 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from finetune.ranker import EventsAsOf, LeaveOut, fit_indexed, fit_shop, request_rows, requests_of
+from finetune.ranker import (
+    EventsAsOf,
+    LeaveOut,
+    feedback_requests,
+    fit_indexed,
+    fit_shop,
+    request_rows,
+    requests_of,
+)
 from retrieval.features import FEATURES
+from retrieval.feedback import LiveEvent
 from retrieval.ranker import load_ranker, read_manifest
 from retrieval.types import Basket, Event, Item, SourceData
 from tests.conftest import DEMO_SHOP
@@ -48,7 +57,7 @@ def test_history_as_of_counts_only_earlier_events() -> None:
     assert set(then) == {"a"} and (then["a"].count, then["a"].quantity, then["a"].timestamp) == (1, 2, 1.0)
     later = as_of("s", 10.0)
     assert (later["a"].count, later["a"].quantity, later["a"].timestamp) == (2, 3, 3.0) and later["b"].count == 1
-    assert as_of("nobody", 10.0) == {}
+    assert as_of("nobody", 10.0) is None  # a live shopper: the store's own history before then stands
 
 
 def test_leave_out_covers_a_bundle_and_its_session(bundlerec) -> None:
@@ -62,14 +71,28 @@ def test_leave_out_covers_a_bundle_and_its_session(bundlerec) -> None:
     assert all(items[i].popularity >= n for i, n in counts.items() if i in items)
 
 
-@pytest.fixture(scope="module")
-def own_home(demo_config, tmp_path_factory):
+def test_live_requests_are_labelled_by_the_latest_verdict_on_each_item() -> None:
+    q = "a tea party"
+    ev = [LiveEvent("s", "a", "view", 1.0, request="a  Tea party"), LiveEvent("s", "b", "view", 1.0, request=q),
+          LiveEvent("s", "a", "like", 2.0, request=q), LiveEvent("s", "b", "like", 3.0, request=q),
+          LiveEvent("s", "b", "dislike", 4.0, request=q),  # taken back
+          LiveEvent("s", "c", "cart", 5.0, request=q),
+          LiveEvent("s", "d", "like", 6.0, scope="bundle", request=q),  # the whole bundle: no label
+          LiveEvent("t", "a", "like", 7.0),  # no request sent: no context to learn from
+          LiveEvent("t", "zz", "like", 8.0, request="mugs"),  # not in the catalog
+          LiveEvent("t", "b", "dislike", 9.0, request="mugs")]  # nothing liked: no gold
+    reqs = feedback_requests(ev, {"a", "b", "c", "d"})
+    assert [(r.text, r.shopper, r.before, r.gold) for r in reqs] == [("a Tea party", "s", 1.0, ("a", "c"))]
+    assert reqs[0].basket.shopper_id == "s" and feedback_requests(ev, {"a", "b", "c", "d"}, limit=0) == []
+
+
+def _home_of_its_own(demo_config, tmp_path_factory, name: str):
     """The shared demo shop seen from a home of its own: a ranker fitted here must not change what the other
     tests' demo shop ranks with."""
     import copy
     import shutil
 
-    home = tmp_path_factory.mktemp("ranker-home")
+    home = tmp_path_factory.mktemp(name)
     for sub in ("models", "embeddings"):
         (home / sub).symlink_to(demo_config.home_path / sub, target_is_directory=True)
     shutil.copytree(demo_config.home_path / "shops" / DEMO_SHOP, home / "shops" / DEMO_SHOP)
@@ -77,6 +100,11 @@ def own_home(demo_config, tmp_path_factory):
     cfg.retrieval.store.path = str(demo_config.store_path)  # the same path: the same Chroma client
     cfg.home = str(home)
     return cfg
+
+
+@pytest.fixture(scope="module")
+def own_home(demo_config, tmp_path_factory):
+    return _home_of_its_own(demo_config, tmp_path_factory, "ranker-home")
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +177,25 @@ def test_an_unchanged_shop_keeps_its_ranker(fitted_demo, online_retail) -> None:
     other = fit_shop(cfg, DEMO_SHOP, online_retail, train_requests=110, dev_requests=40, progress=False,
                      unless_current=True)  # other requests: refitted
     assert "reused" not in other and other["data_sha256"] != m["data_sha256"]
+
+
+def test_a_shop_learns_from_its_shoppers_feedback_alone(demo_config, demo_retriever, online_retail,
+                                                         tmp_path_factory) -> None:
+    """No train baskets at all: the requests shoppers made and the items they liked or carted are the data."""
+    from retrieval.feedback import record
+
+    cfg = _home_of_its_own(demo_config, tmp_path_factory, "feedback-home")
+    shopper = "fit-feedback-shopper"
+    items = sorted((it for it in online_retail.items if it.price and len(it.title.split()) >= 3),
+                   key=lambda it: it.id)[:: 50][:70]
+    events = [LiveEvent(shopper, it.id, "like" if n % 2 else "cart", 1.7e9 + n,
+                        request=" ".join(it.title.lower().split()[:3])) for n, it in enumerate(items)]
+    record(demo_retriever.store, events)
+    try:
+        m = fit_shop(cfg, DEMO_SHOP, SourceData("online-retail", online_retail.items, [], []), progress=False)
+    finally:
+        demo_retriever.store.delete_shopper(shopper)
+    assert m["status"] == "learned", m
+    assert m["feedback_requests"] == len(items) and m["train_requests"] >= 50
+    assert load_ranker(cfg.home_path, DEMO_SHOP) is not None
+    assert demo_retriever.store.feedback.events(shopper) == []
