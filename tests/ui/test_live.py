@@ -152,8 +152,15 @@ def test_browser_artifacts_dir_is_ignored():
     assert out.returncode == 0 or shutil.which("git") is None
 
 
+def _kind(retriever, item_id: str) -> str | None:
+    k = retriever.kind(retriever.item(item_id))
+    return k[0] if k else None
+
+
 @pytest.mark.browser
-def test_widget_dislike_keeps_the_item_out_of_the_next_bundle(live, browser, demo_retriever):
+def test_widget_feedback_changes_the_next_bundle_and_the_history(live, browser, demo_retriever):
+    """Keyboard only: dislike one card and like another; the same request again has neither the disliked item
+    nor its kind and keeps the liked one; "Add all to cart" makes the bundle the shopper's history."""
     from ui.security import sign_shopper_token
 
     shopper = "live-feedback-shopper"
@@ -167,11 +174,19 @@ def test_widget_dislike_keeps_the_item_out_of_the_next_bundle(live, browser, dem
     page.locator("form input").press("Enter")
     page.locator(".card").first.wait_for(timeout=60_000)
     first = page.eval_on_selector_all(".cards .card", "els => els.map(e => e.dataset.id)")
-    dislike = page.locator(".card").first.locator("button.dislike")
-    dislike.focus()  # keyboard only: a focused <button> pressed with Enter
-    page.keyboard.press("Enter")
-    page.locator(f'.card[data-id="{first[0]}"][data-reported="dislike"]').wait_for(timeout=10_000)
-    assert dislike.get_attribute("aria-pressed") == "true"
+    kinds = {i: _kind(demo_retriever, i) for i in first}
+    gone = next(i for i in first if kinds[i] and kinds[i] not in message)  # a kind the request does not name
+    liked = next(i for i in first if i != gone and kinds[i] != kinds[gone])
+
+    def press(item_id: str, button: str, reported: str) -> None:
+        btn = page.locator(f'.card[data-id="{item_id}"] button.{button}')
+        btn.focus()  # a focused <button> pressed with Enter
+        page.keyboard.press("Enter")
+        page.locator(f'.card[data-id="{item_id}"][data-reported="{reported}"]').wait_for(timeout=10_000)
+        assert btn.get_attribute("aria-pressed") == "true"
+
+    press(gone, "dislike", "dislike")
+    press(liked, "like", "like")
     page.locator(".msg.bot").last.wait_for(timeout=30_000)
     page.locator("form input").fill(message)
     page.locator("form input").press("Enter")
@@ -179,10 +194,22 @@ def test_widget_dislike_keeps_the_item_out_of_the_next_bundle(live, browser, dem
                            ".querySelectorAll('.cards').length === 2", timeout=60_000)
     second = page.evaluate("() => [...document.querySelector('#bundlebot-widget').shadowRoot"
                            ".querySelectorAll('.cards')[1].querySelectorAll('.card')].map(e => e.dataset.id)")
-    assert second and first[0] not in second, (first, second)
-    kinds = [e.kind for e in demo_retriever.store.feedback.events(shopper)]
-    assert "dislike" in kinds and kinds.count("view") >= len(first)  # each shown bundle is logged as viewed
-    assert demo_retriever.history(shopper) == []  # views and dislikes are not history
+    assert second and gone not in second, (first, second)
+    assert kinds[gone] not in [_kind(demo_retriever, i) for i in second], (kinds[gone], second)
+    assert liked in second, (liked, second)
+    stored = [(e.kind, e.item_id, e.request) for e in demo_retriever.store.feedback.events(shopper)]
+    assert ("dislike", gone, message) in stored and ("like", liked, message) in stored
+    assert [k for k, _, _ in stored].count("view") >= len(first)  # each shown bundle is logged as viewed
+    assert demo_retriever.history(shopper) == []  # views, likes and dislikes are not history
+    page.locator(".add").last.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.cartEvents.length === 1", timeout=10_000)
+    for _ in range(50):  # the events request is sent after the cart event fires
+        if {it.id for it, _ in demo_retriever.history(shopper)} == set(second):
+            break
+        page.wait_for_timeout(200)
+    assert {it.id for it, _ in demo_retriever.history(shopper)} == set(second)
+    assert all(ev.kind == "cart" for _, ev in demo_retriever.history(shopper))
     page.screenshot(path=str(ARTIFACTS / "widget-feedback.png"), full_page=True)
     demo_retriever.store.delete_shopper(shopper)
     assert errors == [], errors
