@@ -105,7 +105,7 @@ def feedback_requests(events: list[LiveEvent], known: set[str], limit: int = FEE
             groups[(e.shopper_id, " ".join(e.request.split()).casefold())].append(e)
     out: list[Request] = []
     for (shopper, _), evs in groups.items():
-        text = " ".join(evs[0].request.split())
+        text = " ".join(evs[0].request.split())  # the request as first worded
         verdict: dict[str, str] = {}
         for e in evs:
             if e.scope == "item" and e.kind != "view":
@@ -137,7 +137,7 @@ class EventsAsOf:
             return None
         key = (shopper, before)
         if key not in self._cache:
-            evs = self.by_shopper.get(shopper, [])[: bisect.bisect_left(self.times.get(shopper, []), before)]
+            evs = self.by_shopper[shopper][: bisect.bisect_left(self.times[shopper], before)]
             agg: dict[str, Event] = {}
             for e in evs:
                 p = agg.get(e.item_id)

@@ -152,11 +152,6 @@ def test_browser_artifacts_dir_is_ignored():
     assert out.returncode == 0 or shutil.which("git") is None
 
 
-def _kind(retriever, item_id: str) -> str | None:
-    k = retriever.kind(retriever.item(item_id))
-    return k[0] if k else None
-
-
 @pytest.mark.browser
 def test_widget_feedback_changes_the_next_bundle_and_the_history(live, browser, demo_retriever):
     """Keyboard only: dislike one card and like another; the same request again has neither the disliked item
@@ -174,7 +169,8 @@ def test_widget_feedback_changes_the_next_bundle_and_the_history(live, browser, 
     page.locator("form input").press("Enter")
     page.locator(".card").first.wait_for(timeout=60_000)
     first = page.eval_on_selector_all(".cards .card", "els => els.map(e => e.dataset.id)")
-    kinds = {i: _kind(demo_retriever, i) for i in first}
+    kind_of = demo_retriever.shop_kinds().kind_of
+    kinds = {i: kind_of(i) for i in first}
     gone = next(i for i in first if kinds[i] and kinds[i] not in message)  # a kind the request does not name
     liked = next(i for i in first if i != gone and kinds[i] != kinds[gone])
 
@@ -195,7 +191,7 @@ def test_widget_feedback_changes_the_next_bundle_and_the_history(live, browser, 
     second = page.evaluate("() => [...document.querySelector('#bundlebot-widget').shadowRoot"
                            ".querySelectorAll('.cards')[1].querySelectorAll('.card')].map(e => e.dataset.id)")
     assert second and gone not in second, (first, second)
-    assert kinds[gone] not in [_kind(demo_retriever, i) for i in second], (kinds[gone], second)
+    assert kinds[gone] not in [kind_of(i) for i in second], (kinds[gone], second)
     assert liked in second, (liked, second)
     stored = [(e.kind, e.item_id, e.request) for e in demo_retriever.store.feedback.events(shopper)]
     assert ("dislike", gone, message) in stored and ("like", liked, message) in stored
