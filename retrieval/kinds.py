@@ -10,8 +10,10 @@ Kinds come from titles and categories only, with statistics of the catalog itsel
    (gift wrap) is not a "bag" (bags & purses), while a "paper napkin" is a "napkin". A pair that the catalog
    also writes as one word joins it ("cake stand" = "cakestand"); the more used spelling names the kind.
 3. A kind with fewer than ``MIN_ITEMS`` items joins the biggest kind with the same head word, if that one has
-   ``MIN_ITEMS`` and their categories overlap at least ``MAX_OVERLAP``; a one-word kind most of whose items
-   (and at least ``MIN_ITEMS``) share one modifier is named by that phrase ("holder" -> "t-light holder").
+   ``MIN_ITEMS`` and their categories overlap at least ``MAX_OVERLAP``; when that biggest kind is another
+   pair, it becomes the head word alone ("kneeling pad" -> "pad", not "filler pad"). When most items of a one-word kind
+   (and at least ``MIN_ITEMS``) share one modifier, those items are a kind named by that phrase ("holder" ->
+   "t-light holder"); the others keep the one word (a "popcorn holder" is a holder, not a t-light holder).
 4. A title with no usable word gets its finest category as kind.
 
 Roles are a pure function of (items, train baskets). For kind K, take the train baskets holding K and at
@@ -135,11 +137,9 @@ def _pair_names(heads: dict[str, tuple[str, str | None, bool] | None],
     return names
 
 
-def _final_names(first: dict[str, str], phrases: dict[str, Counter[str]],
-                 keys: dict[str, list[str]]) -> dict[str, str]:
+def _final_names(first: dict[str, str], keys: dict[str, list[str]]) -> dict[str, str]:
     """Step 3 over the first names of all items: one spelling per compact form, rare kinds joined to their
-    head's biggest kind when their categories overlap, one-word kinds named by a dominant phrase. Returns
-    first name -> final name."""
+    head's biggest kind when their categories overlap. Returns first name -> final name."""
     forms: dict[str, Counter[str]] = defaultdict(Counter)
     for name in first.values():
         forms[_compact(name)][name] += 1
@@ -153,17 +153,30 @@ def _final_names(first: dict[str, str], phrases: dict[str, Counter[str]],
     for kind, _ in sorted(size.items(), key=lambda kv: (-kv[1], kv[0])):
         biggest.setdefault(kind.rsplit(" ", 1)[-1], kind)
     for name, kind in step.items():
-        target = biggest[kind.rsplit(" ", 1)[-1]]
+        head = kind.rsplit(" ", 1)[-1]
+        target = biggest[head]
         if (size[kind] < MIN_ITEMS <= size[target] and target != kind
                 and _overlap(cats[kind], cats[target]) >= MAX_OVERLAP):
-            step[name] = target
-    size = Counter(step[name] for name in first.values())
-    for name, kind in step.items():
-        if " " not in kind and (c := phrases.get(kind)):
-            phrase, n = max(c.items(), key=lambda kv: (kv[1], kv[0]))
-            if n >= MIN_ITEMS and n >= 0.5 * size[kind]:
-                step[name] = phrase
+            # into the head word's own kind, never another pair's: a kneeling pad is no "filler pad"
+            step[name] = target if " " not in target else head
     return step
+
+
+def _dominant_phrases(item_kind: dict[str, str], phrase_of: dict[str, str]) -> dict[str, str]:
+    """One-word kind -> the phrase most of its items (and ``MIN_ITEMS``) are written with ("holder" ->
+    "t-light holder"); only the items written with it take that name, the others keep the one word (a
+    popcorn holder is no t-light holder)."""
+    size = Counter(item_kind.values())
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    for iid, kind in item_kind.items():
+        if " " not in kind and iid in phrase_of:
+            by_kind[kind][phrase_of[iid]] += 1
+    out = {}
+    for kind, c in by_kind.items():
+        phrase, n = max(c.items(), key=lambda kv: (kv[1], kv[0]))
+        if n >= MIN_ITEMS and n >= 0.5 * size[kind]:
+            out[kind] = phrase
+    return out
 
 
 def _incidence(baskets: Sequence[Basket], kind_of: dict[str, str], index: dict[str, int]) -> sp.csr_matrix:
@@ -274,14 +287,15 @@ class Kinds:
                 first[it.id] = _category_kind(it.category, words)
             else:
                 first[it.id] = pairs.get((h[1], h[0]), h[0]) if h[1] else h[0]
-        phrases: dict[str, Counter[str]] = defaultdict(Counter)
-        for iid, h in heads.items():
-            if h and h[1] and " " not in first[iid]:
-                phrases[first[iid]][f"{h[1]} {h[0]}"] += 1
-        final = _final_names(first, phrases, keys)
+        final = _final_names(first, keys)
         item_kind = {iid: final[name] for iid, name in first.items()}
         names = dict(final)
         names.update({f"{m} {h}": final.get(n, n) for (m, h), n in pairs.items()})
+        written = {iid: f"{h[1]} {h[0]}" for iid, h in heads.items() if h and h[1] and " " not in first[iid]}
+        dominant = _dominant_phrases(item_kind, written)
+        for iid, kind in item_kind.items():
+            if kind in dominant and written.get(iid) == dominant[kind]:
+                item_kind[iid] = names[written[iid]] = dominant[kind]
         packs = {it.id: pack_size(it.title, head_plural=bool(heads[it.id] and heads[it.id][2])) for it in items}
         stats, together = kind_statistics(items, baskets, item_kind)
         log.info("kinds: %d items -> %d kinds (%d accessory) from %d baskets", len(items), len(stats),

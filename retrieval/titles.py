@@ -5,7 +5,8 @@ them) and "bag of"-style containers, and cuts it at commas, brackets, dashes and
 product phrase comes first ("Dole Mandarin in 100% Fruit Juice, 4-Ounce Cups (Pack of 24)"). Inside a segment,
 numbers, a small list of English function words and measure / size words become breaks (``None``), and so
 does the word a number measures, unless the number opens the title ("Regency Cakestand 3 Tier", "4-Ounce
-Cups"; but "6 Ribbons").
+Cups"; but "6 Ribbons"). A style word ("design", "style", "finish", "print") and the word before it are
+breaks too: "Pantry Design" and "Italian Style" say how an item looks, never what it is.
 
 ``WordStats.fit`` counts, over the catalog, how many titles hold each (singular) word and in which categories,
 how often a word opens its titles, and, in a first pass of the rule below, how often it is the head. A word's
@@ -34,6 +35,8 @@ afterwards, get 87-97 % right.
 ([['heinz', 'ketchup', 'organic']], 6)
 >>> segments("REGENCY CAKESTAND 3 TIER"), pack_size("75 Green Fairy Cake Cases")
 ([['regency', 'cakestand']], 75)
+>>> segments("SET OF 3 CAKE TINS PANTRY DESIGN"), segments("Italian Style Meatballs")
+([['cake', 'tins']], [['meatballs']])
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ units inch inches cm mm ft size sz approx net wt weight dozen doz small medium m
 big giant tiny xl xxl regular value family""")
 """Units, counts and sizes: never what an item is."""
 NUMBER_WORDS = _wordset("one two three four five six seven eight nine ten eleven twelve twenty")
+STYLE_WORDS = _wordset("design designs style styled finish print printed painted pattern motif")
+"""Words that say the word before them is a look, not the item: "Cake Tins Pantry Design", "Italian Style
+Meatballs", "Frame White Finish"."""
 
 _UNIT_AFTER = r"(?!\s*(?:(?:oz|ounces?|g|gr|grams?|ml|lb|lbs|cm|mm|kg|inch|inches|x)\b|%))"
 _PACK_RES = (
@@ -159,6 +165,10 @@ def segments(title: str) -> Segments:
                 k += 1
             if k < len(toks) and toks[k] not in (None, "#"):
                 toks[k] = None
+    for toks in out:
+        for i in range(1, len(toks)):
+            if toks[i] in STYLE_WORDS and toks[i - 1] not in (None, "#", "~"):
+                toks[i - 1] = toks[i] = None  # "pantry design" describes the tins before it
     out = [[None if tok == "~" else tok for tok in toks] for toks in out]
     return [toks for toks in map(_trim, out) if toks]
 
