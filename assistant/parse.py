@@ -404,12 +404,24 @@ def _parse_must(scan: _Scan) -> list[str]:
     return out
 
 
+_INTEREST_RE = re.compile(r"\bwho(?:'s| is)?\s+(?:really\s+|just\s+)?(?:loves?|likes?|enjoys?|adores?|collects?|"
+                          r"into|mad about|crazy about|obsessed with)\s+(?P<what>.+)$", re.I)
+
+
 def _query(rest: str, c: Constraints) -> str:
+    """What to search: the request without what the rules understood; for "someone who loves cats",
+    the interest alone.
+
+    >>> parse_request("a present for a friend who loves cats, under £15").query
+    'cats'
+    """
     rest = _FILLER_RE.sub(" ", rest)
     rest = re.sub(r"\b(?:budget|please|thanks|thank you|cheap|ideas?|some|suggestions?|something|anything|"
                   r"give me|show me|find me|max|maximum|tops|(?:not|nothing) too (?:expensive|pricey)|nothing fancy)\b",
                   " ", rest, flags=re.I)
     rest = _tidy(rest)
+    if (m := _INTEREST_RE.search(rest)) and _content(interest := _tidy(m.group("what"))):
+        return interest  # what they love is what to search; "a friend" would find "Flower Friends"
     stated = " ".join(filter(None, [c.occasion or "", *c.must_have]))
     what = _tidy(_GIFT_RE.sub(" ", rest))
     if what != rest:  # a present: search what it is and who it is for, never the word "gift" itself

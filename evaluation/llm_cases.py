@@ -34,7 +34,7 @@ from evaluation.suites import GENERATED, Case
 from retrieval.types import Event, Item, ScoredItem, SourceData
 
 SUITES = GENERATED
-CACHE_VERSION = "v3"
+CACHE_VERSION = "v4"
 """In the cache file names: a cache of another format (v2 kept rendered prompts) is never read."""
 CaseInput = dict[str, Any]
 Lookup = Callable[[str], Item | None]
@@ -61,7 +61,7 @@ def case_input(app: Any, retriever: Any, case: Case, k: int) -> CaseInput:
 
     plan = turn.first_plan(case.turns[0], app.assistant)
     pool = turn.gather(retriever, plan, case.shopper)
-    every = pool.usable(plan.constraints)
+    every = turn.relevant_first(pool.usable(plan.constraints), app.assistant.relevance_margin)  # as turn.score
     return {"id": case.id, "query": plan.extra_query or plan.query, "shopper": case.shopper,
             "ids": [s.item.id for s in every[:k]], "gold": list(case.gold_items),
             "scored": [[s.item.id, s.score] for s in every],

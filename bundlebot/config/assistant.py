@@ -82,7 +82,7 @@ class AssistantConfig:
     fusion_weight_no_history: float | None = 0.8
     """The weight for turns whose prompt has no history lines (an anonymous shopper, or one with no
     purchases), where the reranker has no affinity signal; None = ``fusion_weight``."""
-    relevance_margin: float = 0.15
+    relevance_margin: float = 0.08
     """Popularity only orders relevant candidates: one whose cosine to the request is more than this below
     the pool's ``assistant.turn.REFERENCE_RANK``-th best loses its popularity share, all of it at twice this
     below (``assistant.turn.relevant_first``); 0 = off."""

@@ -338,3 +338,13 @@ def test_resolve_targets(phrase: str, want: list[str]) -> None:
 def test_a_head_count_is_people_not_the_bundle_size(text: str, people: int | None, size: int | None) -> None:
     c = parse_request(text)
     assert (c.people, c.size) == (people, size)
+
+
+@pytest.mark.parametrize(("message", "query"), [
+    ("a present for a friend who loves cats, under £15", "cats"),
+    ("something nice for my sister who loves baking, no more than £18", "baking"),
+    ("a gift for my gran who is into knitting", "knitting"),
+    ("a gift for a keen gardener under £15", "a keen gardener"),   # no interest phrase: unchanged
+])
+def test_an_interest_is_what_is_searched(message: str, query: str) -> None:
+    assert parse_request(message).query == query

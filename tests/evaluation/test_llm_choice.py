@@ -107,8 +107,8 @@ def test_measure_compares_base_and_adapter_on_the_same_inputs(measured, app, ada
     assert report["fusion_weight_no_history"] == app.assistant.fusion_weight_no_history
     assert {"base_hit@1", "lora_hit@1", "rerank_hit@1", "lora-base_hit@1", "base_fused_hit@1",
             "lora_fused_recall@3", "lora-base_fused_hit@1", "lora-base_fused_recall@3", "fusion_sweep"} <= set(rep)
-    assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12-v3.json"]
-    cached = json.loads((cache / "bundle-intent-dev-n4-seed0-k12-v3.json").read_text())
+    assert [p.name for p in cache.iterdir()] == ["bundle-intent-dev-n4-seed0-k12-v4.json"]
+    cached = json.loads((cache / "bundle-intent-dev-n4-seed0-k12-v4.json").read_text())
     assert set(cached[0]) == {"id", "query", "shopper", "ids", "gold", "scored", "history"}
     again = measure(app, "dev", 4, adapter, suites=(SUITE,), threads=1, cache=cache)
     assert again["suites"][SUITE]["rows"] == rep["rows"]  # the cached inputs score exactly the same
