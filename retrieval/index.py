@@ -124,7 +124,9 @@ def index_source(config: AppConfig, spec: str, shop: str, *, sync: bool = False,
     store = VectorStore(config.retrieval.store, config.store_path).shop(shop)
     cache = EmbeddingCache(config.home_path, embedder.name)
     try:
-        _index_items(store, data.items, embedder, cache, report, progress)
+        todo = _index_items(store, data.items, embedder, cache, report, progress)
+        if (xl_kind := config.retrieval.multilingual_kind) is not None:
+            _index_xl(config, store, data.items, todo, xl_kind, progress)
         if sync:
             keep = {it.id for it in data.items}
             stale = [i for i in store.all_item_ids() if i not in keep]
@@ -155,8 +157,8 @@ def _wanted_metadata(item: Item) -> dict[str, Any]:
 
 
 def _index_items(store: ShopStore, items: Sequence[Item], embedder: Embedder, cache: EmbeddingCache,
-                 report: IndexReport, progress: bool) -> None:
-    """Write changed/new items (embedding only what the cache lacks)."""
+                 report: IndexReport, progress: bool) -> list[Item]:
+    """Write changed/new items (embedding only what the cache lacks); returns them."""
     stored = store.item_metadata()
     todo = [it for it in items if stored.get(it.id) != _wanted_metadata(it)]
     report.unchanged = len(items) - len(todo)
@@ -173,6 +175,31 @@ def _index_items(store: ShopStore, items: Sequence[Item], embedder: Embedder, ca
         report.written += len(batch)
         bar.update(len(batch))
     bar.close()
+    return todo
+
+
+def _index_xl(config: AppConfig, store: ShopStore, items: Sequence[Item], changed: Sequence[Item], kind: str,
+              progress: bool) -> None:
+    """The multilingual vector set: the items written now and any the set lacks (a shop indexed before it
+    existed gets it on its next index run), embedded through the same kind of cache."""
+    from retrieval.multilingual import multilingual_encoder
+
+    have = store.xl_ids()
+    todo = list({it.id: it for it in [*changed, *(it for it in items if it.id not in have)]}.values())
+    if not todo:
+        return
+    encoder = multilingual_encoder(kind)
+    cache = EmbeddingCache(config.home_path, encoder.name)
+    bar = _bar(len(todo), f"multilingual {store.name}", progress)
+    try:
+        for i in range(0, len(todo), BATCH):
+            batch = todo[i:i + BATCH]
+            by_hash, _ = embed_with_cache(encoder, cache, {it.content_hash(): it.embedding_text() for it in batch})
+            store.upsert_xl(batch, np.stack([by_hash[it.content_hash()] for it in batch]))
+            bar.update(len(batch))
+    finally:
+        cache.close()
+        bar.close()
 
 
 def _index_history(store: ShopStore, events: Sequence[Event], catalog: set[str], report: IndexReport,
@@ -206,6 +233,11 @@ def _save_kinds(config: AppConfig, shop: str, data: SourceData) -> None:
     kinds, folder = Kinds.fit(data.items, data.train_baskets), stats_path(config, shop)
     with writing("item kinds", folder):
         kinds.save(folder / KINDS_FILE)
+    if (xl_kind := config.retrieval.multilingual_kind) is not None:
+        from retrieval.multilingual import GLOSSARY_FILE, Glossary, multilingual_encoder, vocabulary
+
+        words = vocabulary(kinds.counts(), (it.title for it in data.items))
+        Glossary.fit(words, multilingual_encoder(xl_kind)).save(folder / GLOSSARY_FILE)
 
 
 def _save_stats(config: AppConfig, shop: str, data: SourceData) -> None:

@@ -64,13 +64,19 @@ class ShopRetriever(Protocol):
         """The shopper's history, most recent first."""
         ...
 
+    def glossary(self) -> Any:
+        """The shop's vocabulary in the multilingual encoder (``retrieval.multilingual.Glossary``), None when
+        the shop has none: a foreign word then stays unplaced."""
+        ...
+
     def taste(self, shopper: str | None) -> Taste:
         """What the shopper's own likes / dislikes say now (``retrieval/feedback.py``); empty for None."""
         ...
 
     def gather(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
-               chosen: Sequence[ChosenLike] = (), history_before: float | None = None) -> Pool:
-        """Everything ranking ``query`` needs, read once (``history_before``: only history from before)."""
+               chosen: Sequence[ChosenLike] = (), history_before: float | None = None, foreign: str = "") -> Pool:
+        """Everything ranking ``query`` needs, read once (``history_before``: only history from before;
+        ``foreign``: words of a non-English request searched in the multilingual set)."""
         ...
 
     def rank(self, pool: Any, k: int | None = None, *, chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
@@ -78,7 +84,8 @@ class ShopRetriever(Protocol):
         ...
 
     def candidates(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
-                   chosen: Sequence[ChosenLike] = (), history_before: float | None = None) -> list[ScoredItem]:
+                   chosen: Sequence[ChosenLike] = (), history_before: float | None = None,
+                   foreign: str = "") -> list[ScoredItem]:
         """``rank(gather(...), k)``."""
         ...
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder, make_embedder
 from retrieval.lexical import Lexicon, item_text
+from retrieval.multilingual import GLOSSARY_FILE, Glossary, multilingual_encoder
 from retrieval.rerank import Reranker
 from retrieval.store import HistoryEntry, ShopStore, VectorStore
 from retrieval.types import Event, Item, ScoredItem, Taste
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 HISTORY_K = 8
 """How many history entries (most relevant to the request) act as affinity/complement anchors."""
 EXPAND_FROM = 5
+FOREIGN_CENTROID = 5
+"""The multilingual hits whose (shop-embedder) vectors make a foreign request's vector."""
+FOREIGN_WEIGHT = 0.8
+"""Their centroid's share of that vector; the rest is the English the request was read into."""
 """How many top vector hits seed the complement expansion."""
 
 
@@ -167,6 +172,7 @@ class Retriever:
         self.reranker = Reranker(config.retrieval.rerank, stats, int(meta.get("max_popularity", 0)), learned)
         self._lexicon: Lexicon | None = None
         self._kinds: Any = False  # False: not read yet; then a Kinds, or None when the shop has none
+        self._glossary: Any = False
         self.history_as_of: HistoryAsOf | None = None
         """Set by training only: a replayed basket's history as it stood then (see ``HistoryAsOf``)."""
 
@@ -212,6 +218,27 @@ class Retriever:
             self._kinds = Kinds.load(path) if path.is_file() else None
         return self._kinds
 
+    def glossary(self) -> Any:
+        """The shop's English vocabulary in the multilingual encoder (``retrieval/multilingual.py``, read
+        once), None for a shop indexed without it or with ``retrieval.multilingual = "off"``."""
+        if self._glossary is False:
+            kind = self.config.retrieval.multilingual_kind
+            path = stats_path(self.config, self.store.name) / GLOSSARY_FILE
+            self._glossary = None
+            if kind is not None and path.is_file():
+                self._glossary = Glossary.load(path, multilingual_encoder(kind))
+        return self._glossary
+
+    def _foreign_hits(self, foreign: str, k: int, filters: Filters) -> list[tuple[Item, np.ndarray, float]]:
+        """Items nearest the untranslated words of a request in the multilingual set, with their vectors in
+        the shop's own embedder (the rest of the pipeline reads those)."""
+        kind = self.config.retrieval.multilingual_kind
+        if not foreign or kind is None:
+            return []
+        hits = self.store.query_xl(multilingual_encoder(kind).embed(foreign), k, filters)
+        pairs = {it.id: (it, v) for it, v in self.store.get_items([i for i, _ in hits], with_vectors=True)}
+        return [(*pairs[i], sim) for i, sim in hits if i in pairs]
+
     def associations(self, item_ids: Sequence[str]) -> np.ndarray:
         """Pairwise co-purchase association of ``item_ids`` (item level only: one sparse slice)."""
         out = np.zeros((len(item_ids), len(item_ids)))
@@ -248,16 +275,20 @@ class Retriever:
     # ---- retrieval --------------------------------------------------------------------------------------
     def candidates(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
                    k: int | None = None, chosen: Sequence[ChosenLike] = (),
-                   history_before: float | None = None) -> list[ScoredItem]:
+                   history_before: float | None = None, foreign: str = "") -> list[ScoredItem]:
         """Reranked candidates for ``query``, best first, at most ``k`` (default: config candidates)."""
         return self.rank(self.gather(query, shopper=shopper, filters=filters, k=k, chosen=chosen,
-                                     history_before=history_before), k)
+                                     history_before=history_before, foreign=foreign), k)
 
     def gather(self, query: str, *, shopper: str | None = None, filters: Filters = Filters(),
                k: int | None = None, chosen: Sequence[ChosenLike] = (),
-               history_before: float | None = None) -> CandidatePool:
+               history_before: float | None = None, foreign: str = "") -> CandidatePool:
         """Everything the reranker needs for one request: vector hits, hits of the feedback-expanded request,
         complements, relevant history, chosen items, all with vectors (embedded and read once).
+
+        ``foreign``: words of a non-English request that no word of the shop translates (assistant/languages).
+        They are searched in the multilingual vector set; the request's vector becomes mostly the centroid
+        of what they found, so the English stages (cosine, history, complements) read them too.
 
         ``history_before`` (a timestamp) limits the history to items first bought before it: training
         replays an indexed basket as a request, and the basket itself must not be its own history.
@@ -272,7 +303,14 @@ class Retriever:
         if chosen_ids or taste.disliked:
             filters = replace(filters, exclude_ids=tuple(sorted(set(filters.exclude_ids) | set(chosen_ids)
                                                                 | taste.disliked)))
+        foreign_hits = self._foreign_hits(foreign, k, filters)
+        if foreign_hits:
+            top = foreign_hits[:FOREIGN_CENTROID]
+            centroid = np.sum([max(sim, 0.0) * v for _, v, sim in top], axis=0)
+            mixed = FOREIGN_WEIGHT * centroid / max(np.linalg.norm(centroid), 1e-12) + (1 - FOREIGN_WEIGHT) * qv
+            qv = (mixed / max(np.linalg.norm(mixed), 1e-12)).astype(np.float32)
         hits = [(it, v) for it, v, _ in self.store.query_items_with_vectors(qv, k, filters)]
+        hits += [(it, v) for it, v, _ in foreign_hits if it.id not in {h.id for h, _ in hits}]
         pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v in hits}
         lexical = self._lexical(query, [it for it, _ in hits])
         feedback = self.reranker.feedback_centroid(qv, hits, lexical)

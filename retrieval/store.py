@@ -113,6 +113,10 @@ class VectorStore:
             names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
         return sorted({n.split("__")[0] for n in names if n.endswith("__catalog")})
 
+    def collection_names(self) -> list[str]:
+        with _wrap("list collections", self.config, self.path):
+            return [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+
     def collection(self, name: str, create: bool = True) -> Any:
         with _wrap(f"open collection {name}", self.config, self.path):
             if create:
@@ -194,6 +198,7 @@ class ShopStore:
         self.history = HistoryTable(history_path(store.path, name))
         self._copy: CatalogCopy | None = None
         self._copy_lock = threading.Lock()
+        self._xl: Any = None  # None: not looked up yet; False: the shop has no multilingual set
         if self.history.info(LEGACY) is None:
             self._adopt_legacy_history()
 
@@ -278,6 +283,42 @@ class ShopStore:
             out.append((item, vec, 1.0 - float(res["distances"][0][i])))  # cosine distance = 1 - cos
         return out
 
+    # ---- the multilingual vector set (retrieval/multilingual.py) ------------------------------------
+    XL = "__catalog_xl"
+
+    def xl_collection(self, create: bool = False) -> Any | None:
+        """The shop's items embedded with the multilingual encoder; None for a shop indexed without it."""
+        if self._xl is None or (create and self._xl is False):
+            name = f"{self.name}{self.XL}"
+            exists = create or name in self.vs.collection_names()
+            self._xl = self.vs.collection(name) if exists else False
+        return self._xl or None
+
+    def upsert_xl(self, items: Sequence[Item], vectors: np.ndarray) -> None:
+        coll = self.xl_collection(create=True)
+        for sl in self._batches(len(items)):
+            batch = items[sl]
+            with self._wrap("upsert multilingual vectors"):
+                coll.upsert(ids=[it.id for it in batch], embeddings=np.asarray(vectors[sl], dtype=np.float32),
+                            metadatas=[{**it.to_metadata(), "item_id": it.id} for it in batch])
+
+    def xl_ids(self) -> set[str]:
+        coll = self.xl_collection()
+        return set() if coll is None else {i for page in self._pages(coll, []) for i in page["ids"]}
+
+    def query_xl(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(item id, cosine) of the k items nearest ``vector`` in the multilingual set, best first."""
+        coll = self.xl_collection()
+        if coll is None or k <= 0:
+            return []
+        with self._wrap("query multilingual vectors"):
+            n = int(coll.count())
+            if not n:
+                return []
+            res = coll.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(k, n),
+                             where=filters.where() if filters is not None else None, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
     def _exact(self, count: int) -> bool:
         return count <= self.vs.config.exact_max_items
 
@@ -314,9 +355,12 @@ class ShopStore:
             self.catalog.modify(metadata=merged)
 
     def delete_items(self, ids: Sequence[str]) -> None:
+        xl = self.xl_collection()
         for sl in self._batches(len(ids)):
             with self._wrap("delete items"):
                 self.catalog.delete(ids=list(ids[sl]))
+                if xl is not None:
+                    xl.delete(ids=list(ids[sl]))
         self._touch()
 
     def count(self) -> int:

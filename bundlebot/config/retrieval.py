@@ -110,11 +110,25 @@ class RetrievalConfig:
     """How many of the shopper's past items most relevant to the request join the candidates themselves
     (they are always affinity/complement anchors); 0 = none. "I need milk" should find THEIR milk: without
     this the shopper's own items were candidates only by chance (EVALUATION.md, personal-aisle)."""
+    multilingual: str = "auto"
+    """Requests in other languages (assistant/languages, retrieval/multilingual.py): `auto` embeds the shop's
+    items and vocabulary with USE-multilingual at index time (the hash fake when the embedder is `hash`),
+    `use` or `hash` choose, `off` reads non-English requests with the rules only."""
     ranker: str = "auto"
     """`auto`: the shop's learned ranker where `bundlebot fit` fitted one, else the hand weights of `rerank`;
     `hand`: always the hand weights; `learned`: the learned ranker, and an error where the shop has none."""
 
+    @property
+    def multilingual_kind(self) -> str | None:
+        """The multilingual encoder to use, None when off."""
+        if self.multilingual == "auto":
+            return "hash" if self.embedder.kind == "hash" else "use"
+        return None if self.multilingual == "off" else self.multilingual
+
     def __post_init__(self) -> None:
+        if self.multilingual not in ("auto", "use", "hash", "off"):
+            raise ConfigError("retrieval.multilingual should be 'auto', 'use', 'hash' or 'off', "
+                              f"got {self.multilingual!r}")
         if self.ranker not in ("auto", "hand", "learned"):
             raise ConfigError(f"retrieval.ranker should be 'auto', 'hand' or 'learned', got {self.ranker!r}")
         if self.candidates <= 0:

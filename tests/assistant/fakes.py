@@ -97,6 +97,8 @@ class FakeRetriever:
         self.lexicon = Lexicon.fit(item_text(it) for it in items)
         self.kinds = kinds
         self.calls: list[str] = []
+        self.foreign: list[str] = []
+        self._glossary: Any = None
 
     def warm(self) -> None:
         self.store.warm()
@@ -111,6 +113,16 @@ class FakeRetriever:
 
     def shop_kinds(self) -> Kinds | None:
         return self.kinds
+
+    def glossary(self) -> Any:
+        # the real Glossary of the fake's titles, in the hash encoder: an English word of the catalog is
+        # itself, anything else stays unplaced (the hash encoder knows no language)
+        from retrieval.multilingual import Glossary, multilingual_encoder, vocabulary
+
+        if self._glossary is None:
+            self._glossary = Glossary.fit(vocabulary([], (it.title for it in self.items.values())),
+                                          multilingual_encoder("hash"))
+        return self._glossary
 
     def associations(self, item_ids: Sequence[str]) -> np.ndarray:
         # as ``_score``'s complement (0.2 once weighted by assistant.optimize.COMPLEMENT): napkins and spoons go
@@ -142,10 +154,12 @@ class FakeRetriever:
         return ScoredItem(it, round(sum(bd.values()), 6), bd, ev)
 
     def gather(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
-               chosen: Sequence[Any] = (), history_before: float | None = None) -> FakePool:
+               chosen: Sequence[Any] = (), history_before: float | None = None, foreign: str = "") -> FakePool:
         from retrieval.search import Filters
 
         self.calls.append(query)
+        if foreign:
+            self.foreign.append(foreign)
         filters = filters or Filters()
         chosen_ids = {c if isinstance(c, str) else c.id for c in chosen}
         items = [it for it in self.items.values() if filters.accepts(it) and it.id not in chosen_ids]
@@ -157,9 +171,10 @@ class FakeRetriever:
         return self._ranked(pool.items, pool.query, [*pool.chosen, *chosen])[: k or 60]
 
     def candidates(self, query: str, *, shopper: str | None = None, filters: Any = None, k: int | None = None,
-                   chosen: Sequence[Any] = (), history_before: float | None = None) -> list[ScoredItem]:
+                   chosen: Sequence[Any] = (), history_before: float | None = None,
+                   foreign: str = "") -> list[ScoredItem]:
         return self.rank(self.gather(query, shopper=shopper, filters=filters, k=k, chosen=chosen,
-                                     history_before=history_before), k)
+                                     history_before=history_before, foreign=foreign), k)
 
     def rescore(self, candidates: Sequence[Any], query: str, *, shopper: str | None = None,
                 chosen: Sequence[Any] = (), pool: FakePool | None = None) -> list[ScoredItem]:
