@@ -155,8 +155,9 @@ class _Scan:
         self.text = self.text[:s] + " " * (e - s) + self.text[e:]
 
 
-def clean_message(text: object) -> str:
-    """Validate one shopper message: a non-empty string of at most MAX_CHARS with some letters."""
+def clean_message(text: object, *, any_script: bool = False) -> str:
+    """Validate one shopper message: a non-empty string of at most MAX_CHARS with some letters (a-z, or of
+    any script with ``any_script``: what ``assistant.languages`` reads first)."""
     if not isinstance(text, str):
         raise RequestError(f"the message should be text, got {type(text).__name__}",
                            hint="send the request as a string")
@@ -166,6 +167,11 @@ def clean_message(text: object) -> str:
     if len(text) > MAX_CHARS:
         raise RequestError(f"the message is {len(text)} characters, at most {MAX_CHARS} are accepted",
                            hint="shorten the request")
+    if any_script and re.search(r"[^\W\d_]", text):
+        return text
+    if not re.search(r"[A-Za-z]", text) and re.search(r"[^\W\d_]", text):
+        raise RequestError("the message is in a language bundlebot cannot read yet (it reads English, French "
+                           "and Chinese)", hint="write the request in English, French or Chinese")
     if not re.search(r"[A-Za-z]", text):
         # the text is not quoted back: an error reaches the shopper, and this one is often an instruction
         raise RequestError("the message should describe what you want in words (letters a-z), but has none",

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from assistant import turn
 from assistant.assemble import excluded_by
 from assistant.explain import Facts, SentenceGate, deterministic_explanation, explain_messages
+from assistant.languages import messages
 from assistant.parse import OCCASIONS, RECIPIENTS, clean_message
 from assistant.prompting import format_price
 from assistant.state import TurnPlan, validate_state
@@ -142,7 +143,7 @@ class ShoppingAssistant:
     def _turn(self, message: str, raw_state: Any, shopper: str | None, t0: float,
               explain: bool) -> Iterator[TurnEvent]:
         timings: dict[str, float] = {}
-        message = clean_message(message)
+        message = clean_message(message, any_script=True)
         if shopper is not None and (not isinstance(shopper, str) or len(shopper) > 100):
             raise RequestError(f"shopper should be an id of at most 100 characters, got {shopper!r}",
                                hint="pass the shopper id as a string")
@@ -151,14 +152,25 @@ class ShoppingAssistant:
         state.shopper = shopper
         new_state, plan = turn.plan_turn(message, state, self.retriever, self.config.assistant)
         timings["parse"] = _ms(t0)
+        local = plan.lang != "en" and messages.translated(plan.lang)
         yield TurnEvent("constraints", {"constraints": plan.constraints.to_dict(), "edit": plan.kind,
-                                        "summary": summarize(plan.constraints, self._knows)})
+                                        "language": plan.lang,
+                                        "summary": messages.summarize(plan.lang, plan.constraints) if local
+                                        else summarize(plan.constraints, self._knows)})
         if plan.kind == "restart" and not plan.query:
             yield from self._finish_empty(new_state, plan, message, timings, t0,
+                                          messages.text(plan.lang, "start_over") if local else
                                           "Okay, starting over. What are you shopping for?")
             return
         result, history = self._bundle(plan, shopper, timings)
         self._check_invariants(result, plan)
+        result.language = plan.lang
+        if local:  # the generator writes no French or Chinese worth showing: checked templates only
+            result.message = " ".join(filter(None, [*(messages.text(plan.lang, k, **v) for k, v in plan.note_keys),
+                                                    messages.bundle_message(plan.lang, result.unmet,
+                                                                            plan.constraints, len(result.items),
+                                                                            plan.size)]))
+            explain = False
         yield TurnEvent("bundle", {"result": result.to_dict()})
         yield from self._explain(result, plan, history, explain, timings, t0)
         new_state.bundle = [ln.id for ln in result.items]
@@ -227,6 +239,10 @@ class ShoppingAssistant:
     def _plain(result: BundleResult, plan: TurnPlan, facts: Facts | None) -> str:
         """What the shopper reads when no model text is shown: the bundle's facts in a sentence each
         (``assistant.wording``); the item-by-item text where the shop has no kinds to name."""
+        if plan.lang != "en" and messages.translated(plan.lang):
+            text = messages.explanation(facts.evidence, plan.lang) if facts is not None else ""
+            joined = ("" if plan.lang == "zh" else " ").join(filter(None, [text, result.message]))
+            return joined or messages.bundle_message(plan.lang, ["nothing"], plan.constraints, 0, plan.size)
         if facts is None or not facts.evidence.kinds:
             return deterministic_explanation(result.items, result.total, plan.constraints, plan.query,
                                              result.message)

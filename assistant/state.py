@@ -4,6 +4,7 @@ The state is plain JSON (``ConversationState.to_dict``) so the HTTP API stays st
 is never trusted: ids are re-checked against this shop's catalog on every turn.
 
 >>> from assistant.edits import Edit
+from assistant.languages import SUPPORTED
 >>> s = ConversationState(shop="demo", constraints=Constraints(budget=30, size=3), bundle=["a", "b", "c"])
 >>> new, plan = apply_edit(s, Edit("remove", targets=["b"]), prices={"a": 5, "b": 6, "c": 7})
 >>> new.rejected, plan.pinned, plan.size
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.edits import Edit
+from assistant.languages import SUPPORTED
 from assistant.parse import MAX_BUDGET
 from assistant.text import echoable
 from assistant.types import Constraints, ConversationState
@@ -54,6 +56,13 @@ class TurnPlan:
     anchor: str | None = None
     """The request's anchor kind and the kinds bought with it, set by the searches (``assistant.companions``)."""
     companions: dict[str, float] = field(default_factory=dict)
+    lang: str = "en"
+    """The language of this turn's message (answers follow it)."""
+    foreign: str = ""
+    """Words of a non-English request no word of the shop translates: searched in the multilingual set."""
+    note_keys: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """What ``note`` says, as keys of ``assistant.languages.messages`` with their values: how it is said in
+    the shopper's language."""
 
 
 def validate_state(raw: Any, shop: str, lookup: Callable[[str], Item | None], *,
@@ -90,6 +99,9 @@ def validate_state(raw: Any, shop: str, lookup: Callable[[str], Item | None], *,
         if lookup(item_id) is None:
             raise RequestError(f"item {item_id!r} in the conversation state is not in shop {shop!r}",
                                hint="start a new conversation; the catalog may have changed")
+    if state.language not in SUPPORTED:
+        raise RequestError(f"state.language should be one of {', '.join(SUPPORTED)}, got {state.language!r:.20}",
+                           hint="send back the 'state' object of the previous answer unchanged")
     if not isinstance(state.turns, list):
         raise RequestError("state.turns should be a list", hint="send back the previous state unchanged")
     state.turns = [{"role": t["role"], "content": t["content"][:2000]} for t in state.turns
@@ -171,6 +183,7 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
         named = echoable(edit.query) and known is not None and known(edit.query.strip())
         what = edit.query.strip() if named else "such item"
         plan.note = f"There is no {what} in the bundle, so nothing was changed."
+        plan.note_keys.append(("no_target", {}))
     elif edit.kind == "keep":
         plan.pinned, plan.prefer = list(dict.fromkeys(pinned + edit.targets)), bundle
     else:  # constraints

@@ -19,6 +19,7 @@ so a model is trained and measured on exactly the candidates, history and prompt
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,11 +29,12 @@ from assistant.companions import COMPANION_K, anchor_kind, companions, item_weig
 from assistant.edits import Edit, parse_edit
 from assistant.explain import item_reason
 from assistant.fusion import fuse, rank_scores, scoring_mode
-from assistant.parse import budget_problem, parse_request
+from assistant.languages import SUPPORTED, detect, read
+from assistant.parse import budget_problem, clean_message, parse_request
 from assistant.prompting import format_price
 from assistant.quantities import per_person_items
 from assistant.state import TurnPlan, apply_edit
-from assistant.text import matches_term
+from assistant.text import content_stems, matches_term
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState
 from bundlebot.config.assistant import AssistantConfig
 from retrieval.protocol import ShopRetriever
@@ -81,7 +83,9 @@ class Scores:
 # ---- stage 1: plan --------------------------------------------------------------------------------------
 def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
               cfg: AssistantConfig) -> tuple[ConversationState, TurnPlan]:
-    """The new state and this turn's plan: an edit of the current bundle, or a new request."""
+    """The new state and this turn's plan: an edit of the current bundle, or a new request. A message in
+    another language is first read into English (``read_turn``)."""
+    lang, message, foreign, placed = read_turn(message, state, retriever)
     items = {i: retriever.item(i) for i in state.bundle}
     titles = {i: it.title for i, it in items.items() if it}
     edit = parse_edit(message, state.bundle, titles) if state.bundle else None
@@ -91,12 +95,38 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
                                  titles=titles, default_size=cfg.default_size, max_size=cfg.max_size,
                                  known=lambda term: retriever.lexicon.knows(term))
     c = plan.constraints
-    plan.note = " ".join(filter(None, [plan.note, budget_note(message, edit.constraints, c, retriever.currency)]))
+    said = budget_note(message, edit.constraints, c, retriever.currency)
+    plan.note = " ".join(filter(None, [plan.note, said]))
+    if said:
+        read_as = {"shop": retriever.currency, "budget": format_price(c.budget, retriever.currency)}
+        plan.note_keys.append(("currency", read_as) if edit.constraints.budget is not None else ("bad_budget", {}))
     if retriever.currency and c.currency != retriever.currency:
         c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
     _default_query(plan)
     plan.plan_kinds = cfg.companion_bonus > 0
+    plan.lang = new_state.language = lang if lang in SUPPORTED else "en"
+    if edit.kind in ("new", "restart"):  # the request's own words too, not only the shop's word for them
+        query = content_stems(plan.query)
+        plan.foreign = " ".join([*(t for t, e in placed.items() if content_stems(e) <= query), foreign]).strip()
     return new_state, plan
+
+
+def read_turn(message: str, state: ConversationState,
+              retriever: ShopRetriever) -> tuple[str, str, str, dict[str, str]]:
+    """(the message's language, the message in English, the words of it the shop's vocabulary could not
+    place, the others with their English). English and unsupported languages pass unchanged; a message whose
+    every word stayed foreign reads as the default request and its words are searched in the multilingual
+    set."""
+    lang = detect(clean_message(message, any_script=True), state.language)
+    if lang not in ("zh", "fr"):
+        return lang, message, "", {}
+    glossary, placed = retriever.glossary(), {}
+    english, unplaced = read(message, lang).resolved(
+        glossary.translate if glossary is not None else lambda term: None, placed,
+        glossary.translate_all if glossary is not None else None)
+    if not re.search(r"[A-Za-z]", english):  # "£0.50" and a word no one could place: keep the budget
+        english = f"{DEFAULT_QUERY} {english}".strip()
+    return lang, english, " ".join(unplaced), placed
 
 
 def first_plan(message: str, cfg: AssistantConfig | None = None) -> TurnPlan:
@@ -182,8 +212,9 @@ def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, 
     out = []
     for q in searches(plan):
         k = None if q == plan.query else MUST_HAVE_K
+        foreign = {"foreign": plan.foreign} if plan.foreign and q == plan.query else {}
         out.append((k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
-                                        history_before=history_before)))
+                                        history_before=history_before, **foreign)))
     kinds = retriever.shop_kinds()
     if plan.plan_kinds:
         plan.anchor = anchor_kind(kinds, out[-1][1])

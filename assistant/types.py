@@ -79,6 +79,8 @@ class BundleResult:
     """A plain statement when not every constraint could be met (which one, and what was done)."""
     unmet: list[str] = field(default_factory=list)
     """Names of the constraints that could not be met: 'budget', 'size', 'exclude', 'must_have', 'nothing'."""
+    language: str = "en"
+    """The language the message, explanation and summary are written in (``assistant.languages``)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
     explanation_source: str = "deterministic"
     """'model' (generated sentences that passed the grounding check), 'fallback' (generated, but no sentence
@@ -105,6 +107,9 @@ class ConversationState:
     rejected: list[str] = field(default_factory=list)
     turns: list[dict[str, str]] = field(default_factory=list)
     """The last few turns, {'role', 'content'}, for display and follow-ups."""
+    language: str = "en"
+    """The conversation's language (``assistant.languages``): answers are in it, and a follow-up too short to
+    tell ("moins cher") is read in it."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -106,7 +106,8 @@ def test_a_refusal_says_what_was_expected_without_quoting_the_message(text: str)
     with pytest.raises(RequestError) as err:
         parse_request(text)
     assert text not in str(err.value) and "'" + text[:5] not in str(err.value)
-    assert "letters" in err.value.message and err.value.hint
+    # Chinese is read before this parser by assistant.languages; text in a script it never reads is named so
+    assert ("letters" in err.value.message or "language" in err.value.message) and err.value.hint
 
 
 # A must-have's article is a word of its own: "with anything" is not "with a" + "nything".

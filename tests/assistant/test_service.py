@@ -333,3 +333,23 @@ def test_without_a_writer_the_config_loads_the_explain_task(monkeypatch) -> None
     asked.clear()
     ShoppingAssistant(fused_config(), "demo", retriever=FakeRetriever()).turn(REQUEST)
     assert sorted(set(asked)) == ["explain", "score"]
+
+
+def test_chinese_and_french_requests_on_the_real_demo_shop(demo_retriever, demo_config) -> None:
+    """Read by the rules and the shop's glossary, searched in the multilingual set, answered in the
+    shopper's language; a follow-up edits the bundle."""
+    import re
+
+    assert len(demo_retriever.store.xl_ids()) == demo_retriever.store.count()
+    b = ShoppingAssistant(demo_config, "demo", retriever=demo_retriever)
+    r, s = b.turn("想要一个茶壶，预算20英镑", explain=False)
+    assert s.language == "zh" and r.language == "zh" and r.total is not None and r.total <= 20.0
+    assert any("TEAPOT" in ln.title.upper() for ln in r.items), [ln.title for ln in r.items]
+    assert re.search(r"[\u4e00-\u9fff]", r.explanation) and "£" in r.explanation
+    r2, s2 = b.turn("去掉第一个", s.to_dict(), explain=False)
+    assert r.items[0].id not in [ln.id for ln in r2.items] and s2.language == "zh"
+    r3, s3 = b.turn("une théière et des tasses, sans bougies, moins de 15 livres", explain=False)
+    assert s3.language == "fr" and r3.total is not None and r3.total <= 15.0
+    assert not any("CANDLE" in ln.title.upper() for ln in r3.items)
+    assert r3.constraints.exclude and all(t.isascii() for t in r3.constraints.exclude)
+    assert "budget" in r3.explanation and " your " not in r3.explanation
