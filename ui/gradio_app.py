@@ -29,6 +29,7 @@ from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError
 from retrieval.feedback import LiveEvent, record
 from ui.format import CSS, cards_html, chips_html
+from ui.i18n import make_i18n
 from ui.runtime import Runtimes, ShopRuntime
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def build_blocks(config: AppConfig, runtimes: Runtimes) -> Any:
         return feedback(runtimes.get(shop), kind, lines, scope, shopper or None, state, last_request(history))
 
     shoppers = demo_shoppers(config, runtimes.get(shop)) if show_picker else []
-    return layout(gr, respond, pick, react, shoppers, show_picker, storage_secret(config))
+    return layout(gr, respond, pick, react, shoppers, show_picker, storage_secret(config), make_i18n(gr))
 
 
 def storage_secret(config: AppConfig) -> str:
@@ -277,4 +278,4 @@ def mount(app: Any, config: AppConfig, runtimes: Runtimes) -> None:
 
     blocks = build_blocks(config, runtimes)
     gr.mount_gradio_app(app, blocks, path="", allowed_paths=[], footer_links=[], show_error=False,
-                        css=CSS, ssr_mode=False, mcp_server=False, max_file_size="1mb")
+                        css=CSS, ssr_mode=False, mcp_server=False, max_file_size="1mb", i18n=make_i18n(gr))

@@ -27,9 +27,10 @@ STORAGE_KEY = "bundlebot-conversations"
 
 
 def layout(gr: Any, respond: Callable, pick: Callable, react: Callable, shoppers: list[str], show_picker: bool,
-           secret: str) -> Any:
+           secret: str, i18n: Any) -> Any:
+    """``i18n``: ``ui.i18n.make_i18n(gr)``, the same instance the app is mounted with."""
     with gr.Blocks(title="bundlebot", analytics_enabled=False) as blocks:
-        gr.Markdown("## bundlebot — ask for a bundle\nDescribe the occasion, the people and a budget.")
+        gr.Markdown(i18n("heading"))
         conv = gr.State(None)
         bundle = gr.State(None)
         current = gr.State(None)  # the open conversation's place among the saved ones
@@ -37,26 +38,26 @@ def layout(gr: Any, respond: Callable, pick: Callable, react: Callable, shoppers
         with gr.Row():
             with gr.Column(scale=3):
                 chips = gr.HTML(chips_html({}), elem_id="bb-chips")
-                chat = gr.Chatbot(label="Chat", height=420, elem_id="bb-chat", feedback_options=None,
+                chat = gr.Chatbot(label=i18n("chat"), height=420, elem_id="bb-chat", feedback_options=None,
                                   buttons=["copy"])
                 with gr.Row():
-                    box = gr.Textbox(placeholder="hosting a tea party for six, about £25", show_label=False,
+                    box = gr.Textbox(placeholder=i18n("placeholder"), show_label=False,
                                      scale=4, elem_id="bb-input", max_length=2000)
-                    send = gr.Button("Send", variant="primary", scale=1, elem_id="bb-send")
-                    stop = gr.Button("Stop", variant="stop", scale=1, elem_id="bb-stop", visible=False)
-                gr.Examples(EXAMPLES, inputs=[box], label="Try")
+                    send = gr.Button(i18n("send"), variant="primary", scale=1, elem_id="bb-send")
+                    stop = gr.Button(i18n("stop"), variant="stop", scale=1, elem_id="bb-stop", visible=False)
+                gr.Examples(EXAMPLES, inputs=[box], label=i18n("try"))
                 with gr.Row():
-                    restart = gr.Button("Start over", elem_id="bb-restart")
-                    forget = gr.Button("Delete this conversation", elem_id="bb-forget", size="sm")
-                past = gr.Radio(choices=[], label="Saved conversations (in this browser)", elem_id="bb-saved")
+                    restart = gr.Button(i18n("restart"), elem_id="bb-restart")
+                    forget = gr.Button(i18n("forget"), elem_id="bb-forget", size="sm")
+                past = gr.Radio(choices=[], label=i18n("saved"), elem_id="bb-saved")
             with gr.Column(scale=2):
-                who = gr.Dropdown(choices=[""] + shoppers, value="", label="Shopper (demo)",
+                who = gr.Dropdown(choices=[""] + shoppers, value="", label=i18n("shopper"),
                                   visible=show_picker, elem_id="bb-shopper", allow_custom_value=False)
                 history = gr.HTML("", visible=show_picker, elem_id="bb-history")
                 cards = gr.HTML(cards_html(None), elem_id="bb-cards")
                 note = gr.Markdown("", elem_id="bb-feedback")
                 outs = [box, chat, chips, cards, bundle, conv]
-                _item_buttons(gr, respond, react, bundle, [chat, conv, bundle, who], outs, [note, conv])
+                _item_buttons(gr, respond, react, bundle, [chat, conv, bundle, who], outs, [note, conv], i18n)
         ins = [box, chat, conv, bundle, who]
         streaming, idle = (lambda: (gr.update(visible=True), gr.update(visible=False)),
                            lambda: (gr.update(visible=False), gr.update(visible=True)))
@@ -93,7 +94,7 @@ def _saved_list(gr: Any, blocks: Any, saved: Any, current: Any, past: Any, forge
 
 
 def _item_buttons(gr: Any, respond: Callable, react: Callable, bundle: Any, ins: list, outs: list,
-                  noted: list) -> None:
+                  noted: list, i18n: Any) -> None:
     """Per item: "cheaper" / "swap" / "remove" follow-ups and "like" / "not for me"; for the whole bundle:
     "like this bundle" / "not this bundle". Re-rendered whenever the bundle changes."""
 
@@ -105,15 +106,15 @@ def _item_buttons(gr: Any, respond: Callable, react: Callable, bundle: Any, ins:
                 with gr.Column(scale=3, min_width=140):
                     gr.HTML(f"<b>#{i + 1}</b> {escape(str(line.get('title', '')))}")
                 for action in ("cheaper", "swap", "remove"):
-                    btn = gr.Button(action, size="sm", scale=1, min_width=70, elem_classes=[f"bb-{action}"])
+                    btn = gr.Button(i18n(action), size="sm", scale=1, min_width=70, elem_classes=[f"bb-{action}"])
                     btn.click(_action(respond, action, i), ins, outs)
-                for kind, label in (("like", "like"), ("dislike", "not for me")):
-                    btn = gr.Button(label, size="sm", scale=1, min_width=70, elem_classes=[f"bb-{kind}"])
+                for kind, label in (("like", "like"), ("dislike", "dislike")):
+                    btn = gr.Button(i18n(label), size="sm", scale=1, min_width=70, elem_classes=[f"bb-{kind}"])
                     btn.click(_react(react, kind, [line], "item"), ins, noted, queue=False)
         if lines:
             with gr.Row():
-                for kind, label in (("like", "like this bundle"), ("dislike", "not this bundle")):
-                    btn = gr.Button(label, size="sm", elem_classes=[f"bb-bundle-{kind}"])
+                for kind, label in (("like", "like_bundle"), ("dislike", "dislike_bundle")):
+                    btn = gr.Button(i18n(label), size="sm", elem_classes=[f"bb-bundle-{kind}"])
                     btn.click(_react(react, kind, lines, "bundle"), ins, noted, queue=False)
 
 

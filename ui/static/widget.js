@@ -9,6 +9,8 @@
  *                    or call window.Bundlebot.setShopperToken(token) later)
  * data-position      "right" (default) or "left"
  * data-open          "true" to open the panel on load
+ * data-lang          "en", "fr" or "zh": the widget's own words (default: the browser's language; an answer
+ *                    in another language switches them)
  *
  * "Add all to cart" dispatches on document:
  *   new CustomEvent("bundlebot:add-to-cart", {detail: {items: [{id, quantity, title, price}]}})
@@ -31,6 +33,35 @@
   var bundle = null;
   var busy = false;
   var lastRequest = "";
+  // The widget's own words in the shopper's language: data-lang, else the browser's, until an answer says
+  // which language the conversation is in (the server detects it per turn).
+  var STRINGS = {
+    en: {launcher: "Need a gift bundle?", title: "Bundle assistant", close: "close",
+         placeholder: "A tea party for six, about \u00a325", send: "Send", like: "Like", dislike: "Not for me",
+         remove: "Remove", feedback: "Feedback on ", fromBundle: " from the bundle", bundleFeedback: "Feedback on the whole bundle",
+         likeBundle: "Like this bundle", notBundle: "Not this bundle", total: "Total ", of: " of ", addAll: "Add all to cart",
+         added: "Added \u2713", wrong: "Something went wrong.", busy: "Busy right now \u2014 trying again in ",
+         seconds: " s\u2026", sorry: "Sorry \u2014 ", budget: "budget \u2264 ", items: " items", people: " people", no: "no "},
+    fr: {launcher: "Besoin d'un lot cadeau ?", title: "Assistant lots", close: "fermer",
+         placeholder: "Un go\u00fbter pour six, environ 25 \u00a3", send: "Envoyer", like: "J'aime", dislike: "Pas pour moi",
+         remove: "Retirer", feedback: "Avis sur ", fromBundle: " du lot", bundleFeedback: "Avis sur tout le lot",
+         likeBundle: "J'aime ce lot", notBundle: "Pas ce lot", total: "Total ", of: " sur ", addAll: "Tout ajouter au panier",
+         added: "Ajout\u00e9 \u2713", wrong: "Un probl\u00e8me est survenu.", busy: "Occup\u00e9 \u2014 nouvel essai dans ",
+         seconds: " s\u2026", sorry: "D\u00e9sol\u00e9 \u2014 ", budget: "budget \u2264 ", items: " articles", people: " personnes",
+         no: "sans "},
+    zh: {launcher: "\u9700\u8981\u793c\u7269\u7ec4\u5408\u5417\uff1f", title: "\u8d2d\u7269\u52a9\u624b", close: "\u5173\u95ed",
+         placeholder: "\u516d\u4e2a\u4eba\u7684\u8336\u8bdd\u4f1a\uff0c\u9884\u7b9725\u82f1\u9551", send: "\u53d1\u9001",
+         like: "\u559c\u6b22", dislike: "\u4e0d\u9002\u5408\u6211", remove: "\u79fb\u9664", feedback: "\u8bc4\u4ef7\uff1a",
+         fromBundle: "", bundleFeedback: "\u8bc4\u4ef7\u6574\u4e2a\u7ec4\u5408", likeBundle: "\u559c\u6b22\u8fd9\u4e2a\u7ec4\u5408",
+         notBundle: "\u4e0d\u8981\u8fd9\u4e2a\u7ec4\u5408", total: "\u5408\u8ba1 ", of: " / ",
+         addAll: "\u5168\u90e8\u52a0\u5165\u8d2d\u7269\u8f66", added: "\u5df2\u52a0\u5165 \u2713",
+         wrong: "\u51fa\u9519\u4e86\u3002", busy: "\u670d\u52a1\u7e41\u5fd9\uff0c\u7a0d\u540e\u91cd\u8bd5\uff1a",
+         seconds: " \u79d2\u2026", sorry: "\u62b1\u6b49\uff1a", budget: "\u9884\u7b97 \u2264 ", items: " \u4ef6",
+         people: " \u4eba", no: "\u4e0d\u8981 "}
+  };
+  var lang = pickLang(ds.lang || (navigator.language || "en"));
+  function pickLang(code) { code = String(code || "").slice(0, 2).toLowerCase(); return STRINGS[code] ? code : "en"; }
+  function t(name) { return STRINGS[lang][name]; }
 
   var CSS = [
     ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#111}",
@@ -74,20 +105,21 @@
   var root = host.attachShadow({mode: "open"});
   var style = el("style");
   style.textContent = CSS;
-  var launcher = el("button", "launcher", "Need a gift bundle?");
+  var launcher = el("button", "launcher", t("launcher"));
   launcher.setAttribute("part", "launcher");
   var panel = el("div", "panel");
   var head = el("div", "head");
-  head.appendChild(el("span", "", ds.title || "Bundle assistant"));
+  var titleEl = el("span", "", ds.title || t("title"));
+  head.appendChild(titleEl);
   var closeBtn = el("button", "", "\u00d7");
-  closeBtn.setAttribute("aria-label", "close");
+  closeBtn.setAttribute("aria-label", t("close"));
   head.appendChild(closeBtn);
   var log = el("div", "log");
   var form = el("form");
   var input = el("input");
-  input.placeholder = "A tea party for six, about \u00a325";
+  input.placeholder = t("placeholder");
   input.maxLength = 2000;
-  var sendBtn = el("button", "", "Send");
+  var sendBtn = el("button", "", t("send"));
   sendBtn.type = "submit";
   form.appendChild(input);
   form.appendChild(sendBtn);
@@ -113,11 +145,11 @@
 
   function renderChips(c) {
     var box = el("div", "chips");
-    if (c.budget !== null && c.budget !== undefined) { box.appendChild(el("span", "chip", "budget \u2264 " + money(c.budget, c.currency))); }
-    if (c.size) { box.appendChild(el("span", "chip", c.size + " items")); }
-    if (c.people) { box.appendChild(el("span", "chip", c.people + " people")); }
+    if (c.budget !== null && c.budget !== undefined) { box.appendChild(el("span", "chip", t("budget") + money(c.budget, c.currency))); }
+    if (c.size) { box.appendChild(el("span", "chip", c.size + t("items"))); }
+    if (c.people) { box.appendChild(el("span", "chip", c.people + t("people"))); }
     if (c.occasion) { box.appendChild(el("span", "chip", c.occasion)); }
-    (c.exclude || []).forEach(function (t) { box.appendChild(el("span", "chip", "no " + t)); });
+    (c.exclude || []).forEach(function (term) { box.appendChild(el("span", "chip", t("no") + term)); });
     if (box.childNodes.length) { add(box); }
   }
 
@@ -161,15 +193,15 @@
   function itemActions(card, line, index) {
     var acts = el("div", "acts");
     acts.setAttribute("role", "group");
-    acts.setAttribute("aria-label", "Feedback on " + line.title);
+    acts.setAttribute("aria-label", t("feedback") + line.title);
     var like, dislike;
-    like = actButton("Like", "Like " + line.title, function (btn) {
+    like = actButton(t("like"), t("like") + ": " + line.title, function (btn) {
       press(btn, [dislike]);
       card.classList.remove("disliked");
       rejectInState(line.id, false);
       report([verdict("like", line.id)]).then(function (ok) { card.dataset.reported = ok ? "like" : ""; });
     });
-    dislike = actButton("Not for me", "Not for me: " + line.title, function (btn) {
+    dislike = actButton(t("dislike"), t("dislike") + ": " + line.title, function (btn) {
       press(btn, [like]);
       card.classList.add("disliked");
       rejectInState(line.id, true);
@@ -179,7 +211,7 @@
     dislike.className = "dislike";
     like.setAttribute("aria-pressed", "false");
     dislike.setAttribute("aria-pressed", "false");
-    var remove = actButton("Remove", "Remove " + line.title + " from the bundle", function () {
+    var remove = actButton(t("remove"), t("remove") + " " + line.title + t("fromBundle"), function () {
       report([verdict("remove", line.id)]);
       send("remove #" + (index + 1));
     });
@@ -193,14 +225,14 @@
   function bundleActions(b) {
     var acts = el("div", "acts");
     acts.setAttribute("role", "group");
-    acts.setAttribute("aria-label", "Feedback on the whole bundle");
+    acts.setAttribute("aria-label", t("bundleFeedback"));
     var ids = (b.items || []).map(function (l) { return l.id; });
     var good, bad;
-    good = actButton("Like this bundle", "Like this bundle", function (btn) {
+    good = actButton(t("likeBundle"), t("likeBundle"), function (btn) {
       press(btn, [bad]);
       report(ids.map(function (id) { return verdict("like", id, "bundle"); }));
     });
-    bad = actButton("Not this bundle", "Not this bundle", function (btn) {
+    bad = actButton(t("notBundle"), t("notBundle"), function (btn) {
       press(btn, [good]);
       report(ids.map(function (id) { return verdict("dislike", id, "bundle"); }));
     });
@@ -227,11 +259,11 @@
       wrap.appendChild(card);
     });
     var budget = b.constraints && b.constraints.budget;
-    wrap.appendChild(el("div", "total", "Total " + money(b.total, b.currency) +
-      (budget !== null && budget !== undefined ? " of " + money(budget, b.currency) : "")));
+    wrap.appendChild(el("div", "total", t("total") + money(b.total, b.currency) +
+      (budget !== null && budget !== undefined ? t("of") + money(budget, b.currency) : "")));
     if (b.message) { wrap.appendChild(el("div", "reason", b.message)); }
     if ((b.items || []).length) {
-      var addAll = el("button", "add", "Add all to cart");
+      var addAll = el("button", "add", t("addAll"));
       addAll.type = "button";
       addAll.addEventListener("click", function () {
         var items = (b.items || []).map(function (l) {
@@ -243,7 +275,7 @@
           ev.quantity = it.quantity;
           return ev;
         }));
-        addAll.textContent = "Added \u2713";
+        addAll.textContent = t("added");
       });
       wrap.appendChild(bundleActions(b));
       wrap.appendChild(addAll);
@@ -267,6 +299,7 @@
   }
 
   function handle(type, data, bot) {
+    if (data.language && STRINGS[data.language] && data.language !== lang) { setLang(data.language); }
     if (type === "constraints") { renderChips(data.constraints || {}); }
     else if (type === "bundle") { renderBundle(data.result || {}); }
     else if (type === "token") { bot.textContent += data.text || ""; }
@@ -274,7 +307,16 @@
       state = data.state || state;
       if (data.replaced || !bot.textContent) { bot.textContent = data.explanation || bot.textContent; }
       log.appendChild(bot);
-    } else if (type === "error") { add(el("div", "msg error", data.message || "Something went wrong.")); }
+    } else if (type === "error") { add(el("div", "msg error", data.message || t("wrong"))); }
+  }
+
+  function setLang(code) {
+    lang = pickLang(code);
+    launcher.textContent = t("launcher");
+    if (!ds.title) { titleEl.textContent = t("title"); }
+    closeBtn.setAttribute("aria-label", t("close"));
+    input.placeholder = t("placeholder");
+    sendBtn.textContent = t("send");
   }
 
   async function send(message) {
@@ -297,7 +339,7 @@
         var wait = parseInt(res.headers.get("Retry-After") || "", 10);
         if (res.status !== 429 || attempt >= 3 || !(wait > 0 && wait <= 60)) { break; }
         if (!note) { note = add(el("div", "msg note", "")); }
-        note.textContent = "Busy right now \u2014 trying again in " + wait + " s\u2026";
+        note.textContent = t("busy") + wait + t("seconds");
         await new Promise(function (done) { setTimeout(done, wait * 1000); });
       }
       if (note) { note.remove(); }
@@ -313,7 +355,7 @@
         buffer = parseFrames(buffer + decoder.decode(chunk.value, {stream: true}), function (t, d) { handle(t, d, bot); });
       }
     } catch (e) {
-      add(el("div", "msg error", "Sorry \u2014 " + e.message));
+      add(el("div", "msg error", t("sorry") + e.message));
     } finally {
       busy = false;
       sendBtn.disabled = false;
