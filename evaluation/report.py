@@ -24,6 +24,8 @@ SHOWN = {
     "budget": ("within_budget", "total/budget", "recall@10", "precision", "recall", "hit"),
     "adversarial": ADVERSARIAL_METRICS,
     "occasions": (*(f"check:{t}" for t in CHECK_TYPES), "total/budget", "within_budget"),
+    "crosslingual-en": ("recall@10", "precision", "total/budget", "within_budget"),
+    "crosslingual-zh": ("recall@10", "precision", "total/budget", "within_budget"),
 }
 COMMON = ("checks_passed", "kind_diversity", "accessory_share", "cobought", "invalid_items", "invented_prices",
           "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms", "latency_p95_ms")
@@ -60,7 +62,7 @@ def _table(run: SuiteRun) -> list[str]:
 
 BASELINE_VARIANTS = ("popularity", "personal-popularity", "embedding")
 PAIRED = {"bundle-intent": ("recall@10", "f1"), "personal-aisle": ("hit@5", "hit@1"),
-          "budget": ("recall@10", "precision")}
+          "budget": ("recall@10", "precision"), "crosslingual-en": ("recall@10",), "crosslingual-zh": ("recall@10",)}
 """The metrics each generated suite's paired intervals are computed for (the targets' metrics)."""
 
 
@@ -113,6 +115,36 @@ def _groups(run: SuiteRun, key: str) -> list[str]:
             med = percentile([m["total/budget"] for m in mine if m.get("total/budget") is not None], 50)
             rows.append(f"| {value} | {v} | {len(mine)} | {' | '.join(cells)} | {fmt(med)} |")
     return [*rows, ""]
+
+
+def _crosslingual(runs: list[SuiteRun]) -> list[str]:
+    """The Chinese versions of the same requests against their English originals (``meta.original``, same
+    gold), per variant: recall@10 of each, their ratio, and the paired difference with its interval."""
+    from evaluation.metrics import mean, paired_bootstrap
+
+    by = {r.name: r for r in runs}
+    en, zh = by.get("crosslingual-en"), by.get("crosslingual-zh")
+    if en is None or zh is None:
+        return []
+    rows = []
+    for v in zh.results:
+        if v not in en.results:
+            continue
+        got = {r["id"]: r["metrics"].get("recall@10") for r in en.results[v]}
+        original = {c.id: str(c.meta.get("original", c.id)) for c in zh.cases}
+        pairs = [(got.get(original[r["id"]]), r["metrics"].get("recall@10")) for r in zh.results[v]]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if not pairs:
+            continue
+        (a, _), (b, _) = mean([x for x, _ in pairs]), mean([y for _, y in pairs])
+        d, lo, hi = paired_bootstrap([x for x, _ in pairs], [y for _, y in pairs])
+        ratio = f"{b / a:.2f}" if a else "–"
+        rows.append(f"| {v} | {fmt(a)} | {fmt(b)} | {ratio} | {d:+.3f} [{lo:+.3f}, {hi:+.3f}] | {len(pairs)} |")
+    if not rows:
+        return []
+    return ["## Cross-lingual recall (crosslingual-zh against crosslingual-en)", "",
+            "| variant | recall@10 en | recall@10 zh | zh / en | zh − en (95% interval) | n |",
+            "|---|---|---|---|---|---|", *rows, ""]
 
 
 def _failures(run: SuiteRun) -> list[str]:
@@ -171,6 +203,7 @@ def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
         fails = _failures(run)
         if fails:
             out += ["### Failures", ""] + fails
+    out += _crosslingual(runs)
     return "\n".join(out) + "\n"
 
 

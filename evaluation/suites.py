@@ -56,9 +56,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bundlebot.errors import DataError, NotFoundError
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-HAND_WRITTEN = ("constraints", "multi-turn", "robustness", "occasions")
+HAND_WRITTEN = ("constraints", "multi-turn", "robustness", "occasions", "constraints-zh", "constraints-fr",
+                "multi-turn-zh", "multi-turn-fr")
+CROSSLINGUAL = ("crosslingual-en", "crosslingual-zh")
+"""The same 40 budget-suite test requests in English and in Chinese (hand translations of their themes,
+same gold): cross-lingual recall is the Chinese figure over the English one, same run."""
 GENERATED = ("bundle-intent", "personal-aisle", "budget")
-STANDARD = GENERATED + HAND_WRITTEN
+STANDARD = GENERATED + HAND_WRITTEN + CROSSLINGUAL
 ADVERSARIAL = ("adversarial",)
 """Built by ``build-suites`` too (from templates + catalog text, split-free), but not part of ``standard``."""
 

@@ -157,3 +157,16 @@ def test_occasions_slots_name_the_demo_catalog_and_can_be_met(sources: dict) -> 
             assert sum(it.price for it in filling[:need.at_least]) <= budget, (c.id, need.name)
             cheapest = min(it.price * math.ceil((need.covers or 1) / units(it.title)) for it in filling)
             assert cheapest <= budget, (c.id, need.name, "covers")
+
+
+def test_crosslingual_suites_pair_every_chinese_request_with_its_english_original() -> None:
+    from evaluation.suites import CROSSLINGUAL
+
+    en, zh = (load_suite(SUITES_DIR / f"{name}.jsonl") for name in CROSSLINGUAL)
+    originals = {c.id: c for c in en}
+    assert len(zh) == len(en) >= 30
+    for c in zh:
+        o = originals[c.meta["original"]]
+        assert c.gold_items == o.gold_items and c.gold_items and c.constraints == o.constraints
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in c.turns[0]) and c.turns[0] != o.turns[0]
+        assert c.shopper == o.shopper and c.meta["split"] == "test"
