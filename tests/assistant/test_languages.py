@@ -145,11 +145,20 @@ def test_the_glossary_places_a_foreign_word_on_the_shops_word() -> None:
     words = vocabulary(["teapot", "mug", "candle", "napkin", "balloon", "doormat"],
                        ["RED TEAPOT", "BLUE TEAPOT", "SPOTTY MUG", "CANDLE", "CAKE STAND", "CAKE STAND"])
     g = Glossary.fit(words, multilingual_encoder("use"))
-    assert g.translate("茶壶") == "teapot"
+    assert g.translate("茶壶") == "teapot"  # the dictionary says so; the encoder alone hesitates
     assert g.translate("bougies") == "candle"
     assert g.translate("气球") == "balloon"
     assert g.translate("mugs") == "mugs"  # an English word the shop uses stays as written
     assert g.translate("量子力学") is None  # nothing of the shop's is near quantum mechanics
+
+
+def test_the_dictionary_settles_what_the_encoder_confuses() -> None:
+    # USE-m3 puts 餐巾 (napkin) nearer "towel" and 茶壶 (teapot) nearer "tea cosy"; CC-CEDICT's glosses decide
+    g = Glossary.fit(["towel", "napkin", "tea cosy", "teapot", "picnic", "basket", "baking", "fire"],
+                     multilingual_encoder("use"))
+    assert (g.translate("餐巾"), g.translate("茶壶")) == ("napkin", "teapot")
+    assert g.translate("野餐篮") in ("basket", "picnic")  # 野餐 + 篮: a word of the compound
+    assert g.translate("烘焙") == "baking"  # its gloss says "dry by fire": too far from what the encoder says
 
 
 def test_the_glossary_round_trips_and_refuses_another_encoder(tmp_path: Path) -> None:
