@@ -186,8 +186,8 @@ class Glossary:
 
     def _from_dictionary(self, term: str, sims: np.ndarray) -> str | None:
         """The shop's word the dictionary's glosses name (the encoder knows 茶壶 is near "tea cosy" and
-        "teapot"; CC-CEDICT says teapot): the entry covering the most dictionary words of the term, the
-        encoder breaking ties. None when no gloss names a word of the shop."""
+        "teapot"; CC-CEDICT says teapot): an entry covering every dictionary word of the term, the longest
+        first, the encoder breaking ties. None when no gloss names a word of the shop for all of it."""
         parts = gloss_words(term, cedict())
         if not parts:
             return None
@@ -200,7 +200,9 @@ class Glossary:
                 covered = sum(any(w in p for w in words) for p in parts)
                 key = (covered, len(words), float(sims[i]), entry)  # "candle holder" before "holder"
                 best = key if best is None or key[:3] > best[:3] else best
-        return best[3] if best else None
+        # a word for only part of a compound (家纺布艺, "home" of home textiles) loses what the encoder,
+        # reading the whole term, keeps
+        return best[3] if best and best[0] == len(parts) else None
 
     def translate_all(self, term: str, spread: float = SPREAD, most: int = 3) -> list[str]:
         """Every word of the shop within ``spread`` of the best one for ``term`` (at most ``most``): what an

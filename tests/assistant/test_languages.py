@@ -157,7 +157,6 @@ def test_the_dictionary_settles_what_the_encoder_confuses() -> None:
     g = Glossary.fit(["towel", "napkin", "tea cosy", "teapot", "picnic", "basket", "baking", "fire"],
                      multilingual_encoder("use"))
     assert (g.translate("餐巾"), g.translate("茶壶")) == ("napkin", "teapot")
-    assert g.translate("野餐篮") in ("basket", "picnic")  # 野餐 + 篮: a word of the compound
     assert g.translate("烘焙") == "baking"  # its gloss says "dry by fire": too far from what the encoder says
 
 
