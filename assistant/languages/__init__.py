@@ -75,16 +75,20 @@ def detect(text: str, previous: str | None = None) -> str:
         lang, prob = _identifier().classify(text)
     if prob >= SURE:
         return str(lang)
-    if previous:
-        return previous
+    # unsure: the function words decide ("des sacs repas, 4 en tout"; "no balloons" after a French turn is
+    # the shopper switching to English), then the conversation ("moins cher")
     words = re.findall(r"[^\W\d_]+", text.lower())
-    return "fr" if sum(w in _FRENCH for w in words) > sum(w in _ENGLISH for w in words) else "en"
+    fr, en = sum(w in _FRENCH for w in words), sum(w in _ENGLISH for w in words)
+    if fr != en:
+        return "fr" if fr > en else "en"
+    return previous or "en"
 
 
-# function words, for a first turn the detector is unsure of ("des sacs repas, 4 en tout")
+# function words, for a turn the detector is unsure of
 _FRENCH_TEXT = "de du des la le les un une et ou pour avec mon ma mes en au aux sans pas tout très"
 _FRENCH = frozenset(_FRENCH_TEXT.split())
-_ENGLISH_TEXT = "the a an of for with my and or in to no some any under about"
+_ENGLISH_TEXT = ("the a an of for with my and or in to no some any under about please cheaper "
+                 "remove swap add more less make it one this that but not without instead something")
 _ENGLISH = frozenset(_ENGLISH_TEXT.split())
 
 

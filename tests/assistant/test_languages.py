@@ -46,7 +46,8 @@ def test_every_turn_of_a_suite_is_read_in_its_language(name: str, lang: str) -> 
 def test_a_short_follow_up_keeps_the_conversations_language() -> None:
     assert detect("Pas de ballons", "fr") == "fr"
     assert detect("Pas de ballons", "en") in ("en", "fr")  # too short to tell: the conversation decides
-    assert detect("no balloons", "fr") == "fr"  # the shopper stays in French; their words are still read
+    assert detect("no balloons", "fr") == "en"  # the shopper switched to English
+    assert detect("cheaper please", "fr") == "en" and detect("moins cher", "fr") == "fr"
     assert detect("Des sacs repas, 4 en tout") == "fr"  # unsure first turn: French function words decide
 
 
