@@ -157,6 +157,19 @@ def tidy(text: str) -> str:
     return text.strip(" ,.;:")
 
 
+_PEOPLE_COUNT = re.compile(r"\b(\d{1,3}) (?:people|kids|guests|friends|colleagues|adults)\b")
+
+
+def one_each(english: str, each: bool) -> str:
+    """"One each" for the people counted: as many things as people ("10个小朋友，每人一份"; "un par enfant").
+
+    >>> one_each("gift for 10 kids", True), one_each("gift for 10 kids", False)
+    ('gift for 10 kids, 10 things', 'gift for 10 kids')
+    """
+    m = _PEOPLE_COUNT.search(english) if each else None
+    return f"{english.rstrip()}, {m.group(1)} things" if m else english
+
+
 def placeholder(terms: list[str], term: str, negated: bool = False) -> str:
     """Record ``term`` and return its marker (an empty term marks nothing); ``negated``: an excluded term."""
     term = term.strip(" ,.;:!?'\"-")

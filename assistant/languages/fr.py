@@ -13,7 +13,43 @@ from __future__ import annotations
 
 import re
 
-from assistant.languages import placeholder
+from assistant.languages import one_each, placeholder
+
+_ACCENTS = {"à": "aâä", "â": "aàä", "é": "eèêë", "è": "eéêë", "ê": "eéèë", "ë": "eéèê", "î": "iï", "ï": "iî",
+            "ô": "oö", "ù": "uûü", "û": "uùü", "ç": "c", "œ": "oe"}
+_FOLD = str.maketrans({k: v[0] for k, v in _ACCENTS.items()} | {"œ": "oe"})
+
+
+def fold(text: str) -> str:
+    """``text`` without accents, for looking a matched word up ("collegues" is "collègues")."""
+    return text.lower().translate(_FOLD)
+
+
+def loose(pattern: str) -> str:
+    """A rule's regex where each accented letter outside a character class also matches its unaccented
+    forms: shoppers type "noel", "a moins de", "collegues" as often as "noël", "à", "collègues"."""
+    out, in_class, escaped = [], False, False
+    for ch in pattern:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        elif ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+        elif ch == "]" and in_class:
+            in_class = False
+            out.append(ch)
+        elif not in_class and ch in _ACCENTS and ch != "œ":
+            out.append(f"[{ch}{_ACCENTS[ch]}]")
+        elif not in_class and ch == "œ":
+            out.append("(?:œ|oe)")
+        else:
+            out.append(ch)
+    return "".join(out)
+
 
 NUMBERS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8,
            "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15,
@@ -56,9 +92,15 @@ RECIPIENTS.sort(key=lambda p: -len(p[0]))
 _PEOPLE = {"personnes": "people", "personne": "people", "invités": "guests", "invitées": "guests",
            "convives": "guests", "enfants": "kids", "amis": "friends", "amies": "friends", "adultes": "adults",
            "collègues": "colleagues", "gamins": "kids"}
+_PEOPLE_F = {fold(k): v for k, v in _PEOPLE.items()}
+_ORDINALS = {fold(k): v for k, v in ORDINALS.items()}
+_NUMBERS = {fold(k): v for k, v in NUMBERS.items()}
 _THINGS = r"articles?|objets?|choses?|cadeaux|produits?|trucs?|idées|pièces?"
 # French function words: never a term, never searched
 _FUNCTION_TEXT = (
+    "salut bonjour coucou pourriez pourrais pouvez peux mise mis deja déjà plein elles ils ont encore proposer "
+    "conseiller montrer suggérer "
+    "remercier fin année famille affaires "
     "de du des la le les l d un une et ou à au aux en pour avec mon ma mes ton ta tes son sa ses notre nos "
     "votre vos leur leurs ce cet cette ces qui que qu je j tu il elle nous vous on est sont suis pas ne n "
     "très plus bien quelque quelques chose choses s plaît svp merci aussi y a par sur dans comme tout tous "
@@ -99,7 +141,7 @@ def _en(text: str, held: list[str]) -> str:
 
 
 def _number(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBERS[word.lower()]
+    return int(word) if word.isdigit() else _NUMBERS[fold(word)]
 
 
 _REMOVE = r"(?:enlève|enlevez|enlever|retire|retirez|retirer|supprime|supprimez|supprimer|vire|ôte)"
@@ -113,7 +155,7 @@ def _terms(chunk: str, terms: list[str], negated: bool = False) -> str:
     """Each term of a French chunk ("des bougies ou des ballons"), marked, joined with "or"."""
     out = []
     for part in re.split(r",|;|/|\bet\b|\bou\b|\bni\b", chunk):
-        words = [w for w in re.split(r"[\s']+", part.strip()) if w and w.lower() not in FUNCTION]
+        words = [w for w in re.split(r"[\s'-]+", part.strip()) if w and w.lower() not in FUNCTION]
         if words:
             out.append(placeholder(terms, " ".join(words), negated).strip())
     return " " + " \ue8ff ".join(out) + " " if out else " "  # \ue8ff: a held "and" (see rewrite)
@@ -132,17 +174,17 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     flags = re.I
 
     def sub(pattern: str, repl, t: str) -> str:  # noqa: ANN001 - a str or a function of the match
-        return re.sub(pattern, repl, t, flags=flags)
+        return re.sub(loose(pattern), repl, t, flags=flags)
 
     ordinal = "|".join(sorted(map(re.escape, ORDINALS), key=len, reverse=True))
     t = sub(rf"\b(?:le|la|l')\s*(?P<o>{ordinal})\b(?:\s+(?:article|objet|produit|truc))?",
-            lambda m: _en(f"the {ORDINALS[m.group('o').lower()]} one", held), t)
+            lambda m: _en(f"the {_ORDINALS[fold(m.group('o'))]} one", held), t)
     number = "|".join(sorted(map(re.escape, NUMBERS), key=len, reverse=True))
     count = rf"(?P<c>\d{{1,3}}|{number})"
 
     def n_of(m: re.Match[str]) -> int:
         c = m.group("c").lower()
-        return int(c) if c.isdigit() else NUMBERS[c]
+        return int(c) if c.isdigit() else _NUMBERS[fold(c)]
 
     # edits of the current bundle
     t = sub(r"^\s*(?:on\s+)?(?:recommence[rz]?|recommençons|tout effacer|on efface tout|repartons de zéro|"
@@ -171,9 +213,18 @@ def rewrite(text: str) -> tuple[str, list[str]]:
             + _en("for", held) + _terms(m.group("y"), terms), t)
     t = sub(rf"\b(?:change|changez|changer|remplace|remplacez|remplacer)\s+(?P<t>[\ue000-\uf8ff]|{_TERM}){_END}",
             lambda m: _en("swap", held) + (m.group("t") if _is_held(m.group("t")) else _terms(m.group("x"), terms)), t)
+    t = sub(r"\b(?:(?:ajoute|ajoutez|rajoute|rajoutez|mets)\s+)?(?:encore un|encore une|un de plus|une de plus|"
+            r"un autre article|un article de plus|un autre truc)(?:\s+(?:article|truc|objet|chose))?\b",
+            _en("one more", held), t)
+    t = sub(r"\b(?:un seul|une seule|juste un|juste une|seulement un|seulement une)\s+(?:article|objet|cadeau|"
+            r"chose|truc|produit)\b|\b(?:un|une) (?:article|objet|cadeau) seulement\b", _en("1 things", held), t)
+    one_each_re = loose(r"\b(?:un|une)\s+(?:\w+\s+){0,2}?(?:à|pour)\s+chacun(?:e)?\b|\b(?:un|une) par "
+                        r"(?:personne|enfant|invité|tête|collègue|ami|amie)\b|\bchacun(?:e)? (?:un|une|le sien)\b")
+    each = bool(re.search(one_each_re, t, flags))
+    t = re.sub(one_each_re, " ", t, flags=flags)
     t = sub(rf"^\s*(?:et\s+)?(?:ajoute|ajoutez|ajouter|rajoute|rajoutez|mets aussi|ajoute aussi)\s+{_TERM}{_END}",
             lambda m: _en("add", held) + _terms(m.group("x"), terms), t)
-    t = sub(r"\b(?:encore un|encore une|un de plus|une de plus|un autre article)\b", _en("one more", held), t)
+
     t = sub(rf"\b(?:garde|gardez|je garde|j'aime bien)\s+{_TERM}{_END}",
             lambda m: _en("keep", held) + _terms(m.group("x"), terms), t)
 
@@ -197,8 +248,8 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     # people and counts
     people = "|".join(sorted(map(re.escape, _PEOPLE), key=len, reverse=True))
     t = sub(rf"\b(?:pour|à)\s+{count}\s+(?P<p>{people})\b",
-            lambda m: _en(f"for {n_of(m)} {_PEOPLE[m.group('p').lower()]}", held), t)
-    t = sub(rf"\b{count}\s+(?P<p>{people})\b", lambda m: _en(f"{n_of(m)} {_PEOPLE[m.group('p').lower()]}", held), t)
+            lambda m: _en(f"for {n_of(m)} {_PEOPLE_F[fold(m.group('p'))]}", held), t)
+    t = sub(rf"\b{count}\s+(?P<p>{people})\b", lambda m: _en(f"{n_of(m)} {_PEOPLE_F[fold(m.group('p'))]}", held), t)
     t = sub(rf"\bpour\s+(?!une?\b){count}\b(?!\s*(?:£|€|livres?|euros?))",
             lambda m: _en(f"for {n_of(m)} people", held), t)
     t = sub(rf"\b{count}\s+(?:{_THINGS})\b", lambda m: _en(f"{n_of(m)} things", held), t)
@@ -230,10 +281,11 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     t = sub(r"\b(?:cadeaux?|présents?)\b", _en("gift", held), t)
 
     # the French left is what the shopper wants
-    t = re.sub(r"[^,.;!?\ue000-\uf8ff⟦⟧]+", lambda m: _terms(m.group(0), terms)
-               if re.search(r"[^\W\d_]", m.group(0)) else m.group(0), t)
-    return re.sub(r"[\ue000-\uf8ff]", lambda m: "and" if m.group(0) == "\ue8ff" else held[ord(m.group(0)) - _HELD],
-                  t), terms
+    t = re.sub(r"⟦\d+s?!?⟧|[^,.;!?\ue000-\uf8ff⟦⟧]+", lambda m: _terms(m.group(0), terms)
+               if not m.group(0).startswith("⟦") and re.search(r"[^\W\d_]", m.group(0)) else m.group(0), t)
+    english = re.sub(r"[\ue000-\uf8ff]", lambda m: "and" if m.group(0) == "\ue8ff" else held[ord(m.group(0)) - _HELD],
+                     t)
+    return one_each(english, each), terms
 
 
 def _is_held(text: str) -> bool:

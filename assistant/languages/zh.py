@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from assistant.languages import placeholder
+from assistant.languages import one_each, placeholder
 
 # Traditional characters that requests use, to their simplified forms: the rules are written once.
 _TRADITIONAL = str.maketrans(
@@ -71,7 +71,8 @@ _LEAD = re.compile(r"^(?:我们|我|你|请|办|在|给|用|为|对|让|从|帮�
                    r"买|找|挑|选|送|来|再|还|也|一些|一下|"
                    r"[一几两]?[个件份套只把张盒双支条瓶些点])+")
 _TRAIL = re.compile(r"(?:用的|用|的|了|吧|呢|吗|啊|呀|哦|嘛|之类|什么|等等|等|类|这种|那种|东西|用品)+$")
-_FILLERS = re.compile(r"用品|用具|套装|我想要|我想|我需要|我要|其实|但是|任何|随便|打算花|打算|"
+_FILLERS = re.compile(r"下个月|下周|这周|周末|明天|今天|最近|马上|加起来|用品|用具|套装|"
+                      r"我想要|我想|我需要|我要|其实|但是|任何|随便|打算花|打算|"
                       r"一共|总共|每个|要办|举办|"
                       r"用的|就要|帮我找|帮我选|帮我|给我推荐|推荐一下|推荐|有没有|可以|能不能|"
                       r"麻烦|谢谢|请问|请|准备|一些|一下|东西|适合|的话|好吗|怎么样|吧|呢|吗|啊|呀")
@@ -111,8 +112,13 @@ def _terms(chunk: str, terms: list[str], plural: bool = False, negated: bool = F
     for part in re.split(_SEP, chunk):
         part = _TRAIL.sub("", _LEAD.sub("", _FILLERS.sub("", part).strip()))
         part = re.sub(r"^(?:带|有|含|含有|带有)", "", part)
+        if part.isascii():  # English a rule wrote, or the shopper's own English word
+            out.append(part.strip())
+            continue
         # 骷髅图案的午餐袋 (a skull-pattern lunch bag): each side of 的 is placed on its own
-        words = [placeholder(terms, p, negated).strip() for p in part.split("的") if re.search(f"[{_CJK}A-Za-z]", p)]
+        # a single character left over (过, 她, 先) is grammar, not a product
+        words = [placeholder(terms, p, negated).strip() for p in part.split("的")
+                 if re.search(f"[{_CJK}A-Za-z]", p) and (len(p) > 1 or p.isascii() or negated)]
         if words:
             words[-1] = words[-1].replace("⟧", "s⟧" if plural else "⟧")
             out.append(" ".join(words))
@@ -120,7 +126,7 @@ def _terms(chunk: str, terms: list[str], plural: bool = False, negated: bool = F
 
 
 _TERM = rf"(?P<x>[{_CJK}A-Za-z][{_CJK}A-Za-z、和或 ]*?)"
-_END = r"(?=[,.;!?]|$)"
+_END = r"(?=\s*(?:吧|啊|呀|吗|了|哦|哈)*\s*(?:[,.;!?]|$))"
 
 
 def rewrite(text: str) -> tuple[str, list[str]]:
@@ -134,7 +140,12 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     t = re.sub(r"最后(?:一)?(?:个|件|样)", " the last one ", t)
     t = re.sub(r"(?:改成|换成|变成)\s*(?P<n>[一二两三四五六七八九十\d]+)\s*(?:个|件|样)(?:东西|物品|商品)?",
                lambda m: f" make it {_count(m.group('n'))} items ", t)
-    t = re.sub(r"(?:只要|就要)\s*(?P<n>[一二两三四五六七八九十\d]+)\s*(?:个|件|样)(?:东西|物品|商品)?",
+    t = re.sub(r"(?:再多加|再加|再来|再要|多加|再添)\s*(?:一)?\s*(?:个|件|样|份)?"
+               r"\s*(?=\s*(?:吧|啊|呀)*\s*(?:[,.;!?]|$))", " one more ", t)
+    # "每人一份" (one each): as many things as people, once the people are counted (``_one_each``)
+    each = bool(re.search(r"每(?:个)?人\s*(?:送|准备|买|一)?\s*(?:一|1)?\s*(?:件|份|个|样)|一人一(?:件|份|个|样)", t))
+    t = re.sub(r"每(?:个)?人\s*(?:送|准备|买)?\s*(?:一|1)?\s*(?:件|份|个|样)|一人一(?:件|份|个|样)", " ", t)
+    t = re.sub(r"(?:只要|就要|只买|就买|只|就)\s*(?P<n>[一二两三四五六七八九十\d]+)\s*(?:个|件|样)(?:东西|物品|商品)?",
                lambda m: f" {_count(m.group('n'))} things ", t)
     t = re.sub(r"(?:来|要)\s*(?P<n>[一二两三四五六七八九十\d]+)\s*(?:个|件|样)(?=\s*(?:[,.;!?]|$))",
                lambda m: f" {_count(m.group('n'))} of them ", t)
@@ -165,7 +176,6 @@ def rewrite(text: str) -> tuple[str, list[str]]:
                lambda m: " swap the" + _terms(m.group("x") or m.group("y"), terms) + "for a different one ", t)
     t = re.sub(rf"(?P<start>^\s*)?(?:再加|加上|加|添加|添|再来|再要|多加)\s*(?:一)?(?:个|件|些|点|份)?\s*{_TERM}{_END}",
                lambda m: (" add" if m.group("start") is not None else " plus a") + _terms(m.group("x"), terms), t)
-    t = re.sub(r"(?:再加|再来|再要|多加)\s*(?:一)?(?:个|件|样)?\s*(?=[,.;!?]|$)", " one more ", t)
     t = re.sub(r"再加|加上", " plus ", t)
     t = re.sub(rf"(?:保留|留着|留下)\s*{_TERM}{_END}", lambda m: " keep" + _terms(m.group("x"), terms), t)
     t = re.sub(rf"(?:类似|像)\s*{_TERM}\s*(?:那样|这样)?(?:的)?{_END}",
@@ -195,7 +205,10 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     t = re.sub(r"(\d+)\s*(?:个|只|把|张|盒|套|条|双|支|瓶|罐|杯)\s*(?=[A-Za-z])", r" \1 ", t)
 
     # exclusions and must-haves
-    t = re.sub(rf"(?:任何|所有)?\s*{_TERM}\s*(?:的)?(?:东西|那款|那个|那种|这种|之类的)?\s*(?:都|也)?不要{_END}",
+    t = re.sub(rf"(?:别|不要)(?:推荐|给我|买|放|选)\s*{_TERM}{_END}",
+               lambda m: " no" + _terms(m.group("x"), terms, negated=True), t)
+    t = re.sub(rf"(?:任何|所有)?\s*{_TERM}\s*(?:的)?(?:东西|那款|那个|那种|这种|之类的)?\s*(?:就|也|都)?"
+               rf"(?:不要了|不要|不用了|不用|算了|免了|别要了|别要){_END}",
                lambda m: " no" + _terms(m.group("x"), terms, negated=True), t)
     t = re.sub(rf"(?:不要|别要|不需要|不用|不想要|没有|不含|不带|除了|别放)\s*{_TERM}{_END}",
                lambda m: " no" + _terms(m.group("x"), terms, negated=True), t)
@@ -214,4 +227,4 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     t = _FILLERS.sub(" ", t)
     # what is left of the Chinese is what the shopper wants
     t = re.sub(rf"[{_CJK}][{_CJK}、]*", lambda m: _terms(m.group(0), terms), t)
-    return t, terms
+    return one_each(t, each), terms

@@ -167,3 +167,31 @@ def test_the_glossary_round_trips_and_refuses_another_encoder(tmp_path: Path) ->
     assert Glossary.load(path, multilingual_encoder("hash")).entries == ["teapot", "mug"]
     with pytest.raises(Exception, match="embedded with"):
         Glossary.load(path, multilingual_encoder("use"))
+
+
+@pytest.mark.parametrize("text, exclude", [
+    ("妈妈的生日礼物，蜡烛就不要了", ["candle"]), ("派对装饰，气球就不用了", ["balloon"]),
+    ("乔迁礼物，别推荐马克杯", ["mug"]), ("un cadeau, et pas de bougies elles en ont plein", ["candle"]),
+])
+def test_exclusions_written_after_the_thing(text: str, exclude: list[str]) -> None:
+    assert parse_request(english(text)).exclude[:1] == exclude, english(text)
+
+
+@pytest.mark.parametrize("text, size", [
+    ("办公室的6个同事每人送一件小礼物", 6), ("10个小朋友，每人准备一份小礼物", 10), ("谢师礼物，就一件", 1),
+    ("un petit truc à chacune de mes 5 collègues", 5), ("pour les 10 enfants, un par enfant", 10),
+    ("un cadeau pour la maitresse, un seul article", 1),
+])
+def test_one_each_and_just_one(text: str, size: int) -> None:
+    assert parse_request(english(text)).size == size, english(text)
+
+
+def test_accents_are_optional_in_french() -> None:
+    c = parse_request(english("pour noel, un cadeau a moins de 15 livres pour mes 5 collegues", "fr"))
+    assert (c.occasion, c.budget, c.people) == ("christmas", 15.0, 5)
+
+
+def test_one_more_and_remove_with_a_particle() -> None:
+    assert parse_edit(english("再多加一样", "zh"), list(TITLES), TITLES).kind == "add"
+    assert parse_edit(english("把第二样去掉吧", "zh"), list(TITLES), TITLES).targets == ["b"]
+    assert parse_edit(english("ajoute encore un article", "fr"), list(TITLES), TITLES).kind == "add"
