@@ -65,6 +65,9 @@ OCCASIONS.sort(key=lambda p: -len(p[0]))
 RECIPIENTS.sort(key=lambda p: -len(p[0]))
 _PEOPLE = [("孩子", "kids"), ("小孩", "kids"), ("小朋友", "kids"), ("儿童", "kids"), ("朋友", "friends"),
            ("同事", "colleagues"), ("客人", "guests"), ("宾客", "guests"), ("大人", "adults"), ("人", "people")]
+_GRAMMAR = frozenset("过她他它们先去带就也都还又再很太更最在是有了着把被给让"
+                     "跟和或与为对从到向往这那哪些个吗呢吧啊呀哦嘛么什怎要想"
+                     "会能可该请帮找买送挑选来用做办看拿放刚才已经正小大新老好")
 _SEP = r"(?:和|跟|与|及|以及|还有|或者|或是|或|、|,|/|;)"
 # what a term is trimmed of at its ends: verbs of wanting and buying, numerals, classifiers, particles
 _LEAD = re.compile(r"^(?:我们|我|你|请|办|在|给|用|为|对|让|从|帮我|给我|麻烦|想要|想|需要|要|"
@@ -116,9 +119,9 @@ def _terms(chunk: str, terms: list[str], plural: bool = False, negated: bool = F
             out.append(part.strip())
             continue
         # 骷髅图案的午餐袋 (a skull-pattern lunch bag): each side of 的 is placed on its own
-        # a single character left over (过, 她, 先) is grammar, not a product
+        # a grammar character left over on its own (过, 她, 先) is no product; 包, 碗, 灯 are
         words = [placeholder(terms, p, negated).strip() for p in part.split("的")
-                 if re.search(f"[{_CJK}A-Za-z]", p) and (len(p) > 1 or p.isascii() or negated)]
+                 if re.search(f"[{_CJK}A-Za-z]", p) and p not in _GRAMMAR]
         if words:
             words[-1] = words[-1].replace("⟧", "s⟧" if plural else "⟧")
             out.append(" ".join(words))
