@@ -191,6 +191,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
             total = sum(p for i in bundle if (p := prices.get(i)) is not None)
             if total > 0:  # "something cheaper": a fifth less than the current total
                 c.budget = round(min(c.budget or total, total * 0.8), 2)
+                if c.budget_min is not None and c.budget_min > c.budget:  # "about £25" no longer holds
+                    c.budget_min = None
         plan.pinned, plan.prefer = pinned, bundle
         plan.size = min(stated.size or old.size or len(bundle) or default_size, max_size)
     plan.constraints = c

@@ -127,3 +127,14 @@ def test_client_turns_keep_only_plain_role_and_text() -> None:
 def test_a_noop_edit_names_only_a_plain_term_the_catalog_knows(query, known, note) -> None:
     _, plan = apply_edit(state(), Edit("noop", query=query), prices={}, known=known)
     assert note in plan.note, plan.note
+
+
+def test_cheaper_after_about_drops_a_lower_end_above_the_new_budget() -> None:
+    from assistant.edits import Edit
+    from assistant.state import apply_edit
+    from assistant.types import Constraints, ConversationState
+
+    state = ConversationState(shop="demo", constraints=Constraints(budget=25.0, budget_min=20.0),
+                              bundle=["a", "b"])
+    _, plan = apply_edit(state, Edit("constraints", cheaper=True), prices={"a": 10.0, "b": 11.3})
+    assert plan.constraints.budget == 17.04 and plan.constraints.budget_min is None
