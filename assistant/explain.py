@@ -79,25 +79,42 @@ class Facts:
     """The ``assistant.facts.Evidence`` these facts were stated from (pairs, history, the top item)."""
 
 
+REASONS = {
+    "history": "pairs with the {title} you bought", "history_when": "pairs with the {title} you bought in {when}",
+    "complement": "often bought together with the {other}", "llm": "the assistant's top pick",
+    "popular": "a popular choice in this shop", "matches": "matches '{words}'",
+    "close": "a close match for the request", "asked": "the {term} you asked for",
+}
+"""Each line's reason, by key (``reason_of``): ``assistant.languages.messages`` says the same in French and
+Chinese."""
+
+
 def item_reason(s: ScoredItem, query: str, title_of: Callable[[str], str | None]) -> str:
     """One line from the biggest evidenced term of the breakdown."""
+    key, fill = reason_of(s, query, title_of)
+    return REASONS[key].format(**fill)
+
+
+def reason_of(s: ScoredItem, query: str, title_of: Callable[[str], str | None]) -> tuple[str, dict[str, str]]:
+    """The key of ``REASONS`` the biggest evidenced term of the breakdown gives, and its values."""
     bd, ev = s.breakdown, s.evidence
-    options: list[tuple[float, str]] = []
+    options: list[tuple[float, str, dict[str, str]]] = []
     if ev.get("history_title") and ev.get("history_similarity", 0) >= 0.5:
         when = month(ev.get("history_ts"))
-        options.append((bd.get("affinity", 0.0), f"pairs with the {ev['history_title']} you bought"
-                                                 + (f" in {when}" if when else "")))
+        options.append((bd.get("affinity", 0.0), "history_when" if when else "history",
+                        {"title": str(ev["history_title"]), "when": when}))
     if ev.get("complement_of"):
         other = title_of(str(ev["complement_of"])) or ""
         if other:
-            options.append((bd.get("complement", 0.0) + 0.01, f"often bought together with the {other}"))
+            options.append((bd.get("complement", 0.0) + 0.01, "complement", {"other": other}))
     if "llm" in bd:
-        options.append((bd["llm"] * 0.5, "the assistant's top pick"))
+        options.append((bd["llm"] * 0.5, "llm", {}))
     if bd.get("popularity", 0.0) > bd.get("relevance", 0.0):
-        options.append((bd["popularity"], "a popular choice in this shop"))
+        options.append((bd["popularity"], "popular", {}))
     words = topic(query, [s.item.title, *s.item.category])
-    options.append((bd.get("relevance", 0.0), f"matches '{words}'" if words else "a close match for the request"))
-    return max(options, key=lambda o: o[0])[1]
+    options.append((bd.get("relevance", 0.0), "matches" if words else "close", {"words": words}))
+    best = max(options, key=lambda o: o[0])
+    return best[1], best[2]
 
 
 def topic(query: str, texts: Sequence[str]) -> str:

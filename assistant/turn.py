@@ -27,9 +27,9 @@ from typing import Any
 from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
 from assistant.companions import COMPANION_K, anchor_kind, companions, item_weights, with_companions
 from assistant.edits import Edit, parse_edit
-from assistant.explain import item_reason
+from assistant.explain import REASONS, reason_of
 from assistant.fusion import fuse, rank_scores, scoring_mode
-from assistant.languages import SUPPORTED, detect, read
+from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
 from assistant.prompting import format_price
 from assistant.quantities import per_person_items
@@ -380,8 +380,13 @@ def _result(retriever: ShopRetriever, asm: Assembly, plan: TurnPlan, ranked: lis
         it = retriever.item(item_id) if item_id in known else None
         return it.title if it else None
 
+    def reason(s: ScoredItem) -> str:
+        term = next((m for m in c.must_have if matches_term(s.item.title, m)), None)
+        key, fill = ("asked", {"term": term}) if term else reason_of(s, plan.query, title_of)
+        return messages.reason(plan.lang, key, fill) if messages.translated(plan.lang) else REASONS[key].format(**fill)
+
     lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price, currency=s.item.currency or c.currency,
-                        reason=_asked_for(s.item, c) or item_reason(s, plan.query, title_of),
+                        reason=reason(s),
                         quantity=asm.quantity(s.item.id),
                         category=s.item.category_path, image_url=s.item.image_url, score=round(s.score, 6),
                         breakdown=dict(s.breakdown)) for s in asm.items]
@@ -389,6 +394,3 @@ def _result(retriever: ShopRetriever, asm: Assembly, plan: TurnPlan, ranked: lis
                         ranked=[s.item.id for s in ranked[:RANKED_N]], message=asm.message, unmet=asm.unmet)
 
 
-def _asked_for(item: Item, c: Constraints) -> str | None:
-    term = next((m for m in c.must_have if matches_term(item.title, m)), None)
-    return f"the {term} you asked for" if term else None

@@ -18,14 +18,17 @@ from html import escape
 from typing import Any
 
 from assistant.prompting import format_price
+from ui.i18n import cards_words
 
 
 def budget_line(bundle: dict[str, Any]) -> str:
+    words = cards_words(bundle.get("language"))
     items = bundle.get("items") or []
     cur = bundle.get("currency")
     budget = (bundle.get("constraints") or {}).get("budget")
-    text = f"{len(items)} item{'s' if len(items) != 1 else ''}, total {format_price(bundle.get('total'), cur)}"
-    return text + (f" (budget {format_price(budget, cur)})" if budget is not None else "")
+    total = format_price(bundle.get("total"), cur)
+    text = words["one" if len(items) == 1 else "many"].format(n=len(items), total=total)
+    return text + (words["budget"].format(budget=format_price(budget, cur)) if budget is not None else "")
 
 
 def bundle_text(bundle: dict[str, Any]) -> str:
@@ -40,27 +43,26 @@ def bundle_text(bundle: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def chips_html(constraints: dict[str, Any] | None, currency: str | None = None) -> str:
-    """The parsed constraints as chips (budget, size, occasion, exclusions...)."""
+def chips_html(constraints: dict[str, Any] | None, currency: str | None = None, lang: str | None = None) -> str:
+    """The parsed constraints as chips (budget, size, occasion, exclusions...), in the answer's language."""
+    words = cards_words(lang)
     chips = []
     c = constraints or {}
     if c.get("budget") is not None:
-        chips.append(f"budget ≤ {format_price(c['budget'], c.get('currency') or currency)}")
-    for key, label in (("size", "items"), ("people", "people")):
+        chips.append(words["chip_budget"].format(v=format_price(c["budget"], c.get("currency") or currency)))
+    for key in ("size", "people", "occasion", "recipient"):
         if c.get(key):
-            chips.append(f"{c[key]} {label}")
-    for key in ("occasion", "recipient"):
-        if c.get(key):
-            chips.append(f"{key}: {c[key]}")
-    chips += [f"no {t}" for t in c.get("exclude") or []] + [f"with {t}" for t in c.get("must_have") or []]
+            chips.append(words[f"chip_{key}"].format(v=c[key]))
+    chips += [words["chip_no"].format(v=t) for t in c.get("exclude") or []]
+    chips += [words["chip_with"].format(v=t) for t in c.get("must_have") or []]
     body = "".join(f'<span class="bb-chip">{escape(str(t))}</span>' for t in chips)
-    return f'<div class="bb-chips">{body or "<em>no constraints yet</em>"}</div>'
+    return f'<div class="bb-chips">{body or "<em>" + escape(words["none"]) + "</em>"}</div>'
 
 
 def cards_html(bundle: dict[str, Any] | None) -> str:
     """The bundle as cards: title, price, one-line reason; then the total against the budget."""
     if not bundle or not bundle.get("items"):
-        msg = escape(str((bundle or {}).get("message") or "No bundle yet — ask for one."))
+        msg = escape(str((bundle or {}).get("message") or cards_words((bundle or {}).get("language"))["empty"]))
         return f'<div class="bb-cards"><p>{msg}</p></div>'
     cards = []
     for i, line in enumerate(bundle["items"], 1):

@@ -52,7 +52,8 @@ class View:
 
     def outputs(self) -> tuple[Any, ...]:
         cur = (self.bundle or {}).get("currency")
-        return (self.history, chips_html(self.constraints, cur), cards_html(self.bundle), self.bundle,
+        lang = (self.bundle or {}).get("language")
+        return (self.history, chips_html(self.constraints, cur, lang), cards_html(self.bundle), self.bundle,
                 self.state)
 
 

@@ -85,7 +85,8 @@ def _saved_list(gr: Any, blocks: Any, saved: Any, current: Any, past: Any, forge
     def reopen(items: list | None, index: int | None):
         history, state, bundle = load_conversation(items, index)
         c = (state or {}).get("constraints") or {}
-        return history, chips_html(c, (bundle or {}).get("currency")), cards_html(bundle), bundle, state, index
+        return (history, chips_html(c, (bundle or {}).get("currency"), (bundle or {}).get("language")),
+                cards_html(bundle), bundle, state, index)
 
     gr.on([blocks.load, saved.change], choices, [saved], [past], queue=False)
     past.input(reopen, [saved, past], [*shown, current], queue=False)

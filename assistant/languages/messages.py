@@ -80,6 +80,20 @@ OCCASION_NAMES = {
            "gardening": "le jardinage"},
 }
 SHOWN_KINDS = 3
+REASONS = {
+    "zh": {"history": "和您买过的 {title} 很搭", "history_when": "和您在 {when} 买的 {title} 很搭",
+           "complement": "常和 {other} 一起购买", "llm": "助手的首选", "popular": "本店热销",
+           "matches": "符合“{words}”", "close": "与您的要求相近", "asked": "您指定的 {term}"},
+    "fr": {"history": "va avec {title}, que vous avez acheté", "history_when": "va avec {title}, acheté en {when}",
+           "complement": "souvent acheté avec {other}", "llm": "le premier choix de l'assistant",
+           "popular": "un choix populaire de la boutique", "matches": "correspond à « {words} »",
+           "close": "proche de votre demande", "asked": "le {term} demandé"},
+}
+"""An item's reason (``explain.REASONS``, by key) in French and Chinese; titles stay as the shop wrote them."""
+
+
+def reason(lang: str, key: str, fill: dict[str, str]) -> str:
+    return REASONS[lang][key].format(**fill)
 
 
 def translated(lang: str) -> bool:

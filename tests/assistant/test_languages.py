@@ -4,6 +4,7 @@ words for the rest, and the edits."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,20 @@ def test_one_more_and_remove_with_a_particle() -> None:
     assert parse_edit(english("再多加一样", "zh"), list(TITLES), TITLES).kind == "add"
     assert parse_edit(english("把第二样去掉吧", "zh"), list(TITLES), TITLES).targets == ["b"]
     assert parse_edit(english("ajoute encore un article", "fr"), list(TITLES), TITLES).kind == "add"
+
+
+def test_reasons_cards_and_chips_in_the_answers_language() -> None:
+    from assistant.explain import REASONS
+    from assistant.languages.messages import REASONS as LOCAL
+    from ui.format import cards_html, chips_html
+
+    for lang in ("zh", "fr"):  # every English reason has its translation, with the same values
+        assert set(LOCAL[lang]) == set(REASONS)
+        for key, text in REASONS.items():
+            assert set(re.findall(r"{(\w+)}", LOCAL[lang][key])) <= set(re.findall(r"{(\w+)}", text)), key
+    b = {"items": [{"id": "1", "title": "WHITE TEAPOT", "price": 4.5, "currency": "GBP", "reason": "x"}],
+         "total": 4.5, "currency": "GBP", "constraints": {"budget": 10.0}, "language": "zh"}
+    assert "合计 £4.50" in cards_html(b) and "预算 £10.00" in cards_html(b)
+    assert "不要 candle" in chips_html({"exclude": ["candle"]}, "GBP", "zh")
+    assert "sans candle" in chips_html({"exclude": ["candle"]}, "GBP", "fr")
+    assert "no candle" in chips_html({"exclude": ["candle"]}, "GBP")
