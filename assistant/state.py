@@ -4,7 +4,6 @@ The state is plain JSON (``ConversationState.to_dict``) so the HTTP API stays st
 is never trusted: ids are re-checked against this shop's catalog on every turn.
 
 >>> from assistant.edits import Edit
-from assistant.languages import SUPPORTED
 >>> s = ConversationState(shop="demo", constraints=Constraints(budget=30, size=3), bundle=["a", "b", "c"])
 >>> new, plan = apply_edit(s, Edit("remove", targets=["b"]), prices={"a": 5, "b": 6, "c": 7})
 >>> new.rejected, plan.pinned, plan.size
