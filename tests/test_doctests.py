@@ -16,9 +16,9 @@ def _modules() -> list[str]:
     out = []
     for name in PACKAGES:
         pkg = importlib.import_module(name)
-        # walk_packages: the modules of subpackages too (assistant/languages)
-        out += [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{name}.") if not m.ispkg
-                and not m.name.endswith(".__main__")]
+        # walk_packages: subpackages and their modules too (assistant/languages)
+        out += [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{name}.")
+                if not m.name.endswith(".__main__")]
     return sorted(out)
 
 
