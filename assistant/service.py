@@ -123,7 +123,7 @@ class ShoppingAssistant:
             yield from self._turn(message, state, shopper, t0, self.config.assistant.explain
                                   if explain is None else explain)
         except BundlebotError as exc:
-            yield TurnEvent.failed(exc)
+            yield TurnEvent.failed(messages.localized_error(exc, _language_of(message, state)))
 
     def warm(self) -> None:
         """Load now what the first turn would: the retriever (and its catalog copy) and the generator."""
@@ -287,6 +287,20 @@ class ShoppingAssistant:
             raise InvariantError(f"total {result.total} is not the sum of catalog prices {sum(prices)}")
         if c.budget is not None and (result.total is None or result.total > c.budget + 1e-9):
             raise InvariantError(f"total {result.total} exceeds the budget {c.budget}")
+
+
+def _language_of(message: object, state: object) -> str:
+    """The language a refusal is written in: the message's, else the conversation's (an empty message has
+    none of its own)."""
+    from assistant.languages import detect
+
+    previous = state.language if isinstance(state, ConversationState) else (
+        state.get("language") if isinstance(state, dict) else None)
+    previous = previous if isinstance(previous, str) else None
+    try:
+        return detect(message, previous) if isinstance(message, str) else previous or "en"
+    except Exception:  # noqa: BLE001 - the refusal itself must never fail
+        return "en"
 
 
 def _done(result: BundleResult, state: ConversationState) -> TurnEvent:

@@ -17,6 +17,8 @@ Le total est de £12.50, dans votre budget de £15.00 (il reste £2.50).
 
 from __future__ import annotations
 
+import re
+
 from assistant.facts import Evidence
 from assistant.prompting import format_price
 from assistant.types import Constraints
@@ -175,3 +177,35 @@ def summarize(lang: str, c: Constraints) -> str:
     if c.must_have:
         parts.append(t["summary_must"].format(n=len(c.must_have)))
     return t["summary_sep"].join(parts) or t["summary_none"]
+
+
+ERRORS = [  # (the English message, as ``parse.clean_message`` words it; zh; fr), with the hint the same way
+    (r"the message is (\d+) characters, at most (\d+) are accepted",
+     ("消息有 {0} 个字符，最多 {1} 个", "请把要求写短一些"),
+     ("le message fait {0} caractères, {1} au maximum", "raccourcissez la demande")),
+    (r"the message should describe what you want in words",
+     ("请用文字说明您想买什么", "例如：六个人的茶话会，预算25英镑"),
+     ("décrivez ce que vous cherchez avec des mots", "par exemple : un goûter pour six, moins de 25 livres")),
+    (r"the message is empty",
+     ("消息是空的", "说说您想买什么"), ("le message est vide", "dites ce que vous cherchez")),
+]
+"""The errors a shopper's own message can cause, in French and Chinese; every other error (a malformed state,
+a server problem) is a developer's and stays English."""
+
+
+def localized_error(exc: Exception, lang: str) -> Exception:
+    """``exc`` with its message and hint in ``lang`` when it is one of ``ERRORS``; otherwise ``exc`` itself.
+
+    >>> from bundlebot.errors import RequestError
+    >>> err = localized_error(RequestError("the message is 1200 characters, at most 1000 are accepted"), "zh")
+    >>> err.message, err.hint, err.code
+    ('消息有 1200 个字符，最多 1000 个', '请把要求写短一些', 'bad_request')
+    """
+    message = getattr(exc, "message", None)
+    if lang not in _T or not isinstance(message, str):
+        return exc
+    for pattern, zh, fr in ERRORS:
+        if m := re.match(pattern, message):
+            text, hint = zh if lang == "zh" else fr
+            return type(exc)(text.format(*m.groups()), hint=hint)
+    return exc

@@ -213,3 +213,18 @@ def test_reasons_cards_and_chips_in_the_answers_language() -> None:
     assert "不要 candle" in chips_html({"exclude": ["candle"]}, "GBP", "zh")
     assert "sans candle" in chips_html({"exclude": ["candle"]}, "GBP", "fr")
     assert "no candle" in chips_html({"exclude": ["candle"]}, "GBP")
+
+
+def test_a_refusal_of_the_shoppers_own_message_is_in_their_language() -> None:
+    from assistant.service import ShoppingAssistant
+    from bundlebot.config import AppConfig
+    from tests.assistant.fakes import FakeRetriever
+
+    bot = ShoppingAssistant(AppConfig(), "demo", retriever=FakeRetriever())
+    err = list(bot.turn_stream("茶壶" * 600, explain=False))[-1]
+    assert err.type == "error" and err.data["message"] == "消息有 1200 个字符，最多 1000 个"
+    state = {"shop": "demo", "language": "fr"}  # an emoji has no language: the conversation's
+    err = list(bot.turn_stream("🎁🎁", state, explain=False))[-1]
+    assert err.data["code"] == "bad_request" and err.data["message"].startswith("décrivez")
+    err = list(bot.turn_stream("🎁🎁", explain=False))[-1]
+    assert "letters a-z" in err.data["message"]  # English, when nothing says otherwise
