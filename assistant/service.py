@@ -152,7 +152,7 @@ class ShoppingAssistant:
         state.shopper = shopper
         new_state, plan = turn.plan_turn(message, state, self.retriever, self.config.assistant)
         timings["parse"] = _ms(t0)
-        local = plan.lang != "en" and messages.translated(plan.lang)
+        local = messages.translated(plan.lang)
         yield TurnEvent("constraints", {"constraints": plan.constraints.to_dict(), "edit": plan.kind,
                                         "language": plan.lang,
                                         "summary": messages.summarize(plan.lang, plan.constraints) if local
@@ -239,7 +239,7 @@ class ShoppingAssistant:
     def _plain(result: BundleResult, plan: TurnPlan, facts: Facts | None) -> str:
         """What the shopper reads when no model text is shown: the bundle's facts in a sentence each
         (``assistant.wording``); the item-by-item text where the shop has no kinds to name."""
-        if plan.lang != "en" and messages.translated(plan.lang):
+        if messages.translated(plan.lang):
             text = messages.explanation(facts.evidence, plan.lang) if facts is not None else ""
             joined = ("" if plan.lang == "zh" else " ").join(filter(None, [text, result.message]))
             return joined or messages.bundle_message(plan.lang, ["nothing"], plan.constraints, 0, plan.size)

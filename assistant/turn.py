@@ -27,7 +27,7 @@ from typing import Any
 from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
 from assistant.companions import COMPANION_K, anchor_kind, companions, item_weights, with_companions
 from assistant.edits import Edit, parse_edit
-from assistant.explain import REASONS, reason_of
+from assistant.explain import reason_of
 from assistant.fusion import fuse, rank_scores, scoring_mode
 from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
@@ -383,7 +383,7 @@ def _result(retriever: ShopRetriever, asm: Assembly, plan: TurnPlan, ranked: lis
     def reason(s: ScoredItem) -> str:
         term = next((m for m in c.must_have if matches_term(s.item.title, m)), None)
         key, fill = ("asked", {"term": term}) if term else reason_of(s, plan.query, title_of)
-        return messages.reason(plan.lang, key, fill) if messages.translated(plan.lang) else REASONS[key].format(**fill)
+        return messages.reason(plan.lang, key, fill)
 
     lines = [BundleLine(id=s.item.id, title=s.item.title, price=s.item.price, currency=s.item.currency or c.currency,
                         reason=reason(s),

@@ -166,23 +166,27 @@ class Glossary:
     def translate(self, term: str) -> str | None:
         """The shop's word for ``term``; the term itself when the shop already uses it (an English word in a
         French sentence); None when nothing is close enough or two different words tie."""
+        return self._translate(term)[0]
+
+    def _translate(self, term: str) -> tuple[str | None, np.ndarray | None]:
+        """``translate`` and the term's similarities to every entry (None when it was not embedded)."""
         words = _WORD.findall(term.lower())
         if words and all(w in self._known or w.rstrip("s") in self._known for w in words) and term.isascii():
-            return term.lower()
+            return term.lower(), None
         if not len(self.entries):
-            return None
+            return None, None
         sims = self.vectors @ self.encoder.embed(term)
         if _CJK.search(term) and (word := self._from_dictionary(term, sims)) is not None:
-            return word
+            return word, sims
         order = np.argsort(-sims)[:2]
         best = float(sims[order[0]])
         if best < MIN_SIMILARITY:
-            return None
+            return None, sims
         first, second = self.entries[int(order[0])], self.entries[int(order[-1])]
         if len(order) > 1 and best - float(sims[order[1]]) < MARGIN and not (
                 first.startswith(second[:4]) or second.startswith(first[:4])):
-            return None
-        return first
+            return None, sims
+        return first, sims
 
     def _from_dictionary(self, term: str, sims: np.ndarray) -> str | None:
         """The shop's word the dictionary's glosses name (the encoder knows 茶壶 is near "tea cosy" and
@@ -207,10 +211,9 @@ class Glossary:
     def translate_all(self, term: str, spread: float = SPREAD, most: int = 3) -> list[str]:
         """Every word of the shop within ``spread`` of the best one for ``term`` (at most ``most``): what an
         exclusion excludes: a tie is no reason to exclude nothing. [] when nothing is close enough."""
-        best = self.translate(term)
-        if best == term.lower() or not len(self.entries):
+        best, sims = self._translate(term)
+        if sims is None:
             return [best] if best else []
-        sims = self.vectors @ self.encoder.embed(term)
         order = np.argsort(-sims)[:most]
         top = float(sims[order[0]])
         return [self.entries[int(i)] for i in order if float(sims[i]) >= max(MIN_SIMILARITY, top - spread)]

@@ -45,11 +45,11 @@ log = logging.getLogger(__name__)
 HISTORY_K = 8
 """How many history entries (most relevant to the request) act as affinity/complement anchors."""
 EXPAND_FROM = 5
+"""How many top vector hits seed the complement expansion."""
 FOREIGN_CENTROID = 5
 """The multilingual hits whose (shop-embedder) vectors make a foreign request's vector."""
 FOREIGN_WEIGHT = 0.8
 """Their centroid's share of that vector; the rest is the English the request was read into."""
-"""How many top vector hits seed the complement expansion."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,8 @@ class Retriever:
             mixed = FOREIGN_WEIGHT * centroid / max(np.linalg.norm(centroid), 1e-12) + (1 - FOREIGN_WEIGHT) * qv
             qv = (mixed / max(np.linalg.norm(mixed), 1e-12)).astype(np.float32)
         hits = [(it, v) for it, v, _ in self.store.query_items_with_vectors(qv, k, filters)]
-        hits += [(it, v) for it, v, _ in foreign_hits if it.id not in {h.id for h, _ in hits}]
+        found = {it.id for it, _ in hits}
+        hits += [(it, v) for it, v, _ in foreign_hits if it.id not in found]
         pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v in hits}
         lexical = self._lexical(query, [it for it, _ in hits])
         feedback = self.reranker.feedback_centroid(qv, hits, lexical)

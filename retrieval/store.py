@@ -109,9 +109,7 @@ class VectorStore:
         return ShopStore(self, validate_shop_name(name))
 
     def shops(self) -> list[str]:
-        with _wrap("list collections", self.config, self.path):
-            names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
-        return sorted({n.split("__")[0] for n in names if n.endswith("__catalog")})
+        return sorted({n.split("__")[0] for n in self.collection_names() if n.endswith("__catalog")})
 
     def collection_names(self) -> list[str]:
         with _wrap("list collections", self.config, self.path):
@@ -215,13 +213,16 @@ class ShopStore:
         if len(items) != len(vectors):
             raise StoreError(f"upsert_items needs one vector per item, got {len(items)} items, "
                              f"{len(vectors)} vectors")
+        self._upsert(self.catalog, items, vectors, "upsert items")
+        self._touch()
+
+    def _upsert(self, collection: Any, items: Sequence[Item], vectors: np.ndarray, what: str) -> None:
+        """Items with their vectors and metadata into ``collection``, a batch at a time."""
         for sl in self._batches(len(items)):
             batch = items[sl]
-            with self._wrap("upsert items"):
-                self.catalog.upsert(ids=[it.id for it in batch],
-                                    embeddings=np.asarray(vectors[sl], dtype=np.float32),
-                                    metadatas=[{**it.to_metadata(), "item_id": it.id} for it in batch])
-        self._touch()
+            with self._wrap(what):
+                collection.upsert(ids=[it.id for it in batch], embeddings=np.asarray(vectors[sl], dtype=np.float32),
+                                  metadatas=[{**it.to_metadata(), "item_id": it.id} for it in batch])
 
     def get_items(self, ids: Sequence[str], with_vectors: bool = False) -> list[Any]:
         """Items for ids in the given order (unknown ids skipped); with vectors: list of (Item, vector)."""
@@ -295,12 +296,7 @@ class ShopStore:
         return self._xl or None
 
     def upsert_xl(self, items: Sequence[Item], vectors: np.ndarray) -> None:
-        coll = self.xl_collection(create=True)
-        for sl in self._batches(len(items)):
-            batch = items[sl]
-            with self._wrap("upsert multilingual vectors"):
-                coll.upsert(ids=[it.id for it in batch], embeddings=np.asarray(vectors[sl], dtype=np.float32),
-                            metadatas=[{**it.to_metadata(), "item_id": it.id} for it in batch])
+        self._upsert(self.xl_collection(create=True), items, vectors, "upsert multilingual vectors")
 
     def xl_ids(self) -> set[str]:
         coll = self.xl_collection()

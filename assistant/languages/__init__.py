@@ -59,8 +59,8 @@ def _identifier():  # noqa: ANN202 - py3langid's class is untyped
 
 
 def detect(text: str, previous: str | None = None) -> str:
-    """The language of one turn: ``zh`` when Chinese characters make up a third of its letters, else the
-    detector's choice when it is sure, else ``previous`` (the conversation's language), else ``en``.
+    """The language of one turn: ``zh`` when it has a Chinese word (two characters), else the detector's
+    choice when it is sure, else its function words, else ``previous`` (the conversation's), else ``en``.
     Japanese and Korean are recognised by their scripts (and read as English: not supported)."""
     text = unicodedata.normalize("NFKC", text)
     letters = _LETTER_RE.findall(text)
@@ -97,8 +97,6 @@ class Reading:
     """A turn read into English: ``english`` is what the English parser reads, with ``⟦n⟧`` where the
     foreign term ``terms[n]`` stands."""
 
-    lang: str
-    original: str
     english: str
     terms: list[str] = field(default_factory=list)
 
@@ -141,8 +139,8 @@ def read(text: str, lang: str) -> Reading:
 
         english, terms = fr.rewrite(text)
     else:
-        return Reading(lang, text, text)
-    return Reading(lang, text, tidy(english), terms)
+        return Reading(text)
+    return Reading(tidy(english), terms)
 
 
 def tidy(text: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.explain import REASONS as ENGLISH_REASONS
 from assistant.facts import Evidence
 from assistant.prompting import format_price
 from assistant.types import Constraints
@@ -95,7 +96,8 @@ REASONS = {
 
 
 def reason(lang: str, key: str, fill: dict[str, str]) -> str:
-    return REASONS[lang][key].format(**fill)
+    """An item's reason in ``lang``; in English (``explain.REASONS``) for every other language."""
+    return REASONS.get(lang, ENGLISH_REASONS)[key].format(**fill)
 
 
 def translated(lang: str) -> bool:
