@@ -39,7 +39,8 @@ OCCASIONS = [  # longest first where one contains another
     ("下午茶会", "tea party"), ("茶话会", "tea party"), ("茶会", "tea party"), ("下午茶", "afternoon tea"),
     ("圣诞节", "christmas"),
     ("圣诞", "christmas"), ("生日", "birthday"), ("婚礼", "wedding"), ("结婚", "wedding"),
-    ("迎婴派对", "baby shower"), ("新生儿", "new baby"), ("宝宝出生", "new baby"), ("乔迁", "housewarming"),
+    ("迎婴派对", "baby shower"), ("新生儿", "new baby"), ("宝宝出生", "new baby"),
+    ("刚出生", "new baby"), ("出生", "new baby"), ("满月", "new baby"), ("见面礼", "gift"), ("乔迁", "housewarming"),
     ("搬新家", "new home"), ("新家", "new home"), ("野餐", "picnic"), ("晚宴", "dinner party"),
     ("花园派对", "garden party"), ("万圣节", "halloween"), ("情人节", "valentine"), ("复活节", "easter"),
     ("母亲节", "mother's day"), ("父亲节", "father's day"), ("周年纪念", "anniversary"), ("纪念日", "anniversary"),
@@ -208,7 +209,7 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     t = re.sub(r"(\d+)\s*(?:个|只|把|张|盒|套|条|双|支|瓶|罐|杯)\s*(?=[A-Za-z])", r" \1 ", t)
 
     # exclusions and must-haves
-    t = re.sub(rf"(?:别|不要)(?:推荐|给我|买|放|选)\s*{_TERM}{_END}",
+    t = re.sub(rf"(?:别|不要)(?:推荐|给我|买|放|选|送|拿|挑)\s*{_TERM}{_END}",
                lambda m: " no" + _terms(m.group("x"), terms, negated=True), t)
     t = re.sub(rf"(?:任何|所有)?\s*{_TERM}\s*(?:的)?(?:东西|那款|那个|那种|这种|之类的)?\s*(?:就|也|都)?"
                rf"(?:不要了|不要|不用了|不用|算了|免了|别要了|别要){_END}",

@@ -228,3 +228,10 @@ def test_a_refusal_of_the_shoppers_own_message_is_in_their_language() -> None:
     assert err.data["code"] == "bad_request" and err.data["message"].startswith("décrivez")
     err = list(bot.turn_stream("🎁🎁", explain=False))[-1]
     assert "letters a-z" in err.data["message"]  # English, when nothing says otherwise
+
+
+def test_a_thing_not_to_give_and_a_newborn() -> None:
+    c = parse_request(english("同事结婚，厨房礼物，30镑左右，别送杯子"))
+    assert c.exclude == ["cup"] and c.occasion == "wedding" and c.budget == 30.0, english("别送杯子")
+    c = parse_request(english("给刚出生的小侄子准备一份见面礼，15英镑以内"))
+    assert (c.occasion, c.recipient, c.budget) == ("new baby", "nephew", 15.0), english("刚出生")
