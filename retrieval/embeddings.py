@@ -183,6 +183,52 @@ def make_embedder(config: EmbedderConfig) -> Embedder:
         return _SHARED[key]
 
 
+SHOP_FOLDER, SHOP_MANIFEST = "embedder", "embedder.json"
+"""Where ``bundlebot fit`` keeps a shop's fine-tuned embedder (finetune/embedder.py): ``<home>/shops/<shop>/``."""
+
+
+def read_shop_manifest(home: Path, shop: str) -> dict | None:
+    """The shop's embedder manifest (status ``tuned`` or ``base`` with its reason), None before any fit."""
+    import json
+
+    try:
+        return json.loads((Path(home) / "shops" / shop / SHOP_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def shop_embedder_status(home: Path, shop: str, mode: str = "auto") -> tuple[str, str | None]:
+    """("tuned" | "base", why the base embedder) for a shop served with ``retrieval.shop_embedder = mode``."""
+    if mode == "off":
+        return "base", "configured: retrieval.shop_embedder = 'off'"
+    m = read_shop_manifest(home, shop)
+    if m is None:
+        return "base", f"not fitted: bundlebot fit --shop {shop}"
+    if m.get("status") != "tuned":
+        return "base", str(m.get("reason") or "the fit kept the base embedder")
+    if not (Path(home) / "shops" / shop / SHOP_FOLDER / "modules.json").is_file():
+        return "base", f"the tuned model is missing: bundlebot fit --shop {shop}"
+    return "tuned", None
+
+
+def shop_embedder(home: Path, shop: str, mode: str = "auto") -> Embedder | None:
+    """The shop's fine-tuned embedder where ``bundlebot fit`` kept one (and ``mode`` is not ``off``), else None:
+    the base embedder alone serves. One instance per folder and process, reloaded when a refit replaced it."""
+    status, why = shop_embedder_status(home, shop, mode)
+    if status != "tuned":
+        if why and why.startswith("the tuned model is missing"):
+            log.warning("shop %s: %s; serving the base embedder", shop, why)
+        return None
+    manifest = read_shop_manifest(home, shop) or {}
+    path = Path(home) / "shops" / shop / SHOP_FOLDER
+    key = ("shop", str(path), manifest.get("data_sha256"))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = SentenceTransformerEmbedder(path)
+            _SHARED[key].name = f"shop-{shop}"
+        return _SHARED[key]
+
+
 class EmbeddingCache:
     """content hash -> vector, in ``<home>/embeddings/<embedder name>.sqlite``.
 

@@ -6,6 +6,9 @@ candidate pool: the hand reranker's terms, unweighted, plus what they leave out:
 
 - ``relevance_gap`` / ``lexical_gap``: the term minus its best value in the pool (a request whose best match
   scores 0.4 is not one whose best scores 0.8: the gap means the same in both);
+- ``tuned`` / ``tuned_gap``: the cosine in the shop's own fine-tuned embedder (``finetune/embedder.py``) and
+  its gap; the base cosine where the shop has none (or the item no tuned vector), so a ranker means the same
+  with or without one;
 - ``category_match``: share of the request's words that name the item's finest category ("I need milk");
 - ``category_share``: share of the pool's ten most relevant items in the item's finest category (the
   category the request most likely means, even when no word names it);
@@ -46,12 +49,12 @@ from retrieval.lexical import terms as words_of
 from retrieval.types import Event, Item
 
 HAND_TERMS = ("relevance", "lexical", "feedback", "affinity", "complement", "substitute", "popularity")
-FEATURES = (*HAND_TERMS, "relevance_gap", "lexical_gap", "category_match", "category_share", "bought",
-            "bought_share", "recency", "history_size", "price_to_budget", "log_price")
-MONOTONE = {"relevance": 1, "lexical": 1, "complement": 1, "category_match": 1, "bought": 1}
+FEATURES = (*HAND_TERMS, "relevance_gap", "lexical_gap", "tuned", "tuned_gap", "category_match", "category_share",
+            "bought", "bought_share", "recency", "history_size", "price_to_budget", "log_price")
+MONOTONE = {"relevance": 1, "lexical": 1, "tuned": 1, "complement": 1, "category_match": 1, "bought": 1}
 """Directions that are obviously right: more of these never makes an item a worse answer."""
-GROUPS = {"relevance": ("relevance", "relevance_gap"), "lexical": ("lexical", "lexical_gap", "category_match",
-                                                                    "category_share"),
+GROUPS = {"relevance": ("relevance", "relevance_gap", "tuned", "tuned_gap"),
+          "lexical": ("lexical", "lexical_gap", "category_match", "category_share"),
           "feedback": ("feedback",), "affinity": ("affinity", "bought", "bought_share", "recency", "history_size"),
           "complement": ("complement",), "substitute": ("substitute",), "popularity": ("popularity",),
           "price": ("price_to_budget", "log_price")}
@@ -76,6 +79,9 @@ def feature_matrix(query: str, items: Sequence[Item], terms: dict[str, np.ndarra
     rel, lex = terms["relevance"], terms["lexical"]
     x[:, col["relevance_gap"]] = rel - rel.max()
     x[:, col["lexical_gap"]] = lex - lex.max()
+    tuned = terms.get("tuned", rel)
+    x[:, col["tuned"]] = tuned
+    x[:, col["tuned_gap"]] = tuned - tuned.max()
     cats = [_finest(it) for it in items]
     asked = set(words_of(query))
     for i, c in enumerate(cats):

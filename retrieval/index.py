@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from bundlebot.errors import DataError
 from bundlebot.paths import check_writable, writing
-from retrieval.embeddings import Embedder, EmbeddingCache, embed_with_cache, make_embedder
+from retrieval.embeddings import Embedder, EmbeddingCache, embed_with_cache, make_embedder, shop_embedder
 from retrieval.faults import crash_point
 from retrieval.history import aggregate_rows
 from retrieval.ingest import SUFFIXES, Rejection, read_catalog
@@ -127,6 +127,7 @@ def index_source(config: AppConfig, spec: str, shop: str, *, sync: bool = False,
         todo = _index_items(store, data.items, embedder, cache, report, progress)
         if (xl_kind := config.retrieval.multilingual_kind) is not None:
             _index_xl(config, store, data.items, todo, xl_kind, progress)
+        _index_tuned(config, store, data.items, todo, progress)
         if sync:
             keep = {it.id for it in data.items}
             stale = [i for i in store.all_item_ids() if i not in keep]
@@ -178,28 +179,45 @@ def _index_items(store: ShopStore, items: Sequence[Item], embedder: Embedder, ca
     return todo
 
 
-def _index_xl(config: AppConfig, store: ShopStore, items: Sequence[Item], changed: Sequence[Item], kind: str,
-              progress: bool) -> None:
-    """The multilingual vector set: the items written now and any the set lacks (a shop indexed before it
-    existed gets it on its next index run), embedded through the same kind of cache."""
-    from retrieval.multilingual import multilingual_encoder
-
-    have = store.xl_ids()
+def _index_side(store: ShopStore, name: str, encoder: Embedder, cache: EmbeddingCache | None,
+                items: Sequence[Item], changed: Sequence[Item], progress: bool) -> None:
+    """A side vector set (``ShopStore.SIDE_SETS``): the items written now and any the set lacks (a shop indexed
+    before the set existed gets it on its next index run); the metadata is rewritten with them, so the set's
+    own filters (price, stock) stay the catalog's."""
+    have = store.side_ids(name)
     todo = list({it.id: it for it in [*changed, *(it for it in items if it.id not in have)]}.values())
     if not todo:
         return
-    encoder = multilingual_encoder(kind)
-    cache = EmbeddingCache(config.home_path, encoder.name)
-    bar = _bar(len(todo), f"multilingual {store.name}", progress)
+    bar = _bar(len(todo), f"{store.SIDE_SETS[name]} {store.name}", progress)
     try:
         for i in range(0, len(todo), BATCH):
             batch = todo[i:i + BATCH]
             by_hash, _ = embed_with_cache(encoder, cache, {it.content_hash(): it.embedding_text() for it in batch})
-            store.upsert_xl(batch, np.stack([by_hash[it.content_hash()] for it in batch]))
+            store.upsert_side(name, batch, np.stack([by_hash[it.content_hash()] for it in batch]))
             bar.update(len(batch))
     finally:
-        cache.close()
         bar.close()
+
+
+def _index_xl(config: AppConfig, store: ShopStore, items: Sequence[Item], changed: Sequence[Item], kind: str,
+              progress: bool) -> None:
+    from retrieval.multilingual import multilingual_encoder
+
+    encoder = multilingual_encoder(kind)
+    cache = EmbeddingCache(config.home_path, encoder.name)
+    try:
+        _index_side(store, "xl", encoder, cache, items, changed, progress)
+    finally:
+        cache.close()
+
+
+def _index_tuned(config: AppConfig, store: ShopStore, items: Sequence[Item], changed: Sequence[Item],
+                 progress: bool) -> None:
+    """The shop's fine-tuned embedder's set, where a fit kept one (no cache: a refit changes every vector,
+    and the fit rewrites the whole set)."""
+    tuned = shop_embedder(config.home_path, store.name, config.retrieval.shop_embedder)
+    if tuned is not None:
+        _index_side(store, "tuned", tuned, None, items, changed, progress)
 
 
 def _index_history(store: ShopStore, events: Sequence[Event], catalog: set[str], report: IndexReport,

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 TERMS = HAND_TERMS
 Lexical = Mapping[str, tuple[float, Sequence[str]]]
 """item id -> (lexical score in [0, 1], the request words its text holds)."""
+Tuned = tuple[np.ndarray, Mapping[str, np.ndarray]]
+"""The request's vector in the shop's fine-tuned embedder, and item id -> that embedder's item vector."""
 
 
 def _matrix(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
@@ -79,15 +81,17 @@ class Reranker:
               chosen: Sequence[tuple[Item, np.ndarray]] = (),
               anchors: Sequence[str] = (), *, lexical: Lexical | None = None,
               feedback_vec: np.ndarray | None = None, query: str = "",
-              budget: float | None = None, taste: Mapping[str, float] | None = None) -> list[ScoredItem]:
+              budget: float | None = None, taste: Mapping[str, float] | None = None,
+              tuned: Tuned | None = None) -> list[ScoredItem]:
         """Score and sort candidates (best first); chosen items are never returned.
 
         ``anchors`` are further item ids whose complements count (e.g. the request's top vector hits);
         ``lexical`` the request's word matches per item id; ``feedback_vec`` the centroid of the first hits;
         ``query`` and ``budget`` are read by the learned ranker only (``retrieval/features.py``); ``taste``
-        the shopper's feedback value per item id (the ``taste`` term).
+        the shopper's feedback value per item id (the ``taste`` term); ``tuned`` the request's vector in the
+        shop's fine-tuned embedder and the candidates' vectors there (the learned ranker's ``tuned`` feature).
         """
-        pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec)
+        pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec, tuned)
         if pool is None:
             return []
         candidates, terms, (aff, aff_idx, sub, sub_idx, comp, comp_of) = pool
@@ -118,9 +122,9 @@ class Reranker:
                  history: Sequence[tuple[Item, np.ndarray, Event]] = (),
                  chosen: Sequence[tuple[Item, np.ndarray]] = (), anchors: Sequence[str] = (), *,
                  lexical: Lexical | None = None, feedback_vec: np.ndarray | None = None, query: str = "",
-                 budget: float | None = None) -> tuple[list[Item], np.ndarray]:
+                 budget: float | None = None, tuned: Tuned | None = None) -> tuple[list[Item], np.ndarray]:
         """The candidates (chosen ones left out) and their ``FEATURES`` rows, as ``score`` would compute them."""
-        pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec)
+        pool = self._terms(query_vec, candidates, history, chosen, anchors, lexical, feedback_vec, tuned)
         if pool is None:
             return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
         items = [it for it, _ in pool[0]]
@@ -128,7 +132,8 @@ class Reranker:
 
     def _terms(self, query_vec: np.ndarray, candidates: Sequence[tuple[Item, np.ndarray]],
                history: Sequence[tuple[Item, np.ndarray, Event]], chosen: Sequence[tuple[Item, np.ndarray]],
-               anchors: Sequence[str], lexical: Lexical | None, feedback_vec: np.ndarray | None) -> Any:
+               anchors: Sequence[str], lexical: Lexical | None, feedback_vec: np.ndarray | None,
+               tuned: Tuned | None = None) -> Any:
         """(candidates, the unweighted terms, what the evidence is read from), or None without candidates."""
         chosen_ids = {it.id for it, _ in chosen}
         candidates = [(it, v) for it, v in candidates if it.id not in chosen_ids]
@@ -148,6 +153,10 @@ class Reranker:
         terms = {"relevance": rel, "lexical": lex, "feedback": np.clip(fb, 0.0, 1.0),
                  "affinity": np.clip(aff, 0.0, 1.0), "complement": comp, "substitute": sub,
                  "popularity": self._popularity([it for it, _ in candidates])}
+        if tuned is not None:
+            tq, tvecs = tuned
+            terms["tuned"] = np.array([float(tvecs[it.id] @ tq) if it.id in tvecs else rel[i]
+                                       for i, (it, _) in enumerate(candidates)], dtype=np.float32)
         return candidates, terms, (aff, aff_idx, sub, sub_idx, comp, comp_of)
 
     def _hand(self, candidates: Sequence[tuple[Item, np.ndarray]], terms: dict[str, np.ndarray],

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from retrieval.embeddings import Embedder, make_embedder
+from retrieval.embeddings import Embedder, make_embedder, shop_embedder
 from retrieval.lexical import Lexicon, item_text
 from retrieval.multilingual import GLOSSARY_FILE, Glossary, multilingual_encoder
 from retrieval.rerank import Reranker
@@ -135,6 +135,14 @@ class CandidatePool:
     """The request's price cap (a feature of the learned ranker: price against budget)."""
     taste: dict[str, float] = field(default_factory=dict)
     """The shopper's own feedback per candidate id (``Taste.value``, nonzero only), added by the reranker."""
+    tuned_vec: np.ndarray | None = None
+    """The request in the shop's fine-tuned embedder (None: the shop has none)."""
+    tuned_items: dict[str, np.ndarray] = field(default_factory=dict)
+    """The candidates' vectors in that embedder, by id."""
+
+    @property
+    def tuned(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+        return None if self.tuned_vec is None else (self.tuned_vec, self.tuned_items)
 
     def vectors(self) -> dict[str, tuple[Item, np.ndarray]]:
         """Every item this pool holds a vector for (candidates and chosen), by id."""
@@ -155,17 +163,22 @@ class CandidatePool:
                 pairs.setdefault(it.id, (it, v))
         return replace(self, candidates=list(pairs.values()),
                        lexical={**{k: v for p in others for k, v in p.lexical.items()}, **self.lexical},
-                       taste={**{k: v for p in others for k, v in p.taste.items()}, **self.taste})
+                       taste={**{k: v for p in others for k, v in p.taste.items()}, **self.taste},
+                       tuned_items={**{k: v for p in others for k, v in p.tuned_items.items()}, **self.tuned_items})
 
 
 class Retriever:
     """Candidates for a request in one shop. Open with ``Retriever.open(config, shop)``."""
 
     def __init__(self, config: AppConfig, shop: ShopStore, embedder: Embedder,
-                 stats: CoPurchase | None, learned: LearnedRanker | None = None) -> None:
+                 stats: CoPurchase | None, learned: LearnedRanker | None = None,
+                 tuned: Embedder | None = None) -> None:
         self.config = config
         self.store = shop
         self.embedder = embedder
+        self.tuned = tuned
+        """The shop's fine-tuned embedder (``finetune/embedder.py``): its nearest items join the candidates and
+        its cosine is a ranker feature; None: the base embedder alone."""
         self.stats = stats
         meta = shop.meta()
         self.currency: str | None = meta.get("currency")
@@ -180,7 +193,8 @@ class Retriever:
     def open(cls, config: AppConfig, shop: str, embedder: Embedder | None = None) -> Retriever:
         store = VectorStore(config.retrieval.store, config.store_path).shop(shop)
         embedder = embedder or make_embedder(config.retrieval.embedder)
-        return cls(config, store, embedder, load_stats(config, shop), learned_ranker(config, shop))
+        return cls(config, store, embedder, load_stats(config, shop), learned_ranker(config, shop),
+                   shop_embedder(config.home_path, shop, config.retrieval.shop_embedder))
 
     # ---- lookups ----------------------------------------------------------------------------------------
     def warm(self) -> None:
@@ -235,7 +249,7 @@ class Retriever:
         kind = self.config.retrieval.multilingual_kind
         if not foreign or kind is None:
             return []
-        hits = self.store.query_xl(multilingual_encoder(kind).embed(foreign), k, filters)
+        hits = self.store.query_side("xl", multilingual_encoder(kind).embed(foreign), k, filters)
         pairs = {it.id: (it, v) for it, v in self.store.get_items([i for i, _ in hits], with_vectors=True)}
         return [(*pairs[i], sim) for i, sim in hits if i in pairs]
 
@@ -312,6 +326,10 @@ class Retriever:
         hits = [(it, v) for it, v, _ in self.store.query_items_with_vectors(qv, k, filters)]
         found = {it.id for it, _ in hits}
         hits += [(it, v) for it, v, _ in foreign_hits if it.id not in found]
+        tuned_vec, tuned_hits = self._tuned_hits(query, k, filters)
+        found = {it.id for it, _ in hits}
+        hits += [(it, v) for it, v in self.store.get_items([i for i in tuned_hits if i not in found],
+                                                            with_vectors=True)]
         pool: dict[str, tuple[Item, np.ndarray]] = {it.id: (it, v) for it, v in hits}
         lexical = self._lexical(query, [it for it, _ in hits])
         feedback = self.reranker.feedback_centroid(qv, hits, lexical)
@@ -329,7 +347,23 @@ class Retriever:
             pool[item.id] = (item, vec)
         lexical.update(self._lexical(query, [it for it, _ in pool.values() if it.id not in lexical]))
         return CandidatePool(qv, list(pool.values()), history, chosen_pairs, top_hits, query, lexical, feedback,
-                             filters.max_price, self._taste_values(taste, [it for it, _ in pool.values()]))
+                             filters.max_price, self._taste_values(taste, [it for it, _ in pool.values()]),
+                             tuned_vec, self._tuned_vectors(tuned_vec, tuned_hits, [*pool, *chosen_ids]))
+
+    def _tuned_hits(self, query: str, k: int, filters: Filters) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """The request in the shop's tuned embedder and its nearest items there (id -> tuned vector)."""
+        if self.tuned is None:
+            return None, {}
+        tv = self.tuned.embed(query)
+        ids = [i for i, _ in self.store.query_side("tuned", tv, k, filters)]
+        return tv, self.store.side_vectors("tuned", ids)
+
+    def _tuned_vectors(self, tuned_vec: np.ndarray | None, have: dict[str, np.ndarray],
+                       ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if tuned_vec is None:
+            return {}
+        missing = [i for i in dict.fromkeys(ids) if i not in have]
+        return {**have, **self.store.side_vectors("tuned", missing)}
 
     def _taste_values(self, taste: Taste, items: Sequence[Item]) -> dict[str, float]:
         if not (taste.items or taste.kinds):
@@ -342,7 +376,7 @@ class Retriever:
         """Every candidate of a gathered pool with its learned-ranker features (what training rows hold)."""
         return self.reranker.features(pool.query_vec, pool.candidates, pool.history, pool.chosen, pool.anchors,
                                       lexical=pool.lexical, feedback_vec=pool.feedback_vec, query=pool.query,
-                                      budget=pool.budget)
+                                      budget=pool.budget, tuned=pool.tuned)
 
     def rank(self, pool: CandidatePool, k: int | None = None, *,
              chosen: Sequence[ChosenLike] = ()) -> list[ScoredItem]:
@@ -359,8 +393,10 @@ class Retriever:
         if pool is None:
             qv = self.embedder.embed(query)
             pairs = self.store.get_items([it.id for it in items], with_vectors=True)
+            tv = self.tuned.embed(query) if self.tuned is not None else None
             pool = CandidatePool(qv, pairs, self._relevant_history(shopper, qv), [], [], query,
-                                 self._lexical(query, [it for it, _ in pairs]))
+                                 self._lexical(query, [it for it, _ in pairs]), tuned_vec=tv,
+                                 tuned_items=self._tuned_vectors(tv, {}, [it.id for it in items]))
         # as before the pool existed: complements of the chosen items and history, not of the request's hits
         return self._score(pool, self._pairs(pool, [it.id for it in items]), chosen, anchors=())
 
@@ -371,7 +407,7 @@ class Retriever:
         anchors = pool.anchors if anchors is None else anchors
         return self.reranker.score(pool.query_vec, cands, pool.history, picked, anchors=anchors,
                                    lexical=pool.lexical, feedback_vec=pool.feedback_vec, query=pool.query,
-                                   budget=pool.budget, taste=pool.taste)
+                                   budget=pool.budget, taste=pool.taste, tuned=pool.tuned)
 
     def _pairs(self, pool: CandidatePool, ids: Sequence[str]) -> list[tuple[Item, np.ndarray]]:
         """(Item, vector) for ids, from the pool where it has them, else read from the store."""

@@ -196,7 +196,8 @@ class ShopStore:
         self.history = HistoryTable(history_path(store.path, name))
         self._copy: CatalogCopy | None = None
         self._copy_lock = threading.Lock()
-        self._xl: Any = None  # None: not looked up yet; False: the shop has no multilingual set
+        self._side: dict[str, Any] = {}  # name -> collection; False: the shop has no such set
+        self._side_copies: dict[str, CatalogCopy] = {}
         if self.history.info(LEGACY) is None:
             self._adopt_legacy_history()
 
@@ -284,36 +285,85 @@ class ShopStore:
             out.append((item, vec, 1.0 - float(res["distances"][0][i])))  # cosine distance = 1 - cos
         return out
 
-    # ---- the multilingual vector set (retrieval/multilingual.py) ------------------------------------
-    XL = "__catalog_xl"
+    # ---- side vector sets: the same items in another embedder's space --------------------------------
+    SIDE_SETS = {"xl": "multilingual", "tuned": "shop-tuned"}
+    """``xl``: the multilingual encoder's vectors (retrieval/multilingual.py); ``tuned``: the shop's own
+    fine-tuned embedder's (finetune/embedder.py). Each is ``<shop>__catalog_<name>`` in Chroma."""
 
-    def xl_collection(self, create: bool = False) -> Any | None:
-        """The shop's items embedded with the multilingual encoder; None for a shop indexed without it."""
-        if self._xl is None or (create and self._xl is False):
-            name = f"{self.name}{self.XL}"
-            exists = create or name in self.vs.collection_names()
-            self._xl = self.vs.collection(name) if exists else False
-        return self._xl or None
+    def side_collection(self, name: str, create: bool = False) -> Any | None:
+        """The shop's items in the ``name`` vector set; None for a shop that has none."""
+        if name not in self.SIDE_SETS:
+            raise StoreError(f"unknown vector set {name!r}; expected one of {', '.join(self.SIDE_SETS)}")
+        if self._side.get(name) is None or (create and self._side[name] is False):
+            full = f"{self.name}__catalog_{name}"
+            exists = create or full in self.vs.collection_names()
+            self._side[name] = self.vs.collection(full) if exists else False
+        return self._side[name] or None
 
-    def upsert_xl(self, items: Sequence[Item], vectors: np.ndarray) -> None:
-        self._upsert(self.xl_collection(create=True), items, vectors, "upsert multilingual vectors")
+    def upsert_side(self, name: str, items: Sequence[Item], vectors: np.ndarray) -> None:
+        self._upsert(self.side_collection(name, create=True), items, vectors,
+                     f"upsert {self.SIDE_SETS[name]} vectors")
+        self._touch()  # every process's exact copy of the set is re-read
 
-    def xl_ids(self) -> set[str]:
-        coll = self.xl_collection()
+    def side_copy(self, name: str) -> CatalogCopy | None:
+        """The exact-search copy of a side set (as ``catalog_copy``), None when the catalog is too large for
+        exact search or the shop has no such set."""
+        coll = self.side_collection(name)
+        if coll is None or not self._exact(self.count()):
+            return None
+        revision = self._meta_raw().get(REVISION)
+        with self._copy_lock:
+            copy = self._side_copies.get(name)
+            if copy is None or copy.revision != revision:
+                pairs = [(Item.from_metadata(i, m), np.asarray(v, dtype=np.float32))
+                         for page in self._pages(coll, ["metadatas", "embeddings"])
+                         for i, m, v in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True)]
+                copy = self._side_copies[name] = CatalogCopy.of(revision, pairs)
+            return copy
+
+    def side_ids(self, name: str) -> set[str]:
+        coll = self.side_collection(name)
         return set() if coll is None else {i for page in self._pages(coll, []) for i in page["ids"]}
 
-    def query_xl(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        """(item id, cosine) of the k items nearest ``vector`` in the multilingual set, best first."""
-        coll = self.xl_collection()
+    def drop_side(self, name: str) -> None:
+        """Delete the whole set (a refitted embedder's vectors replace every old one)."""
+        if self.side_collection(name) is not None:
+            with self._wrap(f"delete {self.SIDE_SETS[name]} vectors"):
+                self.vs.client.delete_collection(f"{self.name}__catalog_{name}")
+            self._touch()
+        self._side[name] = False
+
+    def query_side(self, name: str, vector: np.ndarray, k: int,
+                   filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(item id, cosine) of the k items nearest ``vector`` in the ``name`` set, best first."""
+        coll = self.side_collection(name)
         if coll is None or k <= 0:
             return []
-        with self._wrap("query multilingual vectors"):
+        if (copy := self.side_copy(name)) is not None:
+            return [(it.id, sim) for it, _, sim in copy.top(vector, k, filters)]
+        with self._wrap(f"query {self.SIDE_SETS[name]} vectors"):
             n = int(coll.count())
             if not n:
                 return []
             res = coll.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(k, n),
                              where=filters.where() if filters is not None else None, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def side_vectors(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of ``ids`` in the ``name`` set (ids it lacks are left out)."""
+        coll = self.side_collection(name)
+        out: dict[str, np.ndarray] = {}
+        if coll is None or not ids:
+            return out
+        if (copy := self.side_copy(name)) is not None:
+            rows = copy.row_of
+            return {i: copy.vectors[rows[i]] for i in ids if i in rows}
+        for sl in self._batches(len(ids)):
+            with self._wrap(f"read {self.SIDE_SETS[name]} vectors"):
+                res = coll.get(ids=list(ids[sl]), include=["embeddings"])
+            out.update((i, np.asarray(v, dtype=np.float32)) for i, v in zip(res["ids"], res["embeddings"],
+                                                                                strict=True))
+        return out
 
     def _exact(self, count: int) -> bool:
         return count <= self.vs.config.exact_max_items
@@ -351,12 +401,12 @@ class ShopStore:
             self.catalog.modify(metadata=merged)
 
     def delete_items(self, ids: Sequence[str]) -> None:
-        xl = self.xl_collection()
+        sides = [c for n in self.SIDE_SETS if (c := self.side_collection(n)) is not None]
         for sl in self._batches(len(ids)):
             with self._wrap("delete items"):
                 self.catalog.delete(ids=list(ids[sl]))
-                if xl is not None:
-                    xl.delete(ids=list(ids[sl]))
+                for side in sides:
+                    side.delete(ids=list(ids[sl]))
         self._touch()
 
     def count(self) -> int:

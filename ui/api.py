@@ -26,6 +26,7 @@ from starlette.routing import Match
 import bundlebot
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError, NotFoundError, RequestError
+from retrieval.embeddings import shop_embedder_status
 from retrieval.ranker import ranker_status
 from ui import routes_data, routes_turn
 from ui.runtime import RuntimeFactory, Runtimes, TurnRunner
@@ -188,6 +189,9 @@ def _install_basic_routes(app: FastAPI) -> None:
         body["ranker"], note = ranker_status(config.home_path, shop, config.retrieval.ranker)
         if note:
             body["ranker_note"] = note
+        body["embedder"], note = shop_embedder_status(config.home_path, shop, config.retrieval.shop_embedder)
+        if note:
+            body["embedder_note"] = note
         if shop in rt.errors:
             body["error"] = rt.errors[shop]
         return JSONResponse(body, status_code=200 if body["ready"] else 503)

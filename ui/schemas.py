@@ -148,6 +148,9 @@ class Ready(BaseModel):
     ranker: Literal["learned", "hand"] = Field("hand", description="How the shop ranks: its learned ranker "
                                                                   "(bundlebot fit) or the hand weights.")
     ranker_note: str | None = Field(None, description="Why the hand weights, when they are used.")
+    embedder: Literal["tuned", "base"] = Field("base", description="The shop's own fine-tuned embedder "
+                                                                  "(bundlebot fit) or the base one alone.")
+    embedder_note: str | None = Field(None, description="Why the base embedder alone, when it is.")
 
 
 class ChatChoiceMessage(BaseModel):

@@ -117,6 +117,12 @@ class RetrievalConfig:
     ranker: str = "auto"
     """`auto`: the shop's learned ranker where `bundlebot fit` fitted one, else the hand weights of `rerank`;
     `hand`: always the hand weights; `learned`: the learned ranker, and an error where the shop has none."""
+    shop_embedder: str = "auto"
+    """`auto`: `bundlebot fit` fine-tunes the embedder on the shop's own (request, item) pairs and serving
+    reads it where it beat the base embedder on dev (finetune/embedder.py): its nearest items join the
+    candidates and its cosine is a ranker feature; `off`: the base embedder alone, nothing fitted or read."""
+    embedder_steps: int = 160
+    """Steps of 32 (request, item) pairs the shop's embedder trains for (about 1 s each on 2 cores)."""
 
     @property
     def multilingual_kind(self) -> str | None:
@@ -129,6 +135,10 @@ class RetrievalConfig:
         if self.multilingual not in ("auto", "use", "hash", "off"):
             raise ConfigError("retrieval.multilingual should be 'auto', 'use', 'hash' or 'off', "
                               f"got {self.multilingual!r}")
+        if self.shop_embedder not in ("auto", "off"):
+            raise ConfigError(f"retrieval.shop_embedder should be 'auto' or 'off', got {self.shop_embedder!r}")
+        if self.embedder_steps < 0:
+            raise ConfigError(f"retrieval.embedder_steps should be 0 or more, got {self.embedder_steps}")
         if self.ranker not in ("auto", "hand", "learned"):
             raise ConfigError(f"retrieval.ranker should be 'auto', 'hand' or 'learned', got {self.ranker!r}")
         if self.candidates <= 0:

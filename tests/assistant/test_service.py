@@ -340,7 +340,7 @@ def test_chinese_and_french_requests_on_the_real_demo_shop(demo_retriever, demo_
     shopper's language; a follow-up edits the bundle."""
     import re
 
-    assert len(demo_retriever.store.xl_ids()) == demo_retriever.store.count()
+    assert len(demo_retriever.store.side_ids("xl")) == demo_retriever.store.count()
     b = ShoppingAssistant(demo_config, "demo", retriever=demo_retriever)
     r, s = b.turn("想要一个茶壶，预算20英镑", explain=False)
     assert s.language == "zh" and r.language == "zh" and r.total is not None and r.total <= 20.0

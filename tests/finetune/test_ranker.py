@@ -104,12 +104,15 @@ def _home_of_its_own(demo_config, tmp_path_factory, name: str):
 
 @pytest.fixture(scope="module")
 def own_home(demo_config, tmp_path_factory):
-    return _home_of_its_own(demo_config, tmp_path_factory, "ranker-home")
+    cfg = _home_of_its_own(demo_config, tmp_path_factory, "ranker-home")
+    cfg.retrieval.embedder_steps = 0  # the ranker alone here; tests/finetune/test_embedder.py tunes embedders
+    return cfg
 
 
 @pytest.fixture(scope="module")
 def fitted_demo(own_home, online_retail):
-    """The demo shop's ranker fitted on a small sample of its train invoices (real MiniLM, real Chroma)."""
+    """The demo shop's ranker fitted on a small sample of its train invoices (real MiniLM, real Chroma); the
+    shop's embedder is not fine-tuned here (tests/finetune/test_embedder.py does that)."""
     manifest = fit_shop(own_home, DEMO_SHOP, online_retail, train_requests=120, dev_requests=40, progress=False)
     return own_home, manifest
 
@@ -119,6 +122,7 @@ def test_fit_writes_a_ranker_that_serving_loads(fitted_demo) -> None:
     assert m["status"] == "learned", m
     assert m["features"] == list(FEATURES) and m["train_requests"] >= 50 and m["rounds"] >= 1
     assert set(m["dev"]) == {"recall@10_learned", "recall@10_hand", "requests"}
+    assert m["embedder"]["status"] == "base" and "embedder_steps is 0" in m["embedder"]["reason"]
     assert read_manifest(cfg.home_path, DEMO_SHOP) == m
     from retrieval.search import Retriever
 

@@ -106,8 +106,8 @@ def _fit(home: Path, crash_at: str | None = None) -> subprocess.CompletedProcess
     env["BUNDLEBOT_HOME"] = str(home)
     if crash_at:
         env[ENV] = crash_at
-    return subprocess.run([sys.executable, "-m", "bundlebot", "-q", "fit", "--shop", SHOP, "--requests", "80"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "bundlebot", "-q", "fit", "--shop", SHOP, "--requests", "80",
+                           "--no-embedder"], env=env, capture_output=True, text=True, timeout=600)
 
 
 def _ranker_files(home: Path) -> dict:
