@@ -6,6 +6,10 @@ prediction, per-feature contributions, sorting, evidence), and raw LightGBM ``Bo
 ``pred_contrib`` call) on the same feature matrix, in the same run. Pools are cut to ``--pool`` candidates
 (the issue's figure: 100). Also prints the fit's wall time from the shop's manifest.
 
+Where the shop has its own tuned embedder (``finetune/embedder.py``), ``Retriever.gather`` is timed with it and
+without it on the same requests, against the raw work it adds: sentence-transformers ``encode`` of the request
+and a numpy cosine top-k over the shop's tuned vectors.
+
     .venv/bin/python benchmarks/bench_ranker.py --shop demo --requests 50
 """
 
@@ -84,9 +88,41 @@ def main() -> None:
         p95 = sorted(vals)[int(0.95 * (len(vals) - 1))]
         print(f"  {name:<22} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   x{p50 / base:5.2f} of raw predict+contrib")
     m = read_manifest(cfg.home_path, args.shop) or {}
+    if learned.tuned is not None:
+        _gather_cost(learned, [r.text for r in requests_of(src, src.dev, args.requests, seed=3)], args.repeat)
     print(f"\nfit (manifest): {m.get('wall_s')} s wall, {m.get('train_requests')} train requests, "
           f"{m.get('rounds')} trees; dev recall@10 {m.get('dev')}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def _gather_cost(retriever, texts: list[str], repeat: int) -> None:
+    """One request's candidate gathering with and without the tuned embedder, and the raw work it adds."""
+    import numpy as np
+
+    tuned = retriever.tuned
+    copy_ = retriever.store.side_copy("tuned")
+    model = tuned.model
+    vecs = copy_.vectors if copy_ is not None else None
+    rows = {"gather, base + tuned": [], "gather, base only": [], "raw encode + cosine top-k": []}
+    reps = max(1, repeat // 4)
+    for text in texts:
+        retriever.tuned = tuned
+        rows["gather, base + tuned"].append(_ms(lambda t=text: retriever.gather(t, k=40), reps))
+        retriever.tuned = None
+        rows["gather, base only"].append(_ms(lambda t=text: retriever.gather(t, k=40), reps))
+        if vecs is not None:
+            rows["raw encode + cosine top-k"].append(_ms(lambda t=text: np.argsort(-(vecs @ model.encode(
+                t, normalize_embeddings=True, show_progress_bar=False)))[:40], reps))
+    retriever.tuned = tuned
+    print(f"\ngather (k=40), {len(texts)} dev requests, {reps} repeats each:")
+    for name, vals in rows.items():
+        if vals:
+            p50 = statistics.median(vals)
+            print(f"  {name:<26} p50 {p50:7.2f} ms   p95 {sorted(vals)[int(0.95 * (len(vals) - 1))]:7.2f} ms")
+    if rows["raw encode + cosine top-k"]:
+        extra = statistics.median(rows["gather, base + tuned"]) - statistics.median(rows["gather, base only"])
+        raw = statistics.median(rows["raw encode + cosine top-k"])
+        print(f"  the tuned embedder adds {extra:.2f} ms p50, x{extra / raw:.2f} of the raw encode + cosine top-k")
 
 
 if __name__ == "__main__":

@@ -77,26 +77,31 @@ def fit_command(
     source: Annotated[str | None, typer.Option(help="Its source spec (default: the one it was indexed from).")] = None,
     requests: Annotated[int | None, typer.Option(
         help="Train requests drawn from the train split (default: finetune.ranker.TRAIN_REQUESTS).")] = None,
-    embedder: Annotated[bool, typer.Option(
-        "--embedder/--no-embedder", help="Also fine-tune the shop's embedder (retrieval.shop_embedder).")] = True,
+    embedder: Annotated[bool | None, typer.Option(
+        "--embedder/--no-embedder", help="Also fine-tune the shop's embedder (default: when "
+        "retrieval.embedder_steps > 0; --embedder: 160 steps unless that is set).")] = None,
     embedder_steps: Annotated[int | None, typer.Option(
-        help="Its training steps (default: retrieval.embedder_steps).")] = None,
+        help="Its training steps (default: retrieval.embedder_steps, or 160 with --embedder).")] = None,
     app_config: AppConfigArg = None,
 ) -> None:
     """Fit the shop's embedder and learned ranker on its own train split (dev decides); serving then uses them.
 
-    Example: bundlebot fit --shop demo
+    Example: bundlebot fit --shop demo  (bundlebot fit --shop demo --embedder: with the shop's own embedder)
     """
     from bundlebot.config import load_config
+    from finetune.embedder import EMBEDDER_STEPS
     from finetune.ranker import TRAIN_REQUESTS, fit_indexed
 
     config = load_config(app_config)
-    if not embedder:
-        config.retrieval.shop_embedder = "off"
     if embedder_steps is not None:
         if embedder_steps < 0:
             raise typer.BadParameter(f"should be 0 or more, got {embedder_steps}", param_hint="--embedder-steps")
         config.retrieval.embedder_steps = embedder_steps
+    if embedder is False:
+        config.retrieval.shop_embedder = "off"
+    elif embedder:
+        config.retrieval.shop_embedder = "auto"
+        config.retrieval.embedder_steps = config.retrieval.embedder_steps or EMBEDDER_STEPS
     m = fit_indexed(config, shop, source, train_requests=requests or TRAIN_REQUESTS)
     typer.echo(fit_summary(shop, m))
 

@@ -38,6 +38,8 @@ from retrieval.embeddings import SHOP_FOLDER, SHOP_MANIFEST, read_shop_manifest
 log = logging.getLogger(__name__)
 
 BATCH = 32
+EMBEDDER_STEPS = 160
+"""The steps ``bundlebot fit --embedder`` trains for when ``retrieval.embedder_steps`` is 0 (its default)."""
 LR = 5e-5
 MIN_PAIRS = 256
 """Fewer (request, item) pairs than this teach the model nothing a shop can rely on: the base model stays."""
@@ -151,8 +153,11 @@ def fit_embedder(config: AppConfig, store: Any, items: Sequence[Any], train_reqs
     shop = store.name
     steps = config.retrieval.embedder_steps
     manifest: dict[str, Any] = {"shop": shop, "status": "base"}
-    if config.retrieval.shop_embedder == "off" or steps == 0:
-        return _keep_base(config, store, manifest, "retrieval.shop_embedder is off (or embedder_steps is 0)", t0)
+    if config.retrieval.shop_embedder == "off":
+        return _keep_base(config, store, manifest, "retrieval.shop_embedder is off", t0)
+    if steps == 0:
+        return _keep_base(config, store, manifest, "retrieval.embedder_steps is 0, the default (`bundlebot fit "
+                                                   "--embedder` tunes one)", t0)
     base = make_embedder(config.retrieval.embedder)
     if not isinstance(base, SentenceTransformerEmbedder):
         return _keep_base(config, store, manifest, f"the shop's embedder ({base.name}) is not a "

@@ -10,10 +10,9 @@ source of the same shape gets a ranker, whatever its domain:
 - and, whatever the source, the shop's own live requests (``feedback_requests``): what its shoppers asked,
   labelled by what they liked or put in their cart from the answer.
 
-The shop's embedder is fine-tuned on the same train requests first (``finetune/embedder.py``), so the rows
-carry its cosine (the ``tuned`` feature) as serving will. Its train rows see an embedder fitted on their own
-pairs, which flatters the feature there; dev, which it never saw, chooses the trees (EVALUATION.md measures
-the ranker with and without it).
+The shop's embedder is fine-tuned first (``finetune/embedder.py``), on requests from the train baskets the
+ranker's requests do not come from (``split_for_embedder``), so the rows carry its cosine (the ``tuned``
+feature) as serving will, on requests it never saw.
 
 Each request runs through the turn's own first stages (``assistant.turn.first_plan`` and ``search_pools``,
 the history strictly before the basket, as it stood then: ``Retriever.history_as_of``), and every candidate
@@ -223,6 +222,19 @@ def recall_at(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], scores: li
     return round(float(np.mean(vals)), 4) if vals else 0.0
 
 
+def split_for_embedder(src: SourceData, ranker_reqs: list[Request], limit: int) -> tuple[list[Request], list[Request]]:
+    """(the ranker's requests, the embedder's): the embedder learns from train baskets the ranker's requests do
+    not come from. An embedder fitted on the ranker's own requests knows their gold items, so its cosine would
+    look more telling on the ranker's train rows than it is on a new request, and the trees would trust it too
+    much. Where too few baskets are left (a small train split), the ranker's requests are halved between them."""
+    used = {r.basket.id for r in ranker_reqs}
+    rest = requests_of(src, [b for b in src.train_baskets if b.id not in used], limit, seed=3)
+    if len(rest) >= len(ranker_reqs) // 2:
+        return ranker_reqs, rest
+    half = {b for n, b in enumerate(sorted(used)) if n % 2}
+    return [r for r in ranker_reqs if r.basket.id not in half], [r for r in ranker_reqs if r.basket.id in half]
+
+
 def _hash(reqs: list[Request], more: Any = None) -> str:
     h = hashlib.sha256(json.dumps(more, sort_keys=True, default=str).encode())
     for r in reqs:
@@ -248,7 +260,11 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     retriever.history_as_of = EventsAsOf(src.events)
     train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1) + live
     dev_reqs = requests_of(src, src.dev, dev_requests, seed=2)
-    emb = fit_embedder(config, retriever.store, src.items, train_reqs, dev_reqs, progress=progress,
+    if config.retrieval.shop_embedder != "off" and config.retrieval.embedder_steps > 0:
+        train_reqs, emb_reqs = split_for_embedder(src, train_reqs, train_requests)
+    else:
+        emb_reqs = []
+    emb = fit_embedder(config, retriever.store, src.items, emb_reqs, dev_reqs, progress=progress,
                        unless_current=unless_current)
     retriever.tuned = shop_embedder(config.home_path, shop, config.retrieval.shop_embedder)
     meta = retriever.store.meta()

@@ -118,11 +118,13 @@ class RetrievalConfig:
     """`auto`: the shop's learned ranker where `bundlebot fit` fitted one, else the hand weights of `rerank`;
     `hand`: always the hand weights; `learned`: the learned ranker, and an error where the shop has none."""
     shop_embedder: str = "auto"
-    """`auto`: `bundlebot fit` fine-tunes the embedder on the shop's own (request, item) pairs and serving
-    reads it where it beat the base embedder on dev (finetune/embedder.py): its nearest items join the
-    candidates and its cosine is a ranker feature; `off`: the base embedder alone, nothing fitted or read."""
-    embedder_steps: int = 160
-    """Steps of 32 (request, item) pairs the shop's embedder trains for (about 1 s each on 2 cores)."""
+    """`auto`: serving reads the shop's fine-tuned embedder where `bundlebot fit --embedder` kept one (it beat
+    the base embedder on dev, finetune/embedder.py): its nearest items join the candidates and its cosine is
+    a ranker feature; `off`: the base embedder alone, nothing fitted or read."""
+    embedder_steps: int = 0
+    """Steps of 32 (request, item) pairs a fit trains the shop's embedder for (~1-1.5 s each on 2 cores).
+    0, the default: the fit keeps the base embedder, because on dev the tuned one moved no suite beyond noise
+    for 3-4 more minutes of fit (EVALUATION.md); `bundlebot fit --embedder` uses 160."""
 
     @property
     def multilingual_kind(self) -> str | None:

@@ -20,7 +20,7 @@ def tuned_home(demo_config, tmp_path_factory, online_retail):
     from retrieval.store import VectorStore
 
     cfg = _home_of_its_own(demo_config, tmp_path_factory, "embedder-home")
-    cfg.retrieval.embedder_steps = 24
+    cfg.retrieval.embedder_steps = 24  # the default, 0, keeps the base embedder
     store = VectorStore(cfg.retrieval.store, cfg.store_path).shop(DEMO_SHOP)
     reqs = requests_of(online_retail, online_retail.train_baskets, 60, seed=5)
     manifest = fit_embedder(cfg, store, online_retail.items, reqs, reqs[:30], progress=False)
@@ -94,3 +94,24 @@ def test_pairs_and_batches() -> None:
     assert pairs == [("tea", "Teapot"), ("tea", "Cup")]  # unknown items dropped, each pair once
     for batch in batches([(f"q{i % 3}", f"d{i}") for i in range(12)], steps=5, size=4, seed=1):
         assert len({q for q, _ in batch}) == len(batch) and len({d for _, d in batch}) == len(batch)
+
+
+@pytest.mark.parametrize(("args", "mode", "steps"), [([], "auto", 0), (["--embedder"], "auto", 160),
+                                                     (["--embedder", "--embedder-steps", "7"], "auto", 7),
+                                                     (["--no-embedder"], "off", 0)])
+def test_fit_cli_opts_in_to_the_embedder(monkeypatch, args, mode, steps) -> None:
+    """A plain fit keeps the base embedder (the default: it moved no dev suite); --embedder tunes one."""
+    import typer
+    from typer.testing import CliRunner
+
+    import finetune.ranker
+    from finetune import cli
+
+    seen = {}
+    monkeypatch.setattr(finetune.ranker, "fit_indexed", lambda config, *a, **k: seen.update(
+        mode=config.retrieval.shop_embedder, steps=config.retrieval.embedder_steps) or {"status": "hand"})
+    group = typer.Typer()
+    cli.register(group)
+    res = CliRunner().invoke(group, ["fit", "--shop", "demo", *args])
+    assert res.exit_code == 0, res.output
+    assert seen == {"mode": mode, "steps": steps}

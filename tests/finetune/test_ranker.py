@@ -15,6 +15,7 @@ from finetune.ranker import (
     fit_shop,
     request_rows,
     requests_of,
+    split_for_embedder,
 )
 from retrieval.features import FEATURES
 from retrieval.feedback import LiveEvent
@@ -203,3 +204,16 @@ def test_a_shop_learns_from_its_shoppers_feedback_alone(demo_config, demo_retrie
     assert m["feedback_requests"] == len(items) and m["train_requests"] >= 50
     assert load_ranker(cfg.home_path, DEMO_SHOP) is not None
     assert demo_retriever.store.feedback.events(shopper) == []
+
+
+def test_the_embedder_learns_from_baskets_the_ranker_does_not(online_retail) -> None:
+    import dataclasses
+
+    ranker = requests_of(online_retail, online_retail.train_baskets, 100, seed=1)
+    kept, emb = split_for_embedder(online_retail, ranker, 100)
+    assert kept == ranker and len(emb) == 100
+    assert not {r.basket.id for r in emb} & {r.basket.id for r in ranker}
+    small = dataclasses.replace(online_retail, train_baskets=[r.basket for r in ranker])  # nothing left over
+    kept, emb = split_for_embedder(small, ranker, 100)
+    assert len(kept) + len(emb) == len(ranker) and abs(len(kept) - len(emb)) <= 1
+    assert not {r.basket.id for r in kept} & {r.basket.id for r in emb}
