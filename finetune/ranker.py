@@ -10,9 +10,9 @@ source of the same shape gets a ranker, whatever its domain:
 - and, whatever the source, the shop's own live requests (``feedback_requests``): what its shoppers asked,
   labelled by what they liked or put in their cart from the answer.
 
-The shop's embedder is fine-tuned first (``finetune/embedder.py``), on requests from the train baskets the
-ranker's requests do not come from (``split_for_embedder``), so the rows carry its cosine (the ``tuned``
-feature) as serving will, on requests it never saw.
+Where the fit tunes the shop's embedder (``bundlebot fit --embedder``, ``finetune/embedder.py``), that comes
+first, on requests from the train baskets the ranker's requests do not come from (``split_for_embedder``), so
+the rows carry its cosine (the ``tuned`` feature) as serving will, on requests it never saw.
 
 Each request runs through the turn's own first stages (``assistant.turn.first_plan`` and ``search_pools``,
 the history strictly before the basket, as it stood then: ``Retriever.history_as_of``), and every candidate
