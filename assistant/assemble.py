@@ -97,6 +97,17 @@ def hard_ok(item: Item, c: Constraints, rejected: set[str]) -> bool:
     return math.isfinite(item.price) and item.price >= 0
 
 
+def _dropped(item: Item, c: Constraints, rejected: set[str]) -> str:
+    """Why a kept item left the bundle: the shopper's own words first (they asked for it), then the catalog."""
+    if term := excluded_by(item, c.exclude):
+        return f"'{item.title}' was taken out, as you asked (no {term})"
+    if item.id in rejected:
+        return f"'{item.title}' was taken out, as you asked"
+    if not item.in_stock:
+        return f"'{item.title}' is out of stock now, so it was dropped"
+    return f"'{item.title}' no longer fits, so it was dropped"
+
+
 def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              pinned: Sequence[ScoredItem] = (), rejected: Sequence[str] = (), prefer: Sequence[str] = (),
              slot_max_price: float | None = None, rescore: Rescore | None = None,
@@ -116,7 +127,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
                                                                                               kinds):
             chosen.append(p)
         else:
-            notes.append(f"'{p.item.title}' no longer fits, so it was dropped")
+            notes.append(_dropped(p.item, c, rej))
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
     unmet = _must_haves(chosen, pool, c, size, kinds)
     fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)

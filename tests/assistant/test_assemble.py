@@ -118,6 +118,16 @@ def test_pinned_that_breaks_a_hard_constraint_is_dropped_with_a_note() -> None:
     assert "22423" not in ids(a) and "no longer fits" in a.message
 
 
+def test_a_kept_item_the_shopper_excludes_is_said_to_be_taken_out_as_asked() -> None:
+    """"no bunting" on a bundle that held bunting: the shopper's words are the reason, not the budget."""
+    kept = ScoredItem(CATALOG[0], 1.0)
+    term = CATALOG[0].title.split()[-1].lower()
+    a = assemble(scored(CATALOG), Constraints(budget=25.0, exclude=[term]), size=2, pinned=[kept])
+    assert CATALOG[0].id not in ids(a)
+    assert f"'{CATALOG[0].title}' was taken out, as you asked (no {term})" in a.message
+    assert "no longer fits" not in a.message
+
+
 def test_slot_max_price_makes_the_swap_cheaper() -> None:
     a = assemble(scored(CATALOG), Constraints(), size=1, slot_max_price=1.0)
     assert all(s.item.price < 1.0 for s in a.items)
