@@ -47,6 +47,11 @@ RECALL_AT = 10
 EMBED_BATCH = 128
 
 
+def wanted(config: AppConfig) -> bool:
+    """Whether a fit tunes the shop's embedder (``retrieval.shop_embedder`` not off, ``embedder_steps`` > 0)."""
+    return config.retrieval.shop_embedder != "off" and config.retrieval.embedder_steps > 0
+
+
 def folder(config: AppConfig, shop: str) -> Path:
     return config.home_path / "shops" / shop / SHOP_FOLDER
 
@@ -153,11 +158,10 @@ def fit_embedder(config: AppConfig, store: Any, items: Sequence[Any], train_reqs
     shop = store.name
     steps = config.retrieval.embedder_steps
     manifest: dict[str, Any] = {"shop": shop, "status": "base"}
-    if config.retrieval.shop_embedder == "off":
-        return _keep_base(config, store, manifest, "retrieval.shop_embedder is off", t0)
-    if steps == 0:
-        return _keep_base(config, store, manifest, "retrieval.embedder_steps is 0, the default (`bundlebot fit "
-                                                   "--embedder` tunes one)", t0)
+    if not wanted(config):
+        return _keep_base(config, store, manifest, "retrieval.shop_embedder is off"
+                          if config.retrieval.shop_embedder == "off" else
+                          "retrieval.embedder_steps is 0, the default (`bundlebot fit --embedder` tunes one)", t0)
     base = make_embedder(config.retrieval.embedder)
     if not isinstance(base, SentenceTransformerEmbedder):
         return _keep_base(config, store, manifest, f"the shop's embedder ({base.name}) is not a "

@@ -45,6 +45,7 @@ import numpy as np
 from bundlebot.config import AppConfig
 from finetune.data import accepted
 from finetune.embedder import fit_embedder
+from finetune.embedder import wanted as embedder_wanted
 from retrieval.embeddings import shop_embedder
 from retrieval.features import FEATURES
 from retrieval.feedback import LiveEvent
@@ -260,10 +261,9 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     retriever.history_as_of = EventsAsOf(src.events)
     train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1) + live
     dev_reqs = requests_of(src, src.dev, dev_requests, seed=2)
-    if config.retrieval.shop_embedder != "off" and config.retrieval.embedder_steps > 0:
+    emb_reqs: list[Request] = []
+    if embedder_wanted(config):
         train_reqs, emb_reqs = split_for_embedder(src, train_reqs, train_requests)
-    else:
-        emb_reqs = []
     emb = fit_embedder(config, retriever.store, src.items, emb_reqs, dev_reqs, progress=progress,
                        unless_current=unless_current)
     retriever.tuned = shop_embedder(config.home_path, shop, config.retrieval.shop_embedder)

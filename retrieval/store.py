@@ -315,10 +315,7 @@ class ShopStore:
         with self._copy_lock:
             copy = self._side_copies.get(name)
             if copy is None or copy.revision != revision:
-                pairs = [(Item.from_metadata(i, m), np.asarray(v, dtype=np.float32))
-                         for page in self._pages(coll, ["metadatas", "embeddings"])
-                         for i, m, v in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True)]
-                copy = self._side_copies[name] = CatalogCopy.of(revision, pairs)
+                copy = self._side_copies[name] = self._read_copy(coll, revision)
             return copy
 
     def side_ids(self, name: str) -> set[str]:
@@ -381,11 +378,14 @@ class ShopStore:
         with self._copy_lock:
             copy = self._copy
             if copy is None or copy.revision != revision or len(copy.items) != count:
-                pairs = [(Item.from_metadata(i, m), np.asarray(v, dtype=np.float32))
-                         for page in self._pages(self.catalog, ["metadatas", "embeddings"])
-                         for i, m, v in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True)]
-                copy = self._copy = CatalogCopy.of(revision, pairs)
+                copy = self._copy = self._read_copy(self.catalog, revision)
             return copy
+
+    def _read_copy(self, coll: Any, revision: str | None) -> CatalogCopy:
+        pairs = [(Item.from_metadata(i, m), np.asarray(v, dtype=np.float32))
+                 for page in self._pages(coll, ["metadatas", "embeddings"])
+                 for i, m, v in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True)]
+        return CatalogCopy.of(revision, pairs)
 
     def _touch(self) -> None:
         """Mark the catalog changed (a new revision token) for every process's exact-search copy."""
