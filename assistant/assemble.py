@@ -20,7 +20,7 @@ for no tea). With a head count ("for six"), packs of a per-person kind come as o
 (``assistant.quantities``) and the total is the sum of price x quantity.
 
 A stated lower end (``Constraints.budget_min``: "between £20 and £40", or "about £25" read as £20-£25) is
-soft, and so is half of a plain budget ("under £30": £15 or more, ``optimize.UNDER_SHARE``): items are
+soft, and so is 60 % of a plain budget ("under £30": £18 or more, ``optimize.UNDER_SHARE``): items are
 upgraded or swapped for dearer ones to reach it, never above the budget.
 
 >>> from retrieval.types import Item, ScoredItem

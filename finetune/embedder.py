@@ -47,9 +47,22 @@ RECALL_AT = 10
 EMBED_BATCH = 128
 
 
-def wanted(config: AppConfig) -> bool:
-    """Whether a fit tunes the shop's embedder (``retrieval.shop_embedder`` not off, ``embedder_steps`` > 0)."""
-    return config.retrieval.shop_embedder != "off" and config.retrieval.embedder_steps > 0
+def steps_for(config: AppConfig, shop: str) -> int:
+    """The steps a fit of ``shop`` tunes its embedder for (0: it keeps the base one). ``retrieval.embedder_steps``
+    when set; 0 when ``retrieval.shop_embedder`` is off; otherwise the steps the shop opted in to at its last
+    fit (``embedder.json``'s ``opted_steps``), so that ``bundlebot index``, which refits with the default
+    config, keeps a shop's ``fit --embedder`` instead of silently dropping it; ``fit --no-embedder`` forgets it.
+    """
+    if config.retrieval.shop_embedder == "off":
+        return 0
+    if config.retrieval.embedder_steps > 0:
+        return config.retrieval.embedder_steps
+    return int((read_shop_manifest(config.home_path, shop) or {}).get("opted_steps") or 0)
+
+
+def wanted(config: AppConfig, shop: str) -> bool:
+    """Whether a fit of ``shop`` tunes its embedder (``steps_for`` > 0)."""
+    return steps_for(config, shop) > 0
 
 
 def folder(config: AppConfig, shop: str) -> Path:
@@ -156,12 +169,13 @@ def fit_embedder(config: AppConfig, store: Any, items: Sequence[Any], train_reqs
 
     t0 = time.perf_counter()
     shop = store.name
-    steps = config.retrieval.embedder_steps
+    steps = steps_for(config, shop)
     manifest: dict[str, Any] = {"shop": shop, "status": "base"}
-    if not wanted(config):
+    if steps <= 0:
         return _keep_base(config, store, manifest, "retrieval.shop_embedder is off"
                           if config.retrieval.shop_embedder == "off" else
                           "retrieval.embedder_steps is 0, the default (`bundlebot fit --embedder` tunes one)", t0)
+    manifest["opted_steps"] = steps  # a later fit with the default config tunes it again (``steps_for``)
     base = make_embedder(config.retrieval.embedder)
     if not isinstance(base, SentenceTransformerEmbedder):
         return _keep_base(config, store, manifest, f"the shop's embedder ({base.name}) is not a "

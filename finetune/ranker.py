@@ -262,7 +262,7 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     train_reqs = requests_of(src, src.train_baskets, train_requests, seed=1) + live
     dev_reqs = requests_of(src, src.dev, dev_requests, seed=2)
     emb_reqs: list[Request] = []
-    if embedder_wanted(config):
+    if embedder_wanted(config, shop):
         train_reqs, emb_reqs = split_for_embedder(src, train_reqs, train_requests)
     emb = fit_embedder(config, retriever.store, src.items, emb_reqs, dev_reqs, progress=progress,
                        unless_current=unless_current)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finetune.embedder import MIN_PAIRS, batches, fit_embedder, training_pairs
+from finetune.embedder import MIN_PAIRS, batches, fit_embedder, steps_for, training_pairs
 from finetune.ranker import requests_of
 from retrieval.embeddings import read_shop_manifest, shop_embedder, shop_embedder_status
 from retrieval.features import FEATURES
@@ -66,6 +66,40 @@ def test_serving_reads_the_tuned_embedder(tuned_home, embedder) -> None:
     assert np.allclose(x0[:, FEATURES.index("relevance")], x0[:, FEATURES.index("tuned")])
 
 
+def test_a_later_default_fit_keeps_the_shops_opt_in(tuned_home, online_retail) -> None:
+    """`bundlebot index` refits with the default config (embedder_steps = 0): the shop's tuned embedder is
+    reused, not dropped, because its manifest records the opt-in."""
+    import copy
+
+    cfg, store, first = tuned_home
+    default = copy.deepcopy(cfg)
+    default.retrieval.embedder_steps = 0
+    assert first["opted_steps"] == 24 and steps_for(default, DEMO_SHOP) == 24
+    reqs = requests_of(online_retail, online_retail.train_baskets, 60, seed=5)
+    m = fit_embedder(default, store, online_retail.items, reqs, reqs[:30], progress=False, unless_current=True)
+    assert m["reused"] and m["status"] == "tuned" and store.side_ids("tuned")
+    off = copy.deepcopy(default)
+    off.retrieval.shop_embedder = "off"
+    assert steps_for(off, DEMO_SHOP) == 0
+
+
+def test_opting_out_is_remembered(demo_config, tmp_path_factory) -> None:
+    """--no-embedder writes a manifest without the opt-in: the next default fit keeps the base embedder."""
+    import json
+
+    cfg = _home_of_its_own(demo_config, tmp_path_factory, "optout-home")
+    cfg.retrieval.embedder_steps = 0
+    path = cfg.home_path / "shops" / "s" / "embedder.json"
+    path.parent.mkdir(parents=True)
+    assert steps_for(cfg, "s") == 0  # no manifest: the default, the base embedder
+    path.write_text(json.dumps({"status": "base", "reason": "retrieval.shop_embedder is off"}))
+    assert steps_for(cfg, "s") == 0
+    path.write_text(json.dumps({"status": "base", "opted_steps": 40, "reason": "did not beat the base on dev"}))
+    assert steps_for(cfg, "s") == 40  # opted in and rejected by dev: tried again on new data
+    cfg.retrieval.embedder_steps = 7
+    assert steps_for(cfg, "s") == 7  # the config says so: it wins
+
+
 def test_too_few_pairs_or_a_hash_embedder_keep_the_base(tuned_home, online_retail) -> None:
     """Run last among the tuned home's tests: a refit that keeps the base embedder drops the old tuned set."""
     import copy
@@ -100,7 +134,8 @@ def test_pairs_and_batches() -> None:
                                                      (["--embedder", "--embedder-steps", "7"], "auto", 7),
                                                      (["--no-embedder"], "off", 0)])
 def test_fit_cli_opts_in_to_the_embedder(monkeypatch, args, mode, steps) -> None:
-    """A plain fit keeps the base embedder (the default: it moved no dev suite); --embedder tunes one."""
+    """A plain fit passes the default on (the shop's recorded choice, ``steps_for``); --embedder tunes one,
+    --no-embedder turns it off."""
     import typer
     from typer.testing import CliRunner
 
