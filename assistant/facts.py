@@ -59,18 +59,24 @@ class Evidence:
     top: tuple[str, int] | None = None
     """The most ordered bundle item and its order count."""
     occasion: str = ""
+    named: list[str] | None = None
+    """The kinds a sentence may call the items by (``Kinds.nameable``; None: all of ``kinds``)."""
 
 
 def bundle_evidence(lines: Sequence[Any], total: float | None, c: Constraints,
                     history: Sequence[tuple[Item, Event]], *, kind_of: Lookup = lambda i: None,
                     together: Callable[[str, str], int] | None = None,
-                    bought: Callable[[str], int] | None = None) -> Evidence:
+                    bought: Callable[[str], int] | None = None,
+                    nameable: Callable[[str], bool] | None = None) -> Evidence:
     """``kind_of(item id)`` -> kind or None; ``together(a, b)`` -> orders holding both; ``bought(id)`` ->
-    orders holding the item (``shop_lookups`` gives all three from a retriever)."""
+    orders holding the item; ``nameable(kind)`` -> whether prose may use it (``shop_lookups`` gives all four
+    from a retriever)."""
     currency = (lines[0].currency if lines else None) or c.currency
     left = round(c.budget - total, 2) if c.budget is not None and total is not None else None
     ev = Evidence(len(lines), list(dict.fromkeys(k for ln in lines if (k := kind_of(ln.id)))), total, c.budget,
                   left, currency)
+    if nameable is not None:
+        ev.named = [k for k in ev.kinds if nameable(k)]
     if together is not None:
         pairs = sorted(((together(a.id, b.id), a, b) for a, b in combinations(lines, 2)), key=lambda p: -p[0])
         ev.pairs = [(display_title(a.title), display_title(b.title), n) for n, a, b in pairs
@@ -145,8 +151,9 @@ def shop_lookups(retriever: Any) -> dict[str, Any]:
         found = retriever.kind(item) if item is not None else None
         return found[0] if found else None
 
+    kinds = retriever.shop_kinds()
+    names = {"kind_of": kind_of, **({"nameable": kinds.nameable} if kinds is not None else {})}
     stats = getattr(retriever, "stats", None)
     if stats is None:
-        return {"kind_of": kind_of}
-    return {"kind_of": kind_of, "together": lambda a, b: int(stats.stats(a, b)["count_ab"]),
-            "bought": stats.popularity}
+        return names
+    return {**names, "together": lambda a, b: int(stats.stats(a, b)["count_ab"]), "bought": stats.popularity}

@@ -50,8 +50,10 @@ def write_target(ev: Evidence, rng: random.Random) -> str:
     """2-3 sentences: what the bundle covers, its strongest evidence (a pair bought together, the shopper's
     own purchase, a shop favourite), and how it uses the budget."""
     price = lambda x: format_price(x, ev.currency)  # noqa: E731
-    shown = SHOWN_KINDS + (len(ev.kinds) == SHOWN_KINDS + 1)  # "and more" never stands for just one kind
-    kinds, more = ev.kinds[:shown], len(ev.kinds) > shown
+    names = ev.kinds if ev.named is None else ev.named  # a kind no title is called by is left to "more"
+    shown = SHOWN_KINDS + (len(names) == len(ev.kinds) == SHOWN_KINDS + 1)  # "and more" is never one kind
+    kinds = names[:shown]
+    more = len(ev.kinds) > len(kinds)
     fill = {"k": len(ev.kinds), "kinds": _and(kinds + ["more"] * more), "occasion": ev.occasion,
             "are": "is" if ev.n == 1 else "are", "items": f"{ev.n} item{'s' * (ev.n != 1)}",
             "a_kinds": _and([_article(k) for k in kinds] + ["more"] * more)}

@@ -85,6 +85,11 @@ TOGETHER_SUPPORT = 0.05
 rarer pairs have a high lift by chance."""
 TOGETHER_TOP = 30
 """Partners kept per kind for ``together``."""
+NAMEABLE_SHARE = 0.3
+"""A one-word kind is named in prose only when at least this share of the titles holding its word are of it
+(``Kinds.nameable``). Read from the lists of the three catalogs, not tuned on a metric: below it are the
+modifiers the head rule sometimes takes ("vintage" 1 item of 194 titles, "christmas" 3 of 131, "ceramic",
+"organic" 1 of 5,026, "flavor"), and a few real kinds that are also modifiers ("heart" 32 of 243, "milk")."""
 
 
 def _compact(phrase: str) -> str:
@@ -271,6 +276,7 @@ class Kinds:
         """Items whose kind is their category (the title gave no usable word)."""
         self.fingerprint = fingerprint
         self._by_kind: dict[str, list[str]] | None = None
+        self._count: Counter[str] | None = None
 
     @classmethod
     def fit(cls, items: Sequence[Item], baskets: Sequence[Basket] = ()) -> Kinds:
@@ -325,6 +331,21 @@ class Kinds:
         """(kind, role) of any item: a fitted one by its id, another by its title and category."""
         name = self.item_kind.get(item.id) or self.kind_of_title(item.title, item.category)
         return name, self.role_of(name)
+
+    def nameable(self, kind: str) -> bool:
+        """Whether a sentence may call an item of ``kind`` by it: a two-word kind, a category's name, or a word
+        that at least ``NAMEABLE_SHARE`` of the titles holding it are a kind of. "Retrospot Tea Set Ceramic"
+        is the one "ceramic" among 40 titles saying ceramic: "a ceramic" would tell the shopper nothing true.
+        A kind the fit never saw is nameable (nothing says otherwise)."""
+        if " " in kind or not self.words.df.get(kind):
+            return True
+        return self.counts_of(kind) >= NAMEABLE_SHARE * self.words.df[kind]
+
+    def counts_of(self, kind: str) -> int:
+        """Catalog items of ``kind``."""
+        if self._count is None:
+            self._count = self.counts()
+        return self._count[kind]
 
     def role_of(self, kind: str) -> str:
         """``main`` or ``accessory`` (a kind the fit never saw is main)."""

@@ -222,3 +222,21 @@ def test_the_fallback_states_only_facts_the_strict_check_accepts() -> None:
         assert check_explanation(text, facts) == [], text
     ids = [ln.id for ln in lines()]
     assert summary(facts.evidence, ids) == summary(facts.evidence, ids)
+
+
+def test_the_fallback_calls_items_only_by_kinds_their_titles_use() -> None:
+    """A kind ``Kinds.nameable`` refuses ("ceramic" for a tea set) is left to "more"; the count stays true."""
+    import random
+
+    from assistant.facts import Evidence
+    from assistant.wording import write_target
+
+    ev = Evidence(4, ["bunting", "ceramic", "teapot", "doily"], 21.3, 25.0, 3.7, "GBP",
+                  named=["bunting", "teapot", "doily"])
+    for seed in range(30):
+        text = write_target(ev, random.Random(seed))
+        assert "ceramic" not in text and "more" in text.split(".")[0], text
+        assert "covers 3 kinds" not in text, text  # "covers 4 kinds: bunting, teapot, doily and more"
+    none = Evidence(2, ["ceramic", "christmas"], 5.0, None, None, "GBP", named=[])
+    assert {write_target(none, random.Random(s)) for s in range(10)} <= {"All 2 items come to £5.00.",
+                                                                          "Together they cost £5.00."}

@@ -315,12 +315,12 @@ def test_the_scorer_never_writes_the_explanation_when_a_writer_is_given() -> Non
     cfg.assistant.fusion_weight, cfg.assistant.fusion_weight_no_history = 0.35, None
     cfg.assistant.fusion = True  # these tests exercise the model's whole part of a turn (the default is off)
     scorer = FakeGenerator("No no no no.", task="judge")
-    writer = FakeGenerator("These items suit a tea party nicely.")
+    writer = FakeGenerator("The tea cups and saucers suit a tea party nicely.")
     svc = ShoppingAssistant(cfg, "demo", retriever=FakeRetriever(), generator=scorer, writer=writer)
     result, _ = svc.turn(REQUEST)
     assert scorer.judged and not scorer.streamed  # it scored the candidates, and wrote nothing
     assert writer.streamed and not writer.judged and not writer.scored
-    assert result.explanation == "These items suit a tea party nicely."
+    assert result.explanation == "The tea cups and saucers suit a tea party nicely."
 
 
 def test_without_a_writer_the_config_loads_the_explain_task(monkeypatch) -> None:

@@ -176,6 +176,23 @@ def test_online_retail_names_only_what_the_title_says(fitted: dict[str, Kinds],
     assert fitted["online-retail"].kind_of(retail_by_description[description].id) == kind
 
 
+@pytest.mark.parametrize(("spec", "named", "not_named"), [
+    ("online-retail", ["bunting", "teapot", "mug", "doormat", "t-light holder", "cake stand", "card"],
+     ["christmas", "ceramic", "vintage", "metal"]),
+    ("instacart", ["yogurt", "ice cream"], ["organic", "natural", "white"]),
+])
+def test_prose_names_a_kind_only_when_titles_are_called_by_it(fitted: dict[str, Kinds], spec: str,
+                                                              named: list[str], not_named: list[str]) -> None:
+    """A trailing modifier the head rule took ("Retrospot Tea Set Ceramic": a "ceramic") is a kind of one
+    item among dozens of titles using the word: an explanation does not call the item by it."""
+    kinds = fitted[spec]
+    for kind in named:
+        assert kinds.counts_of(kind) and kinds.nameable(kind), (kind, kinds.counts_of(kind), kinds.words.df[kind])
+    for kind in not_named:
+        assert kinds.counts_of(kind) and not kinds.nameable(kind), (kind, kinds.counts_of(kind))
+    assert kinds.nameable("a kind the fit never saw")
+
+
 def test_online_retail_doormats_share_one_kind(fitted: dict[str, Kinds],
                                                retail_by_description: dict[str, Item]) -> None:
     doormats = [it for d, it in retail_by_description.items() if d.startswith("DOORMAT")]
