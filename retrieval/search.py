@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HISTORY_K = 8
-"""How many history entries (most relevant to the request) act as affinity/complement anchors."""
+HISTORY_K = 20
+"""How many history entries (most relevant to the request) act as affinity/complement anchors, and the most
+that ``retrieval.history_candidates`` can make candidates."""
 EXPAND_FROM = 5
 """How many top vector hits seed the complement expansion."""
 FOREIGN_CENTROID = 5
