@@ -45,6 +45,7 @@ _REMOVE_KIND_RE = re.compile(
     r"every(?:\s+(?:item|thing|one))?|the\s+(?:items?|things?|ones?))\s+(?:that\s+(?:has|have|contains?|is|are)\s+|"
     r"with|containing|made\s+(?:of|from|with)|featuring|including)\s+(?P<x>[^,.!?;]+)"
     r"|all(?:\s+of)?(?:\s+the)?\s+(?P<y>[^,.!?;]+))", re.I)
+_EXTREME_RE = re.compile(r"\b(?P<x>cheapest|least expensive|dearest|priciest|most expensive)\b", re.I)
 _SIZE_EDIT_RE = re.compile(r"\b(?:one|1) (?:more|extra)\b|\banother (?:one|item|thing)\b", re.I)
 
 
@@ -63,8 +64,10 @@ class Edit:
     """Constraints stated in the message itself (budget, size, exclusions...)."""
 
 
-def parse_edit(text: str, bundle: list[str], titles: dict[str, str]) -> Edit:
-    """Parse ``text`` as an edit of ``bundle`` (ids, in display order; ``titles`` maps id -> title)."""
+def parse_edit(text: str, bundle: list[str], titles: dict[str, str],
+               prices: dict[str, float | None] | None = None) -> Edit:
+    """Parse ``text`` as an edit of ``bundle`` (ids, in display order; ``titles`` maps id -> title, ``prices``
+    id -> price: "the cheapest one")."""
     text = clean_message(text)
     stated = parse_request(text)
     if not bundle:
@@ -82,18 +85,17 @@ def parse_edit(text: str, bundle: list[str], titles: dict[str, str]) -> Edit:
         m = rx.search(text)
         if not m:
             continue
-        targets = resolve_targets(m.group("t"), bundle, titles)
+        targets = resolve_targets(m.group("t"), bundle, titles, prices)
         if not targets and kind in ("replace", "remove") and _concrete(m.group("t")):
             return Edit("noop", query=_strip_articles(m.group("t")), constraints=stated)
         if targets:
             with_ = (m.groupdict().get("w") or "") if kind == "replace" else ""
-            query = "" if re.fullmatch(r"\s*(?:something|anything|one|another)?\b.*?(?:cheaper|else|"
-                                       r"different)?\s*", with_ or "", re.I) and not _concrete(with_) else with_
+            query = "" if not _concrete(with_) else with_
             return Edit(kind, targets=targets, query=_strip_articles(query), cheaper=bool(_CHEAPER_RE.search(text)),
                         constraints=stated)
     m = re.search(r"\bcheaper\s+(?P<t>.+)", text, re.I)
     if m:
-        targets = resolve_targets(m.group("t"), bundle, titles)
+        targets = resolve_targets(m.group("t"), bundle, titles, prices)
         if targets:
             return Edit("replace", targets=targets, cheaper=True, constraints=stated)
     if _only_constraints(stated) and not _SIZE_EDIT_RE.search(text):
@@ -137,8 +139,19 @@ def _addition(phrase: str, stated: Constraints) -> str:
     return what if _concrete(what) else ""
 
 
-def resolve_targets(phrase: str, bundle: list[str], titles: dict[str, str]) -> list[str]:
-    """Bundle ids a phrase points at: ordinals first, then the best title match; [] when nothing fits."""
+def resolve_targets(phrase: str, bundle: list[str], titles: dict[str, str],
+                    prices: dict[str, float | None] | None = None) -> list[str]:
+    """Bundle ids a phrase points at: the cheapest or dearest item (with ``prices``), ordinals, then the best
+    title match; [] when nothing fits.
+
+    >>> resolve_targets("the cheapest thing", ["a", "b"], {"a": "TEAPOT", "b": "NAPKINS"}, {"a": 9.0, "b": 0.85})
+    ['b']
+    """
+    if prices and (m := _EXTREME_RE.search(phrase)):
+        priced = [i for i in bundle if prices.get(i) is not None]
+        if priced:
+            dear = m.group("x").lower() in ("dearest", "priciest", "most expensive")
+            return [(max if dear else min)(priced, key=lambda i: float(prices[i] or 0.0))]
     out: list[str] = []
     for m in _ORD_RE.finditer(phrase):
         idx = ORDINALS[m.group("o").lower()] if m.group("o") else int(m.group("n")) - 1
@@ -161,7 +174,8 @@ def resolve_targets(phrase: str, bundle: list[str], titles: dict[str, str]) -> l
 
 
 def _concrete(phrase: str) -> bool:
-    return bool(content_stems(phrase) - {"cheaper", "else", "different", "more", "less", "expensive", "another"})
+    return bool(content_stems(phrase) - content_stems("cheaper else different more less expensive another nicer "
+                                                      "better fancier"))
 
 
 def _strip_articles(phrase: str) -> str:

@@ -88,10 +88,11 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     lang, message, foreign, placed = read_turn(message, state, retriever)
     items = {i: retriever.item(i) for i in state.bundle}
     titles = {i: it.title for i, it in items.items() if it}
-    edit = parse_edit(message, state.bundle, titles) if state.bundle else None
+    prices = {i: it.price for i, it in items.items() if it}
+    edit = parse_edit(message, state.bundle, titles, prices) if state.bundle else None
     if edit is None:
         edit = Edit("new", query=(stated := parse_request(message)).query, constraints=stated)
-    new_state, plan = apply_edit(state, edit, prices={i: it.price for i, it in items.items() if it},
+    new_state, plan = apply_edit(state, edit, prices=prices,
                                  titles=titles, default_size=cfg.default_size, max_size=cfg.max_size,
                                  known=lambda term: retriever.lexicon.knows(term))
     c = plan.constraints

@@ -201,6 +201,19 @@ def test_a_present_is_searched_by_what_and_who(text: str, query: str) -> None:
     assert parse_request(text).query == query
 
 
+@pytest.mark.parametrize(("text", "query"), [
+    ("stuff for a kids' sleepover, 4 girls, under £25", "sleepover"),  # no "stuff", no stray "'"
+    ("Bits for a summer barbecue in the garden, £25 max", "summer barbecue in the garden"),
+    ("bits and bobs for a craft afternoon", "craft afternoon"),
+    ("some things for a picnic", "picnic"),
+    ("sewing things for my nan", "sewing"),
+    ("stuff", "gift")])  # nothing left to search: the default request
+def test_words_that_name_nothing_are_not_searched(text: str, query: str) -> None:
+    from assistant.turn import first_plan
+
+    assert first_plan(text).query == query
+
+
 PRODUCT_WORDS = ["christmas", "glass", "candles", "pink", "plastic", "nuts", "lights", "chocolate", "paper"]
 
 
@@ -265,6 +278,18 @@ def test_edit_table(text: str, kind: str, targets: list[str], query: str, cheape
     e = parse_edit(text, BUNDLE, TITLES)
     assert (e.kind, e.targets, e.cheaper) == (kind, targets, cheaper)
     assert query in e.query
+
+
+@pytest.mark.parametrize(("text", "kind", "target", "query"), [
+    ("swap the cheapest thing for something nicer", "replace", "b", ""),  # the 85p candle, no search for "nicer"
+    ("remove the most expensive one", "remove", "d", ""),
+    ("replace the dearest item with a mug", "replace", "d", "mug"),
+    ("drop the least expensive", "remove", "b", ""),
+])
+def test_edits_point_at_the_cheapest_or_dearest_item(text: str, kind: str, target: str, query: str) -> None:
+    prices = {"a": 9.95, "b": 0.85, "c": 2.95, "d": 12.75}
+    e = parse_edit(text, BUNDLE, TITLES, prices)
+    assert (e.kind, e.targets, e.query) == (kind, [target], query)
 
 
 def test_edit_constraints_are_parsed() -> None:
