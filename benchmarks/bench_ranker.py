@@ -8,7 +8,8 @@ prediction, per-feature contributions, sorting, evidence), and raw LightGBM ``Bo
 
 Where the shop has its own tuned embedder (``finetune/embedder.py``), ``Retriever.gather`` is timed with it and
 without it on the same requests, against the raw work it adds: sentence-transformers ``encode`` of the request
-and a numpy cosine top-k over the shop's tuned vectors.
+and a numpy cosine top-k over the shop's tuned vectors. For requests with a shopper, ``gather`` is also timed with
+the shopper's 8 and 20 most relevant past items as anchors and candidates (the default was 8, is 20).
 
     .venv/bin/python benchmarks/bench_ranker.py --shop demo --requests 50
 """
@@ -88,11 +89,41 @@ def main() -> None:
         p95 = sorted(vals)[int(0.95 * (len(vals) - 1))]
         print(f"  {name:<22} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   x{p50 / base:5.2f} of raw predict+contrib")
     m = read_manifest(cfg.home_path, args.shop) or {}
+    _history_cost(learned, requests_of(src, src.dev, args.requests, seed=3), args.repeat)
     if learned.tuned is not None:
         _gather_cost(learned, [r.text for r in requests_of(src, src.dev, args.requests, seed=3)], args.repeat)
     print(f"\nfit (manifest): {m.get('wall_s')} s wall, {m.get('train_requests')} train requests, "
           f"{m.get('rounds')} trees; dev recall@10 {m.get('dev')}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def _history_cost(retriever, reqs, repeat: int) -> None:
+    """A shopper's request gathered with their 8 and their 20 most relevant past items as anchors and
+    candidates (``search.HISTORY_K``, ``retrieval.history_candidates``), the same requests in the same run."""
+    from retrieval import search
+
+    reqs = [r for r in reqs if r.shopper]
+    if not reqs:
+        return
+    kept, cfg = search.HISTORY_K, retriever.config.retrieval
+    rows: dict[int, list[float]] = {8: [], 20: []}
+    pools: dict[int, list[int]] = {8: [], 20: []}
+    reps = max(1, repeat // 4)
+    try:
+        for r in reqs:
+            for n in rows:
+                search.HISTORY_K = n
+                retriever.config.retrieval = replace(cfg, history_candidates=n)
+                rows[n].append(_ms(lambda r=r: retriever.gather(r.text, shopper=r.shopper), reps))
+                pools[n].append(len(retriever.gather(r.text, shopper=r.shopper).candidates))
+    finally:
+        search.HISTORY_K, retriever.config.retrieval = kept, cfg
+    print(f"\ngather with the shopper's history, {len(reqs)} dev requests, {reps} repeats each:")
+    for n, vals in rows.items():
+        p95 = sorted(vals)[int(0.95 * (len(vals) - 1))]
+        print(f"  {n:>2} history items       p50 {statistics.median(vals):7.2f} ms   p95 {p95:7.2f} ms   "
+              f"pool median {statistics.median(pools[n]):.0f}")
+    print(f"  20 / 8: x{statistics.median(rows[20]) / statistics.median(rows[8]):.2f} p50")
 
 
 def _gather_cost(retriever, texts: list[str], repeat: int) -> None:
