@@ -424,7 +424,7 @@ def _query(rest: str, c: Constraints) -> str:
     rest = _FILLER_RE.sub(" ", rest)
     rest = re.sub(r"\b(?:budget|please|thanks|thank you|cheap|ideas?|some|suggestions?|something|anything|"
                   r"give me|show me|find me|max|maximum|tops|(?:not|nothing) too (?:expensive|pricey)|nothing fancy|"
-                  r"a few|bits and bobs|odds and ends|stuff|things|bits|goodies)\b",
+                  r"a few|a little|bits and bobs|odds and ends|stuff|things|bits|goodies)\b",
                   " ", rest, flags=re.I)  # "stuff for a sleepover": the words that name nothing in a title
     rest = re.sub(r"(?:^|(?<=\s))['’](?=\s|$)", " ", rest)  # "for a kids' sleepover" once "for a kids" was read
     rest = _tidy(rest)

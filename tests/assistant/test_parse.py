@@ -207,6 +207,7 @@ def test_a_present_is_searched_by_what_and_who(text: str, query: str) -> None:
     ("bits and bobs for a craft afternoon", "craft afternoon"),
     ("some things for a picnic", "picnic"),
     ("sewing things for my nan", "sewing"),
+    ("a little housewarming gift for my brother, under £15", "housewarming for brother"),  # not "Little Friends"
     ("stuff", "gift")])  # nothing left to search: the default request
 def test_words_that_name_nothing_are_not_searched(text: str, query: str) -> None:
     from assistant.turn import first_plan
