@@ -248,7 +248,7 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
     """Fit and save the shop's ranker (or record why it keeps the hand weights); returns the manifest.
     ``unless_current``: keep a ranker fitted on the same requests, index and features (re-indexing an unchanged
     shop does not refit it)."""
-    from retrieval.search import Retriever
+    from retrieval.search import HISTORY_K, Retriever
 
     t0 = time.perf_counter()
     cfg = copy.deepcopy(config)
@@ -268,8 +268,10 @@ def fit_shop(config: AppConfig, shop: str, src: SourceData, *, train_requests: i
                        unless_current=unless_current)
     retriever.tuned = shop_embedder(config.home_path, shop, config.retrieval.shop_embedder)
     meta = retriever.store.meta()
+    pools = [config.retrieval.candidates, config.retrieval.complements, config.retrieval.history_candidates,
+             HISTORY_K]  # what shapes the pools the rows come from: a change refits on the next index
     digest = _hash(train_reqs + dev_reqs, [meta.get("items"), meta.get("history"), list(FEATURES), PARAMS,
-                                           emb.get("status"), emb.get("data_sha256")])
+                                           emb.get("status"), emb.get("data_sha256"), pools])
     if unless_current and (old := read_manifest(config.home_path, shop)) and old.get("data_sha256") == digest \
             and (old.get("status") != "learned" or load_ranker(config.home_path, shop) is not None):
         log.info("shop %s: the ranker is current (same requests, index and features); not refitted", shop)

@@ -111,7 +111,8 @@ class RetrievalConfig:
     (they are always affinity/complement anchors); 0 = none. "I need milk" should find THEIR milk: without
     this the shopper's own items were candidates only by chance (EVALUATION.md, personal-aisle). 20 rather than
     8, chosen on dev with each shop's ranker refitted: a heavy shopper's bought item was often the 9th most
-    similar (personal-aisle hit@5 +0.045, budget recall@10 +0.034; EVALUATION.md, session 19)."""
+    similar (personal-aisle hit@5 +0.045, budget recall@10 +0.034; EVALUATION.md, "The shopper's 20 past
+    items")."""
     multilingual: str = "auto"
     """Requests in other languages (assistant/languages, retrieval/multilingual.py): `auto` embeds the shop's
     items and vocabulary with USE-multilingual at index time (the hash fake when the embedder is `hash`),
