@@ -173,9 +173,12 @@ def resolve_targets(phrase: str, bundle: list[str], titles: dict[str, str],
     return best
 
 
+_VAGUE = content_stems("cheaper else different more less expensive another nicer better fancier")
+"""Words that say how a replacement differs, not what it is: "something nicer" searches nothing."""
+
+
 def _concrete(phrase: str) -> bool:
-    return bool(content_stems(phrase) - content_stems("cheaper else different more less expensive another nicer "
-                                                      "better fancier"))
+    return bool(content_stems(phrase) - _VAGUE)
 
 
 def _strip_articles(phrase: str) -> str:

@@ -69,7 +69,8 @@ def main() -> None:
     rows = {"hand rank": [], "learned rank": [], "raw predict+contrib": [], "raw predict": []}
     sizes = []
     booster = learned.reranker.learned.booster
-    for req in requests_of(src, src.dev, args.requests, seed=3):
+    reqs = requests_of(src, src.dev, args.requests, seed=3)
+    for req in reqs:
         plan = first_plan(req.text)
         _, pool = search_pools(learned, plan, req.shopper)[-1]
         pool = replace(pool, candidates=pool.candidates[: args.pool])
@@ -89,9 +90,9 @@ def main() -> None:
         p95 = sorted(vals)[int(0.95 * (len(vals) - 1))]
         print(f"  {name:<22} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   x{p50 / base:5.2f} of raw predict+contrib")
     m = read_manifest(cfg.home_path, args.shop) or {}
-    _history_cost(learned, requests_of(src, src.dev, args.requests, seed=3), args.repeat)
+    _history_cost(learned, reqs, args.repeat)
     if learned.tuned is not None:
-        _gather_cost(learned, [r.text for r in requests_of(src, src.dev, args.requests, seed=3)], args.repeat)
+        _gather_cost(learned, [r.text for r in reqs], args.repeat)
     print(f"\nfit (manifest): {m.get('wall_s')} s wall, {m.get('train_requests')} train requests, "
           f"{m.get('rounds')} trees; dev recall@10 {m.get('dev')}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -276,7 +276,6 @@ class Kinds:
         """Items whose kind is their category (the title gave no usable word)."""
         self.fingerprint = fingerprint
         self._by_kind: dict[str, list[str]] | None = None
-        self._count: Counter[str] | None = None
 
     @classmethod
     def fit(cls, items: Sequence[Item], baskets: Sequence[Basket] = ()) -> Kinds:
@@ -342,10 +341,8 @@ class Kinds:
         return self.counts_of(kind) >= NAMEABLE_SHARE * self.words.df[kind]
 
     def counts_of(self, kind: str) -> int:
-        """Catalog items of ``kind``."""
-        if self._count is None:
-            self._count = self.counts()
-        return self._count[kind]
+        """Catalog items of ``kind`` (the fit's own count, ``stats[kind]["items"]``)."""
+        return int(self.stats.get(kind, {}).get("items", 0))
 
     def role_of(self, kind: str) -> str:
         """``main`` or ``accessory`` (a kind the fit never saw is main)."""
