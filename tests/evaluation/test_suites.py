@@ -121,7 +121,8 @@ def test_occasions_cases_are_well_formed() -> None:
     assert len(cases) >= 40 and all(c.shop == "demo" and len(c.turns) == 1 for c in cases)
     splits = {c.meta.get("split") for c in cases}
     assert splits == {"dev", "test"}  # a dev subset for choosing, the rest reported
-    assert sum(c.meta["split"] == "dev" for c in cases) < len(cases) / 2
+    # the 36 reported cases stay the ones every earlier test run used; dev grows so choices rest on more cases
+    assert sum(c.meta["split"] == "test" for c in cases) >= 36 and sum(c.meta["split"] == "dev" for c in cases) >= 18
     for c in cases:
         ch, budget = c.checks, c.checks.max_total or c.constraints.budget
         assert ch.needs and ch.avoid, c.id  # what a good bundle holds and what it must not
