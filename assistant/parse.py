@@ -121,7 +121,8 @@ RECIPIENTS = {
     "daddy": "dad", "sister": "sister", "brother": "brother", "wife": "wife", "husband": "husband",
     "partner": "partner", "friend": "friend", "best friend": "friend", "boss": "boss", "colleague": "colleague",
     "coworker": "colleague", "teacher": "teacher", "grandma": "grandma", "granny": "grandma",
-    "grandmother": "grandma", "nan": "grandma", "grandad": "grandad", "grandpa": "grandad",
+    "grandmother": "grandma", "nan": "grandma", "nana": "grandma", "nanna": "grandma", "gran": "grandma",
+    "grandad": "grandad", "granddad": "grandad", "grandpa": "grandad", "gramps": "grandad",
     "grandfather": "grandad", "son": "son", "daughter": "daughter", "kids": "kids", "children": "kids",
     "niece": "niece", "nephew": "nephew", "neighbour": "neighbour", "neighbor": "neighbour",
     "girlfriend": "girlfriend", "boyfriend": "boyfriend", "aunt": "aunt", "auntie": "aunt", "uncle": "uncle",
@@ -424,7 +425,8 @@ def _query(rest: str, c: Constraints) -> str:
     rest = _FILLER_RE.sub(" ", rest)
     rest = re.sub(r"\b(?:budget|please|thanks|thank you|cheap|ideas?|some|suggestions?|something|anything|"
                   r"give me|show me|find me|max|maximum|tops|(?:not|nothing) too (?:expensive|pricey)|nothing fancy|"
-                  r"a few|a little|bits and bobs|odds and ends|stuff|things|bits|goodies)\b",
+                  r"a few|a little|bits and bobs|odds and ends|stuff|things|bits|goodies|"
+                  r"nothing (?:over|above|more than|dearer than))\b",
                   " ", rest, flags=re.I)  # "stuff for a sleepover": the words that name nothing in a title
     rest = re.sub(r"(?:^|(?<=\s))['’](?=\s|$)", " ", rest)  # "for a kids' sleepover" once "for a kids" was read
     rest = _tidy(rest)

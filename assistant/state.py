@@ -55,6 +55,8 @@ class TurnPlan:
     anchor: str | None = None
     """The request's anchor kind and the kinds bought with it, set by the searches (``assistant.companions``)."""
     companions: dict[str, float] = field(default_factory=dict)
+    ideas: list[str] = field(default_factory=list)
+    """What a present named only by its recipient usually is (``assistant.gifts``), each searched too."""
     lang: str = "en"
     """The language of this turn's message (answers follow it)."""
     foreign: str = ""

@@ -29,10 +29,12 @@ from assistant.companions import COMPANION_K, anchor_kind, companions, item_weig
 from assistant.edits import Edit, parse_edit
 from assistant.explain import reason_of
 from assistant.fusion import fuse, rank_scores, scoring_mode
+from assistant.gifts import ideas_for
 from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
 from assistant.prompting import format_price
 from assistant.quantities import per_person_items
+from assistant.seasons import off_season
 from assistant.state import TurnPlan, apply_edit
 from assistant.text import content_stems, matches_term
 from assistant.types import BundleLine, BundleResult, Constraints, ConversationState
@@ -66,8 +68,10 @@ class Pool:
     """Candidate id -> its kind's weight among the kinds bought with the request's anchor kind."""
 
     def usable(self, c: Constraints, k: int | None = None) -> list[ScoredItem]:
-        """In stock and not excluded, the first ``k`` (None: all): what the LLM and assembly may pick."""
-        return [s for s in self.candidates if s.item.in_stock and not excluded_by(s.item, c.exclude)][:k]
+        """In stock, not excluded and not another holiday's stock (``assistant/seasons.py``), the first ``k``
+        (None: all): what the LLM and assembly may pick."""
+        ok = [s for s in self.candidates if s.item.in_stock and not excluded_by(s.item, c.exclude)]
+        return off_season(ok, " ".join([c.occasion or "", c.query, *c.must_have]), key=lambda s: s.item)[:k]
 
 
 @dataclass
@@ -104,6 +108,7 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     if retriever.currency and c.currency != retriever.currency:
         c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
     _default_query(plan)
+    plan.ideas = ideas_for(c, retriever.lexicon.knows) if plan.kind != "restart" else []
     plan.plan_kinds = cfg.companion_bonus > 0
     plan.lang = new_state.language = lang if lang in SUPPORTED else "en"
     if edit.kind in ("new", "restart"):  # the request's own words too, not only the shop's word for them
@@ -161,12 +166,13 @@ def budget_note(message: str, stated: Constraints, c: Constraints, shop_currency
 
 # ---- stage 2: pool --------------------------------------------------------------------------------------
 def searches(plan: TurnPlan) -> list[str]:
-    """The turn's searches: the replacement/addition, each must-have, then the request itself. A must-have
-    is searched in the request's context: "card" for a tea party is a greeting card."""
+    """The turn's searches: the replacement/addition, each must-have, what a present for the recipient
+    usually is, then the request itself. A must-have or an idea is searched in the request's context: "card"
+    for a tea party is a greeting card."""
     c = plan.constraints
     context = f" for {c.occasion}" if c.occasion else ""
     out = [plan.extra_query + context] if plan.extra_query else []
-    return out + [m + context for m in c.must_have if m != plan.extra_query] + [plan.query]
+    return out + [m + context for m in [*c.must_have, *plan.ideas] if m != plan.extra_query] + [plan.query]
 
 
 def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, history_before: float | None = None,
@@ -212,7 +218,7 @@ def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, 
     filters = Filters(max_price=plan.constraints.budget, exclude_ids=tuple(plan.rejected))
     out = []
     for q in searches(plan):
-        k = None if q == plan.query else MUST_HAVE_K
+        k = None if q == plan.query and not plan.ideas else MUST_HAVE_K  # ideas: the request says too little
         foreign = {"foreign": plan.foreign} if plan.foreign and q == plan.query else {}
         out.append((k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
                                         history_before=history_before, **foreign)))

@@ -1,0 +1,46 @@
+"""A present named only by its recipient is searched as what such a present usually is (assistant/gifts.py)."""
+
+from __future__ import annotations
+
+import copy
+
+from assistant.gifts import IDEAS, MAX_IDEAS, ideas_for
+from assistant.parse import RECIPIENTS, parse_request
+from assistant.turn import first_plan, searches
+
+
+def test_every_recipient_the_parser_reads_has_ideas() -> None:
+    assert set(RECIPIENTS.values()) <= set(IDEAS)
+    assert all(len(set(ideas)) == len(ideas) >= MAX_IDEAS for ideas in IDEAS.values())
+
+
+def test_ideas_only_when_the_request_names_nothing_but_the_recipient_and_occasion() -> None:
+    known = lambda term: True  # noqa: E731
+    assert ideas_for(parse_request("a gift for my gran under £15"), known) == list(IDEAS["grandma"][:MAX_IDEAS])
+    assert ideas_for(parse_request("a birthday present for my sister"), known) == list(IDEAS["sister"][:MAX_IDEAS])
+    assert ideas_for(parse_request("a present for my dad, nothing over £15"), known)
+    for said in ("a mug for my dad", "a present for my sister who bakes", "a gift for a keen gardener",
+                 "a present for my dad, must include a teapot", "a tea party for six"):
+        assert ideas_for(parse_request(said), known) == [], said
+    assert ideas_for(parse_request("a present for my dad"), lambda term: term == "torch") == ["torch"]
+
+
+def test_the_ideas_are_searched_before_the_request_itself() -> None:
+    plan = first_plan("a christmas gift for my gran")
+    plan.ideas = ["teapot", "cushion"]
+    assert searches(plan) == ["teapot for christmas", "cushion for christmas", plan.query]
+
+
+def test_a_gift_for_a_gran_in_the_demo_shop_is_made_of_those_ideas(demo_config, demo_retriever) -> None:
+    from assistant.service import ShoppingAssistant
+
+    cfg = copy.deepcopy(demo_config)
+    cfg.assistant.fusion, cfg.assistant.explain = False, False
+    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+    r, state = bot.turn("a gift for my gran under £15")
+    ideas = ideas_for(parse_request("a gift for my gran under £15"), demo_retriever.lexicon.knows)
+    assert ideas and r.items and r.total <= 15
+    words = {w for idea in ideas for w in idea.split()} | {"tea"}
+    assert sum(any(w in ln.title.lower() for w in words) for ln in r.items) >= 2, [ln.title for ln in r.items]
+    cheaper, _ = bot.turn("cheaper please", state)  # an edit keeps the plan: still a present for a gran
+    assert cheaper.items and any(any(w in ln.title.lower() for w in words) for ln in cheaper.items)
