@@ -116,11 +116,17 @@ def _answer(variant: Variant, case: Case, shop: ShopData) -> Answer:
     return ans
 
 
-def _nobody(case: Case) -> Case:
+NOBODY_DIGITS = "059"
+"""The controls of a cross-shopper case: the other shopper's id written as 00000, 55555 and 99999."""
+
+
+def _nobody(case: Case, digit: str = "0") -> Case:
     """The cross-shopper case with the other shopper's id replaced by one nobody has: an item both answers
-    hold comes from the request's words or the asker's own history, not from the other shopper's."""
+    hold comes from the request's words or the asker's own history, not from the other shopper's. The digits
+    of an id move the request's vector a little, so a near tie among the request's own items can go either
+    way: the control is every item of the answers to several such ids (``NOBODY_DIGITS``)."""
     victim = str(case.meta["victim"])
-    return case.model_copy(update={"turns": [t.replace(victim, "0" * len(victim)) for t in case.turns]})
+    return case.model_copy(update={"turns": [t.replace(victim, digit * len(victim)) for t in case.turns]})
 
 
 def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict[str, Any]:
@@ -175,7 +181,7 @@ class Runner:
                 shop = self.shops[case.shop]
                 ans = _answer(v, case, shop)
                 if case.meta.get("victim") and not ans.error:
-                    ans.control = _answer(v, _nobody(case), shop).ids
+                    ans.control = sorted({i for d in NOBODY_DIGITS for i in _answer(v, _nobody(case, d), shop).ids})
                 recs.append(_record(case, ans, shop, self.secrets))
                 bar.update(1)
             run.results[v.name] = recs
