@@ -149,6 +149,7 @@ def main() -> None:
     cfg = load_config(args.config)
     cfg.assistant.fusion = cfg.assistant.fusion or args.fusion
     print("machine:", machine())
+    print("load average at the start: %.2f %.2f %.2f" % os.getloadavg())
     t = time.perf_counter()
     bot = ShoppingAssistant(cfg, args.shop)
     bot.warm()  # what the first turn would load (the scorer only with fusion), outside the timings
@@ -162,6 +163,7 @@ def main() -> None:
     pipe, raw = decode_speed(bot)
     print(f"decode: pipeline {pipe:.1f} tok/s vs raw model.generate {raw:.1f} tok/s (ratio {pipe / raw:.2f})")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 def report(stages: dict[str, list[float]], title: str) -> None:
