@@ -110,7 +110,8 @@ def _dropped(item: Item, c: Constraints, rejected: set[str]) -> str:
 
 def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              pinned: Sequence[ScoredItem] = (), rejected: Sequence[str] = (), prefer: Sequence[str] = (),
-             slot_max_price: float | None = None, rescore: Rescore | None = None,
+             slot_max_price: float | None = None, slot_min_price: float | None = None,
+             rescore: Rescore | None = None,
              known: Callable[[str], bool] | None = None, kind_of: KindOf | None = None,
              asked: str = "", shop: ShopFacts | None = None, optimise: bool = True) -> Assembly:
     """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``. The message
@@ -128,7 +129,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
             chosen.append(p)
         else:
             notes.append(_dropped(p.item, c, rej))
-    pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer))
+    pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer), slot_min_price)
     unmet = _must_haves(chosen, pool, c, size, kinds)
     fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)
                                                                           for t in c.must_have)}
@@ -166,13 +167,15 @@ def _greedy(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, si
 
 
 def _pool(candidates: Sequence[ScoredItem], c: Constraints, rej: set[str], taken: set[str],
-          slot_max_price: float | None, prefer: set[str]) -> list[ScoredItem]:
+          slot_max_price: float | None, prefer: set[str], slot_min_price: float | None = None) -> list[ScoredItem]:
     seen, out = set(taken), []
     for s in candidates:
         it = s.item
         if it.id in seen or not hard_ok(it, c, rej):
             continue
         if slot_max_price is not None and (it.price is None or it.price >= slot_max_price):
+            continue
+        if slot_min_price is not None and (it.price is None or it.price <= slot_min_price):
             continue
         seen.add(it.id)
         out.append(ScoredItem(it, s.score + (PREFER_BONUS if it.id in prefer else 0.0), s.breakdown, s.evidence))

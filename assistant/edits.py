@@ -34,6 +34,9 @@ _REMOVE_RE = re.compile(r"\b(?:remove|drop|delete|take out|take away|get rid of|
 _REPLACE_RE = re.compile(r"\b(?:swap|replace|change|switch|exchange|substitute|instead of)\b\s*(?P<t>.*?)"
                          r"(?:\s+(?:for|with|to|by|into)\s+(?P<w>.*))?$", re.I)
 _CHEAPER_RE = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget)\b", re.I)
+# "swap the cheapest for something nicer": the replacement costs more than what it replaces
+_NICER_RE = re.compile(r"\b(?:nicer|better|fancier|posher|classier|dearer|pricier|more expensive|"
+                       r"higher quality|upgrade)\b", re.I)
 _ADD_RE = re.compile(r"^\s*(?:(?:can|could) you\s+|please\s+)?(?:add|also|plus|throw in|include|and)\s+"
                      r"(?:in\s+)?(?:(?:a|an|some|one more|another|the)\s+)?(?P<t>[^,.!?]*)", re.I)
 _MORE_LIKE_RE = re.compile(r"\b(?:more like|similar to|something like|like the|others like)\s+(?P<t>.*)", re.I)
@@ -60,6 +63,8 @@ class Edit:
     query: str = ""
     """What to search for (the replacement, the addition, or the new request)."""
     cheaper: bool = False
+    nicer: bool = False
+    """A replacement asked to be nicer, better or dearer: it must cost more than the item it replaces."""
     constraints: Constraints = field(default_factory=Constraints)
     """Constraints stated in the message itself (budget, size, exclusions...)."""
 
@@ -91,8 +96,9 @@ def parse_edit(text: str, bundle: list[str], titles: dict[str, str],
         if targets:
             with_ = (m.groupdict().get("w") or "") if kind == "replace" else ""
             query = "" if not _concrete(with_) else with_
-            return Edit(kind, targets=targets, query=_strip_articles(query), cheaper=bool(_CHEAPER_RE.search(text)),
-                        constraints=stated)
+            cheaper = bool(_CHEAPER_RE.search(text))
+            return Edit(kind, targets=targets, query=_strip_articles(query), cheaper=cheaper,
+                        nicer=not cheaper and bool(_NICER_RE.search(text)), constraints=stated)
     m = re.search(r"\bcheaper\s+(?P<t>.+)", text, re.I)
     if m:
         targets = resolve_targets(m.group("t"), bundle, titles, prices)

@@ -46,6 +46,8 @@ class TurnPlan:
     """A second search for the replacement / the addition / 'more like' (merged into the candidates)."""
     slot_max_price: float | None = None
     """A cheaper swap: the replacement must cost less than this."""
+    slot_min_price: float | None = None
+    """A nicer swap: the replacement must cost more than this."""
     slots: list[str] = field(default_factory=list)
     """The previous bundle order; a replacement takes the place of the item it replaces."""
     note: str = ""
@@ -168,6 +170,9 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
         if edit.cheaper:
             known = [prices[t] for t in edit.targets if prices.get(t) is not None]
             plan.slot_max_price = min(known) if known else None  # type: ignore[type-var]
+        if edit.nicer:
+            known = [prices[t] for t in edit.targets if prices.get(t) is not None]
+            plan.slot_min_price = max(known) if known else None  # type: ignore[type-var]
         if edit.query:
             c.must_have = list(dict.fromkeys(c.must_have + [edit.query]))
     elif edit.kind == "add":

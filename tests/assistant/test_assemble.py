@@ -133,6 +133,11 @@ def test_slot_max_price_makes_the_swap_cheaper() -> None:
     assert all(s.item.price < 1.0 for s in a.items)
 
 
+def test_slot_min_price_makes_the_swap_dearer() -> None:
+    a = assemble(scored(CATALOG), Constraints(), size=2, slot_min_price=3.0)
+    assert a.items and all(s.item.price > 3.0 for s in a.items)
+
+
 def test_rescore_is_used_for_complementarity() -> None:
     calls = []
 

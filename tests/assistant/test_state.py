@@ -67,6 +67,15 @@ def test_swap_cheaper_rejects_target_pins_the_rest() -> None:
     assert plan.slot_max_price == PRICES["N1"] and "NAPKINS" in plan.extra_query
 
 
+def test_swap_for_something_nicer_needs_a_dearer_replacement() -> None:
+    for text in ("swap the second one for something nicer", "replace the second one with a better one"):
+        new, plan = apply_edit(state(), parse_edit(text, state().bundle, TITLES), prices=PRICES, titles=TITLES)
+        assert new.rejected == ["N1"] and plan.slot_min_price == PRICES["N1"] and plan.slot_max_price is None
+    _, plan = apply_edit(state(), parse_edit("swap the second one for a cheaper, nicer one", state().bundle, TITLES),
+                         prices=PRICES, titles=TITLES)
+    assert plan.slot_max_price == PRICES["N1"] and plan.slot_min_price is None  # cheaper wins: it is a number
+
+
 def test_add_grows_the_bundle_and_requires_the_new_thing() -> None:
     _, plan = apply_edit(state(), parse_edit("add a card", state().bundle, TITLES), prices=PRICES)
     assert plan.size == 4 and plan.pinned == state().bundle and "card" in plan.constraints.must_have
