@@ -217,7 +217,7 @@ def sentence_problems(parts: Sequence[str], facts: Facts) -> list[str]:
         on_topic = n > 0 and words & content_stems(facts.request) and not _FILLER_RE.search(s)
         if not anchored and not on_topic:  # the opening must state a fact: "it fits your request" says nothing
             problems.append(f"a sentence no fact supports: {s[:60]!r}")
-        if any(len(words & w) >= SAME * len(words | w) for w in seen if words and w):
+        if any(len(words & w) >= SAME * len(words) for w in seen if words and w):  # nothing new in it
             problems.append(f"says the same again: {s[:60]!r}")
         if len(s.split()) > MAX_WORDS:
             problems.append(f"a sentence of over {MAX_WORDS} words")
@@ -394,7 +394,8 @@ PLAIN_TEXT = (
     "first second third last next new use used using come comes coming came nicely neatly"
 )
 SAME = 0.8
-"""Two sentences whose content words overlap this much (Jaccard) say the same thing."""
+"""A sentence whose content words were this much (a share of its own) in one sentence before says nothing
+new: "It is also a Christmas decoration, a Christmas bunting ..." after the sentence that listed them."""
 MAX_WORDS = 40
 TOO_SHORT = "empty or too short"
 UNFINISHED = "an unfinished sentence"
