@@ -130,7 +130,8 @@ RECIPIENTS = {
     "parents": "parents", "in-laws": "in-laws", "godson": "godchild", "goddaughter": "godchild",
 }
 _RCP_RE = re.compile(
-    r"\b(?:for|to)\s+(?:my|our|a|the|his|her)?\s*(?:little\s+|new\s+|best\s+|old\s+)?"
+    # "for my son's teacher": the teacher is who it is for
+    r"\b(?:for|to)\s+(?:my|our|a|the|his|her)?\s*(?:[a-z]+'s\s+)?(?:little\s+|new\s+|best\s+|old\s+)?"
     r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:'s)?\b(?!\s+shower)"
     r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
     re.I)
