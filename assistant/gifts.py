@@ -49,6 +49,9 @@ IDEAS: dict[str, tuple[str, ...]] = {
 """Recipient (``parse.RECIPIENTS``' canonical names) -> the kinds of present it usually gets, likeliest first."""
 MAX_IDEAS = 4
 _PRESENT = content_stems("gift gifts present presents something for my our the a")
+_SAID_AS = {canon: content_stems(" ".join([canon, *(r for r, c in RECIPIENTS.items() if c == canon)]))
+            for canon in set(RECIPIENTS.values())}
+"""Recipient -> the stems of every way the parser reads it ("gran", "nan", "granny" ... for grandma)."""
 
 
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
@@ -56,8 +59,8 @@ def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
     ideas = IDEAS.get(c.recipient or "")
     if not ideas or c.must_have:
         return []
-    said = content_stems(c.query) - _PRESENT - content_stems(c.recipient or "") - content_stems(c.occasion or "")
-    if said - content_stems(" ".join(r for r, canon in RECIPIENTS.items() if canon == c.recipient)):
+    said = content_stems(c.query) - _PRESENT - content_stems(c.occasion or "") - _SAID_AS.get(c.recipient or "", set())
+    if said:
         return []  # the request says what the present is, or what they like: that is the search
     return [idea for idea in ideas if known(idea)][:MAX_IDEAS]
 

@@ -167,12 +167,11 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
     elif edit.kind == "replace":
         plan.pinned = keep
         plan.extra_query = edit.query or " ".join(titles.get(t, "") for t in edit.targets).strip()
-        if edit.cheaper:
-            known = [prices[t] for t in edit.targets if prices.get(t) is not None]
-            plan.slot_max_price = min(known) if known else None  # type: ignore[type-var]
-        if edit.nicer:
-            known = [prices[t] for t in edit.targets if prices.get(t) is not None]
-            plan.slot_min_price = max(known) if known else None  # type: ignore[type-var]
+        known = [p for t in edit.targets if (p := prices.get(t)) is not None]
+        if edit.cheaper and known:
+            plan.slot_max_price = min(known)
+        if edit.nicer and known:
+            plan.slot_min_price = max(known)
         if edit.query:
             c.must_have = list(dict.fromkeys(c.must_have + [edit.query]))
     elif edit.kind == "add":

@@ -108,7 +108,8 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     if retriever.currency and c.currency != retriever.currency:
         c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
     _default_query(plan)
-    plan.ideas = ideas_for(c, retriever.lexicon.knows) if plan.kind != "restart" else []
+    # the lexicon is fitted on first use: only a request naming nothing but its recipient pays for it
+    plan.ideas = ideas_for(c, lambda term: retriever.lexicon.knows(term)) if plan.kind != "restart" else []
     plan.plan_kinds = cfg.companion_bonus > 0
     plan.lang = new_state.language = lang if lang in SUPPORTED else "en"
     if edit.kind in ("new", "restart"):  # the request's own words too, not only the shop's word for them

@@ -65,6 +65,10 @@ def machine() -> str:
                 f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def shoppers(n: int) -> list[str]:
     from bundlebot.config import load_config
     from retrieval.importers import load_source
@@ -149,7 +153,7 @@ def main() -> None:
     cfg = load_config(args.config)
     cfg.assistant.fusion = cfg.assistant.fusion or args.fusion
     print("machine:", machine())
-    print("load average at the start: %.2f %.2f %.2f" % os.getloadavg())
+    print("load average at the start:", load_average())
     t = time.perf_counter()
     bot = ShoppingAssistant(cfg, args.shop)
     bot.warm()  # what the first turn would load (the scorer only with fusion), outside the timings
@@ -163,7 +167,7 @@ def main() -> None:
     pipe, raw = decode_speed(bot)
     print(f"decode: pipeline {pipe:.1f} tok/s vs raw model.generate {raw:.1f} tok/s (ratio {pipe / raw:.2f})")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
+    print("load average at the end:", load_average())
 
 
 def report(stages: dict[str, list[float]], title: str) -> None:
