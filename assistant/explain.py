@@ -32,7 +32,7 @@ from typing import Any
 from assistant.prompting import format_price
 from assistant.text import STOPWORDS, WORD_NUMBERS, content_stems, stem, tokens, word_hit
 from assistant.types import Constraints
-from retrieval.types import Event, Item, ScoredItem
+from retrieval.types import Item, ScoredItem
 
 _PROMISE_RE = re.compile(
     r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\bfree (?:shipping|delivery|postage|gift|returns?)\b|\bdiscount\w*|"
@@ -140,18 +140,16 @@ def month(ts: Any) -> str:
         return ""
 
 
-def explain_messages(request: str, lines: Sequence[Any], total: float | None, c: Constraints,
-                     history: Sequence[tuple[Item, Event]] = (), facts: Sequence[str] = ()) -> list[dict[str, str]]:
-    """The shared 'explain' prompt with only the chosen items, their catalog facts, the relevant history and
-    the facts block (``Facts.statements`` from ``assistant.facts.explain_facts``)."""
-    from assistant.prompting import format_bundle, format_history, format_reasons, render
+def explain_messages(request: str, lines: Sequence[Any], facts: Sequence[str] = (),
+                     currency: str | None = None) -> list[dict[str, str]]:
+    """The shared 'explain' prompt: the request, only the chosen items with their prices, and the facts block
+    (``Facts.statements`` from ``assistant.facts.explain_facts``), which states the total, the budget and the
+    shopper's history the text may name."""
+    from assistant.prompting import format_bundle, render
 
-    currency = lines[0].currency if lines else c.currency
-    items = [Item(ln.id, ln.title, price=ln.price, currency=ln.currency,
-                  category=tuple(ln.category.split(" > ")) if ln.category else ()) for ln in lines]
+    currency = (lines[0].currency if lines else None) or currency
+    items = [Item(ln.id, ln.title, price=ln.price, currency=ln.currency) for ln in lines]
     return render("explain", request=request, bundle=format_bundle(items, currency),
-                  total=format_price(total, currency),
-                  history=format_history(history), reasons=format_reasons((ln.title, ln.reason) for ln in lines),
                   facts="\n".join(facts) or "(none)")
 
 

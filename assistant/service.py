@@ -206,8 +206,7 @@ class ShoppingAssistant:
             return
         t = time.perf_counter()
         deadline = t0 + self.config.assistant.turn_time_budget_s
-        messages = explain_messages(plan.query, result.items, result.total, plan.constraints, history,
-                                    facts.statements)
+        messages = explain_messages(plan.query, result.items, facts.statements, plan.constraints.currency)
         gate = SentenceGate(facts)  # only checked sentences reach the shopper
         failure, started = "", False
         try:

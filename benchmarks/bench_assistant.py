@@ -112,7 +112,7 @@ def decode_speed(bot, n_tokens: int = 60) -> tuple[float, float]:
     result, _ = bot.turn(REQUESTS[0], explain=False)
     from assistant.explain import explain_messages
 
-    msgs = explain_messages(result.constraints.query, result.items, result.total, result.constraints)
+    msgs = explain_messages(result.constraints.query, result.items, currency=result.constraints.currency)
     gen = bot.writer  # the model that writes explanations
     ids = gen.encode(msgs)
     t, first, pieces = time.perf_counter(), None, []

@@ -298,7 +298,7 @@ def explain_example(t: Target, shown: list[ScoredItem], retriever: Any, history:
         return None
     return {"kind": "explain", "source": t.source, "split": t.split, "basket_id": t.basket.id,
             "request": t.request, "bundle": [ln.id for ln in lines], "target": text,
-            "messages": explain_messages(query, lines, total, c, history)}
+            "messages": explain_messages(query, lines, currency=c.currency)}
 
 
 def _title(retriever: Any, item_id: str) -> str | None:

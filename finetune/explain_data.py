@@ -47,8 +47,7 @@ def explain_example(t: Any, retriever: Any, app: Any, seed: int) -> tuple[dict |
     if problems := check_explanation(target, facts):
         log.debug("target of %s dropped: %s", t.basket.id, problems)
         return None, "target failed the check"
-    messages = explain_messages(plan.query, result.items, result.total, plan.constraints, pool.history,
-                                facts.statements)
+    messages = explain_messages(plan.query, result.items, facts.statements, plan.constraints.currency)
     return {"kind": "explain", "source": t.source, "split": t.split, "basket_id": t.basket.id,
             "request": t.request, "bundle": [ln.id for ln in result.items], "target": target,
             "messages": messages}, ""

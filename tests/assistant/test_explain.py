@@ -95,10 +95,10 @@ def test_explain_prompt_holds_only_the_chosen_items_and_their_facts() -> None:
     c = Constraints(budget=25.0, currency="GBP")
     facts = explain_facts(lines(), 11.8, c, "tea party", [], kind_of={"22423": "cake stand", "N1": "napkin"}.get,
                           together=lambda a, b: 312, bought=lambda i: 0)
-    msgs = explain_messages("tea party", lines(), 11.8, c, [], facts.statements)
+    msgs = explain_messages("tea party", lines(), facts.statements)
     user = msgs[1]["content"]
     assert "Regency cakestand 3 tier" in user and "£11.80" in user
-    block = user.split("Facts you may state:\n")[1]
+    block = user.split("Facts:\n")[1]
     assert "- 2 items, 2 kinds: cake stand, napkin" in block
     assert "- total £11.80 of the £25.00 budget, £13.20 left" in block
     assert "were bought together in 312 orders" in block

@@ -147,13 +147,13 @@ def test_each_task_gets_its_own_adapter_and_explanations_never_the_judge(runtime
 @pytest.mark.slow
 def test_llama_cpp_greedy_text_follows_transformers_token_for_token_at_first(runtimes, candidates):
     from assistant.explain import explain_messages
-    from assistant.types import BundleLine, Constraints
+    from assistant.types import BundleLine
 
     same = []
     for req, items in candidates:
         lines = [BundleLine(it.id, it.title, it.price, "GBP", f"matches '{req.split()[-1]}'") for it in items[:3]]
-        msgs = explain_messages(req, lines, round(sum(ln.price for ln in lines), 2),
-                                Constraints(budget=25.0, currency="GBP"), [])
+        total = round(sum(ln.price for ln in lines), 2)
+        msgs = explain_messages(req, lines, [f"- {len(lines)} items", f"- total £{total:.2f} of the £25.00 budget"])
         fast, ref = (list(runtimes[rt, "explain"].greedy_ids(msgs, 32)) for rt in ("llamacpp", "transformers"))
         pairs = enumerate(zip(fast, ref, strict=False))
         same.append(next((i for i, (a, b) in pairs if a != b), min(len(fast), len(ref))))

@@ -91,10 +91,10 @@ def test_the_example_is_the_served_bundle_with_the_service_prompt(shopper) -> No
                                                                                   explain=True)
     assert ex["bundle"] == [ln.id for ln in result.items]
     assert ex["messages"] == gen.streamed[0]  # the service's own prompt, facts block and all
-    assert "Facts you may state:" in ex["messages"][1]["content"]
+    assert "Facts:" in ex["messages"][1]["content"]
     assert "bought together in" in ex["messages"][1]["content"]
     user = ex["messages"][1]["content"]
-    assert ("Teapot blue polkadot (bought 2011-05-03)" in user) == (shopper is not None)  # the history lines
+    assert "(bought 2011-05-03)" not in user  # the history reaches the prompt only as facts, so it stays short
     # a past purchase is a fact when the bundle holds its kind (the teapot the shopper bought in May 2011)
     teapot = any(KINDS.get(i) == "teapot" for i in ex["bundle"])
     assert ("you bought the Teapot blue polkadot in May 2011" in user) == (shopper is not None and teapot)
