@@ -16,10 +16,13 @@ searched for mugs, and a request that names an interest ("who loves cats") is se
 ['mug', 'garden', 'torch', 'hip flask']
 >>> ideas_for(parse_request("a present for my dad who loves cats"), lambda term: True)
 []
+>>> ideas_for(parse_request("my son's 21st birthday present"), lambda term: True)  # an age is not the present
+['mug', 'wallet', 'garden', 'torch']
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from assistant.parse import RECIPIENTS
@@ -52,14 +55,30 @@ _PRESENT = content_stems("gift gifts present presents something for my our the a
 _SAID_AS = {canon: content_stems(" ".join([canon, *(r for r, c in RECIPIENTS.items() if c == canon)]))
             for canon in set(RECIPIENTS.values())}
 """Recipient -> the stems of every way the parser reads it ("gran", "nan", "granny" ... for grandma)."""
+_ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+"""A 70th birthday says how old, not what the present is."""
+GIFT_OCCASIONS = frozenset({
+    "birthday", "christmas", "xmas", "wedding", "housewarming", "valentine", "mother's day", "father's day",
+    "anniversary", "thank you", "retirement", "new baby", "graduation", "new home", "secret santa", "get well",
+    "stocking filler", "baby shower", "bridal shower", "easter"})
+"""Occasions (``parse.OCCASIONS``) whose bundle is a present; a picnic or a dinner party "for my friends" is
+for the gathering, and is searched as one."""
+_GIFT_OCCASIONS = {o.replace("'", "") for o in GIFT_OCCASIONS}  # as written: "mothers day"
+ADULT_AGE = 16
+GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER}
+"""A son's 18th or 21st is a grown-up's present, not a toy."""
 
 
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
     """What to search for a present that names only its recipient (and perhaps an occasion); [] otherwise."""
     ideas = IDEAS.get(c.recipient or "")
-    if not ideas or c.must_have:
+    ages = [int(m.group(1)) for m in _ORDINAL_RE.finditer(c.query)]
+    if ages and max(ages) >= ADULT_AGE:
+        ideas = GROWN_UP.get(c.recipient or "", ideas)
+    if not ideas or c.must_have or (c.occasion and c.occasion.lower().replace("'", "") not in _GIFT_OCCASIONS):
         return []
-    said = content_stems(c.query) - _PRESENT - content_stems(c.occasion or "") - _SAID_AS.get(c.recipient or "", set())
+    said = content_stems(_ORDINAL_RE.sub(" ", c.query)) - _PRESENT - content_stems(c.occasion or "") \
+        - _SAID_AS.get(c.recipient or "", set())
     if said:
         return []  # the request says what the present is, or what they like: that is the search
     return [idea for idea in ideas if known(idea)][:MAX_IDEAS]

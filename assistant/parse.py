@@ -132,7 +132,9 @@ RECIPIENTS = {
 _RCP_RE = re.compile(
     # "for my son's teacher": the teacher is who it is for
     r"\b(?:for|to)\s+(?:my|our|a|the|his|her)?\s*(?:[a-z]+'s\s+)?(?:little\s+|new\s+|best\s+|old\s+)?"
-    r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:'s)?\b(?!\s+shower)"
+    # "for the neighbours", "for my nieces": several recipients are given what one would be
+    r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:s'|'s|s)?\b"
+    r"(?!\s+shower)"
     r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
     re.I)
 # "a gift for a keen gardener": the word "gift" finds gift wrap; a gift bag, set, card or box is a product

@@ -19,10 +19,20 @@ def test_ideas_only_when_the_request_names_nothing_but_the_recipient_and_occasio
     assert ideas_for(parse_request("a gift for my gran under £15"), known) == list(IDEAS["grandma"][:MAX_IDEAS])
     assert ideas_for(parse_request("a birthday present for my sister"), known) == list(IDEAS["sister"][:MAX_IDEAS])
     assert ideas_for(parse_request("a present for my dad, nothing over £15"), known)
+    assert ideas_for(parse_request("Mothers day present for my mum"), known) == list(IDEAS["mum"][:MAX_IDEAS])
     for said in ("a mug for my dad", "a present for my sister who bakes", "a gift for a keen gardener",
-                 "a present for my dad, must include a teapot", "a tea party for six"):
+                 "a present for my dad, must include a teapot", "a tea party for six", "a picnic for my friends",
+                 "a dinner party for the neighbours"):
         assert ideas_for(parse_request(said), known) == [], said
     assert ideas_for(parse_request("a present for my dad"), lambda term: term == "torch") == ["torch"]
+
+
+def test_an_age_says_how_old_not_what_the_present_is() -> None:
+    known = lambda term: True  # noqa: E731
+    assert ideas_for(parse_request("a present for my dad's 70th birthday"), known) == list(IDEAS["dad"][:MAX_IDEAS])
+    assert ideas_for(parse_request("my niece's 5th birthday"), known) == list(IDEAS["niece"][:MAX_IDEAS])
+    assert "toy" not in ideas_for(parse_request("a 21st birthday present for my son"), known)
+    assert ideas_for(parse_request("gifts for the neighbours"), known) == list(IDEAS["neighbour"][:MAX_IDEAS])
 
 
 def test_the_ideas_are_searched_before_the_request_itself() -> None:
