@@ -88,6 +88,12 @@ def run(bot, requests: list[str], who: list[str], explain: bool) -> dict[str, li
             if ev.type == "done":
                 for k, v in ev.data["result"]["timings_ms"].items():
                     stages.setdefault(k, []).append(v)
+                if explain:  # who wrote what the shopper read: the model (checked) or the fallback
+                    res = ev.data["result"]
+                    source = res.get("explanation_source") or "?"
+                    source += " (whole)" if source == "model" and not res.get("problems") else \
+                        " (part)" if source == "model" else ""
+                    stages.setdefault(f"source:{source}", []).append(1.0)
             if ev.type == "error":
                 print("error:", req, ev.data, file=sys.stderr)
         if bundle_ms is not None:
@@ -177,6 +183,9 @@ def report(stages: dict[str, list[float]], title: str) -> None:
     for k in ("parse", "retrieve", "llm_scoring", "assemble", "bundle", "first_token", "explain", "total"):
         if stages.get(k):
             print(f"{k:<14}{pct(stages[k], .5):>10.1f}{pct(stages[k], .95):>10.1f}")
+    sources = {k.split(":", 1)[1]: len(v) for k, v in stages.items() if k.startswith("source:")}
+    if sources:
+        print("explanation shown: " + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
 
 
 if __name__ == "__main__":
