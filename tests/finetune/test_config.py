@@ -83,4 +83,4 @@ def test_the_explain_config_trains_an_explanation_adapter_on_the_demo_shop() -> 
     t = cfg.train
     assert cfg.data.task == "explain" and cfg.data.sources == ["online-retail"] and cfg.out.endswith("explain")
     assert t.max_steps * t.batch_size * t.grad_accum <= cfg.data.explain_examples
-    assert t.time_budget_min <= 40
+    assert t.time_budget_min <= 60  # the whole schedule on one thread: ~28 s a step (EVALUATION.md)
