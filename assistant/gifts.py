@@ -72,11 +72,10 @@ GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER}
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
     """What to search for a present that names only its recipient (and perhaps an occasion); [] otherwise."""
     ideas = IDEAS.get(c.recipient or "")
-    ages = [int(m.group(1)) for m in _ORDINAL_RE.finditer(c.query)]
-    if ages and max(ages) >= ADULT_AGE:
-        ideas = GROWN_UP.get(c.recipient or "", ideas)
     if not ideas or c.must_have or (c.occasion and c.occasion.lower().replace("'", "") not in _GIFT_OCCASIONS):
         return []
+    if max((int(m.group(1)) for m in _ORDINAL_RE.finditer(c.query)), default=0) >= ADULT_AGE:
+        ideas = GROWN_UP.get(c.recipient or "", ideas)
     said = content_stems(_ORDINAL_RE.sub(" ", c.query)) - _PRESENT - content_stems(c.occasion or "") \
         - _SAID_AS.get(c.recipient or "", set())
     if said:

@@ -133,7 +133,7 @@ _RCP_RE = re.compile(
     # "for my son's teacher": the teacher is who it is for
     r"\b(?:for|to)\s+(?:my|our|a|the|his|her)?\s*(?:[a-z]+'s\s+)?(?:little\s+|new\s+|best\s+|old\s+)?"
     # "for the neighbours", "for my nieces": several recipients are given what one would be
-    r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:s'|'s|s)?\b"
+    r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:'s|s)?\b"
     r"(?!\s+shower)"
     r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
     re.I)
