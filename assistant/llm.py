@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant import modelfiles
 from assistant.modelfiles import (
     adapter_task,
     base_model_fingerprint,
@@ -109,12 +110,14 @@ def load_generator(cfg: GeneratorConfig, home: Path, *, task: str = "score") -> 
     runtime = resolve_runtime(cfg, device)
     spec = cfg.adapter if task == "score" else cfg.explain_adapter
     spec = None if spec is None or spec.lower() in ("", "none") else spec
-    key = (runtime, cfg.path, spec, resolve_dtype(cfg.dtype, device), device, cfg.threads,
-           str(Path(home).expanduser()))
+    # "default" names a different committed adapter per task, so the key holds the folder, not the word
+    default = modelfiles.DEFAULT_ADAPTER_DIR if task == "score" else modelfiles.DEFAULT_EXPLAIN_ADAPTER_DIR
+    key = (runtime, cfg.path, str(default) if spec == "default" else spec, resolve_dtype(cfg.dtype, device),
+           device, cfg.threads, str(Path(home).expanduser()))
     with _CACHE_LOCK:
         if key not in _CACHE:
             load = _load_llamacpp if runtime == "llamacpp" else _load
-            _CACHE[key] = load(cfg, spec, Path(home).expanduser(), device, key[3])
+            _CACHE[key] = load(cfg, spec, Path(home).expanduser(), device, key[3], default)
         gen = _CACHE[key]
     if task == "explain":
         _check_explainer(gen)
@@ -148,7 +151,8 @@ def _check_explainer(gen: Any) -> None:
                          hint="leave explain_adapter unset (the base model) or pass an explanation adapter")
 
 
-def _load_llamacpp(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype: str) -> Any:
+def _load_llamacpp(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype: str,
+                   default: Path) -> Any:
     """The base GGUF in llama.cpp (+ the adapter converted to a llama.cpp LoRA GGUF); the tokenizer is the
     converted model dir's, so prompts are the transformers runtime's token for token."""
     offline()
@@ -161,7 +165,7 @@ def _load_llamacpp(cfg: GeneratorConfig, spec: str | None, home: Path, device: s
     gguf = default_gguf_path() if cfg.path is None else Path(cfg.path).expanduser()
     base = resolve_base(cfg.path, home)
     fp = base_model_fingerprint(base)
-    adapter = resolve_adapter(spec, fp)
+    adapter = resolve_adapter(spec, fp, default=default)
     tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
     lora = convert_adapter(adapter, base, home / "models" / "adapters") if adapter is not None else None
     info = {"base_id": fp["base_model_id"], "path": str(gguf), "model_dir": str(base),
@@ -172,7 +176,8 @@ def _load_llamacpp(cfg: GeneratorConfig, spec: str | None, home: Path, device: s
     return gen
 
 
-def _load(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype: str) -> Generator:
+def _load(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype: str,
+          default: Path) -> Generator:
     offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -182,7 +187,7 @@ def _load(cfg: GeneratorConfig, spec: str | None, home: Path, device: str, dtype
     t0 = time.perf_counter()
     base = resolve_base(cfg.path, home)
     fp = base_model_fingerprint(base)
-    adapter = resolve_adapter(spec, fp)
+    adapter = resolve_adapter(spec, fp, default=default)
     try:
         tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)

@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_BASE_ID = "smollm2-135m-instruct"
 DEFAULT_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "adapters" / "default"
-"""The committed adapter that ``generator.adapter = "default"`` loads (when it fits the base)."""
+"""The committed scoring adapter that ``generator.adapter = "default"`` loads (when it fits the base)."""
+DEFAULT_EXPLAIN_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "adapters" / "explain"
+"""The committed explanation adapter that ``generator.explain_adapter = "default"`` loads (when it fits)."""
 MANIFEST_NAME = "bundlebot_manifest.json"
 """Written next to an adapter (and into each training checkpoint): the base fingerprint and what made it."""
 SOURCE_NAME = "bundlebot_source.json"
@@ -266,13 +268,15 @@ def adapter_mismatch(adapter: Path, fingerprint: Mapping[str, str]) -> str | Non
 # ----------------------------------------------------------------------------------------- adapters
 
 
-def resolve_adapter(spec: str | None, fingerprint: Mapping[str, str]) -> Path | None:
-    """The adapter dir to apply: None/'none' -> None; 'default' -> the committed one if it fits (else the base
-    alone, with a warning); a path -> that dir, which must fit (else ModelError)."""
+def resolve_adapter(spec: str | None, fingerprint: Mapping[str, str], *,
+                    default: Path | None = None) -> Path | None:
+    """The adapter dir to apply: None/'none' -> None; 'default' -> the committed one (``default``, else
+    ``DEFAULT_ADAPTER_DIR``) if it fits (else the base alone, with a warning); a path -> that dir, which must
+    fit (else ModelError)."""
     if spec is None or spec.lower() in ("none", ""):
         return None
     is_default = spec == "default"
-    path = DEFAULT_ADAPTER_DIR if is_default else Path(spec).expanduser()
+    path = (default or DEFAULT_ADAPTER_DIR) if is_default else Path(spec).expanduser()
     if not (path / "adapter_config.json").is_file():
         if is_default:
             log.info("no default adapter in %s; using the base model alone", path)

@@ -59,6 +59,9 @@ def main() -> None:
     home, n = Path(args.home).expanduser(), args.tokens
     gens = {rt: llm.load_generator(GeneratorConfig(runtime=rt, adapter="none", threads=args.threads), home)
             for rt in ("transformers", "llamacpp")}
+    # what the service writes explanations with: the committed explanation LoRA, applied at run time
+    gens["llamacpp + explanation adapter"] = llm.load_generator(
+        GeneratorConfig(runtime="llamacpp", explain_adapter="default", threads=args.threads), home, task="explain")
     judges = {rt: llm.load_generator(GeneratorConfig(runtime=rt, adapter="default", threads=args.threads), home)
               for rt in ("transformers", "llamacpp")}
     raw_hf = gens["transformers"].model

@@ -17,8 +17,9 @@ class GeneratorConfig:
     adapter: str | None = "default"
     """A PEFT LoRA adapter directory on top of the base model; 'default' = the committed adapter if it
     matches the base model; None/'none' = no adapter. It serves candidate scoring only."""
-    explain_adapter: str | None = None
-    """The adapter that writes explanations: None/'none' = the base model alone (the default); a path = an
+    explain_adapter: str | None = "default"
+    """The adapter that writes explanations: 'default' = the committed explanation adapter
+    (finetune/adapters/explain) if it matches the base model; None/'none' = the base model alone; a path = an
     adapter trained for explanations. One trained to score (task judge/choice in its manifest) is refused: a
     yes/no adapter answers "No" to the explanation prompt."""
     runtime: str = "auto"

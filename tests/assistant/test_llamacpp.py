@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from assistant.lora_gguf import LLAMA_TENSORS, convert_adapter, lora_tensors, permute, unsupported
-from assistant.modelfiles import DEFAULT_ADAPTER_DIR
+from assistant.modelfiles import DEFAULT_ADAPTER_DIR, DEFAULT_EXPLAIN_ADAPTER_DIR
 from bundlebot.errors import ModelError
 
 SMOL = {"model_type": "llama", "num_attention_heads": 9, "num_key_value_heads": 3}
@@ -94,9 +94,13 @@ def runtimes(tmp_path_factory):
     from bundlebot.config.assistant import GeneratorConfig
 
     home = tmp_path_factory.mktemp("bb-rt")
-    cfg = {"adapter": "default", "threads": 2}
-    return {(rt, task): load_generator(GeneratorConfig(runtime=rt, **cfg), home, task=task)
-            for rt in ("llamacpp", "transformers") for task in ("score", "explain")}
+    cfg = {"adapter": "default", "explain_adapter": "default", "threads": 2}
+    out = {(rt, task): load_generator(GeneratorConfig(runtime=rt, **cfg), home, task=task)
+           for rt in ("llamacpp", "transformers") for task in ("score", "explain")}
+    for rt in ("llamacpp", "transformers"):  # the base model alone: what each adapter's effect is measured from
+        out[rt, "base"] = load_generator(GeneratorConfig(runtime=rt, **{**cfg, "explain_adapter": "none"}), home,
+                                         task="explain")
+    return out
 
 
 REQUESTS = (("hosting a tea party for six", "TEA"), ("christmas decorations for the tree", "CHRISTMAS"),
@@ -118,7 +122,7 @@ def test_llama_cpp_judge_scores_agree_with_transformers_and_peft(runtimes, candi
     for req, items in candidates:
         prompts = [render("judge", request=req, history="(none)", item=item_line(it, "GBP")) for it in items]
         fast, ref, base = (np.array(runtimes[key].judge_scores(prompts)) for key in (
-            ("llamacpp", "score"), ("transformers", "score"), ("transformers", "explain")))
+            ("llamacpp", "score"), ("transformers", "score"), ("transformers", "base")))
         assert np.abs(fast - ref).max() <= AGREE_P, (req, fast, ref)
         # the adapter's effect is reproduced, not just the base model's
         assert np.abs(fast - ref).mean() < 0.5 * np.abs(ref - base).mean(), req
@@ -131,7 +135,7 @@ def test_llama_cpp_choice_scores_agree_with_transformers(runtimes, candidates):
     for req, items in candidates:
         msgs = render("choose", request=req, history="(none)", candidates=format_candidates(items, "GBP"),
                       n_choices=len(items))
-        fast, ref = (np.array(runtimes[rt, "explain"].choice_scores(msgs, len(items)))
+        fast, ref = (np.array(runtimes[rt, "base"].choice_scores(msgs, len(items)))
                      for rt in ("llamacpp", "transformers"))
         assert np.abs(fast - ref).max() <= AGREE_P and fast.argmax() == ref.argmax(), (req, fast, ref)
 
@@ -140,7 +144,8 @@ def test_llama_cpp_choice_scores_agree_with_transformers(runtimes, candidates):
 def test_each_task_gets_its_own_adapter_and_explanations_never_the_judge(runtimes):
     for rt in ("llamacpp", "transformers"):
         assert runtimes[rt, "score"].info["adapter"] and runtimes[rt, "score"].info["task"] == "judge"
-        assert runtimes[rt, "explain"].info["adapter"] is None
+        assert runtimes[rt, "explain"].info["adapter"] == str(DEFAULT_EXPLAIN_ADAPTER_DIR)
+        assert runtimes[rt, "explain"].info["task"] == "explain" and runtimes[rt, "base"].info["adapter"] is None
         assert runtimes[rt, "score"].info["runtime"] == rt
 
 

@@ -213,6 +213,19 @@ def test_a_default_adapter_that_does_not_fit_leaves_the_base_alone(tiny_dir, tmp
     assert gen.info["adapter"] is None and gen.info["task"] == "choice" and "some-other-model" in caplog.text
 
 
+def test_default_names_each_tasks_own_committed_adapter(tiny_dir, tmp_path, monkeypatch):
+    fp = modelfiles.base_model_fingerprint(tiny_dir)
+    score = make_adapter(tiny_dir, tmp_path / "score", {**fp, "task": "judge"})
+    explain = make_adapter(tiny_dir, tmp_path / "explain", {**fp, "task": "explain"})
+    monkeypatch.setattr(modelfiles, "DEFAULT_ADAPTER_DIR", score)
+    monkeypatch.setattr(modelfiles, "DEFAULT_EXPLAIN_ADAPTER_DIR", explain)
+    cfg = GeneratorConfig(path=str(tiny_dir), adapter="default", explain_adapter="default", runtime="transformers")
+    scorer, writer = (llm.load_generator(cfg, tmp_path, task=t) for t in ("score", "explain"))
+    # the same spec "default" in both tasks is two models, not one cache entry
+    assert scorer.info["adapter"] == str(score) and writer.info["adapter"] == str(explain)
+    assert writer.info["task"] == "explain" and scorer is not writer
+
+
 def test_auto_dtype_and_device_on_this_machine():
     device = llm.resolve_device("auto")
     assert device == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -177,6 +177,15 @@ def test_the_committed_default_adapter_pins_the_default_base_and_loads_by_defaul
     assert GeneratorConfig().adapter == "default" and modelfiles.adapter_task(modelfiles.DEFAULT_ADAPTER_DIR) == "judge"
 
 
+def test_the_committed_explanation_adapter_pins_the_default_base_and_writes_by_default():
+    path = modelfiles.DEFAULT_EXPLAIN_ADAPTER_DIR
+    manifest = modelfiles.read_manifest(path)
+    fp = modelfiles.base_model_fingerprint(modelfiles.default_gguf_path())
+    assert {k: manifest[k] for k in modelfiles.FINGERPRINT_KEYS} == fp and manifest["task"] == "explain"
+    assert modelfiles.resolve_adapter("default", fp, default=path) == path
+    assert GeneratorConfig().explain_adapter == "default"
+
+
 def test_written_manifests_always_pin_the_base(fp, tmp_path):
     path = modelfiles.write_manifest(tmp_path, fp, task="judge", metrics={"dev_loss": 0.5})
     manifest = json.loads(path.read_text())

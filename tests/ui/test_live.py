@@ -24,14 +24,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SECRET_KEY, WIDGET_KEY = "sk-demo-live", "pk_demo_live"
 
 
-def real_app(demo_config: AppConfig, demo_retriever, generator=None, **server: object):
+def real_app(demo_config: AppConfig, demo_retriever, generator=None, writer=None, **server: object):
     from assistant.service import ShoppingAssistant
     from tests.assistant.fakes import FakeGenerator
 
     gen = generator or FakeGenerator(text="These pieces suit the occasion and stay within the budget.")
 
     def factory(config: AppConfig, shop: str) -> ShopRuntime:
-        return ShopRuntime(shop, ShoppingAssistant(config, shop, generator=gen, retriever=demo_retriever),
+        return ShopRuntime(shop, ShoppingAssistant(config, shop, generator=gen, writer=writer,
+                                                           retriever=demo_retriever),
                            demo_retriever)
 
     cfg = AppConfig(home=demo_config.home, data_dir=demo_config.data_dir, retrieval=demo_config.retrieval,

@@ -10,10 +10,14 @@ from tests.ui.test_live import SECRET_KEY, real_app
 
 @pytest.mark.slow
 def test_real_model_turn_through_the_api(demo_config, demo_retriever):
+    from assistant.modelfiles import DEFAULT_EXPLAIN_ADAPTER_DIR
     from assistant.service import ShoppingAssistant
 
-    generator = ShoppingAssistant(demo_config, "demo", retriever=demo_retriever).generator  # the real one
-    app = real_app(demo_config, demo_retriever, generator=generator, turn_time_budget_s=120.0)
+    real = ShoppingAssistant(demo_config, "demo", retriever=demo_retriever)
+    # the real ones: the scoring adapter scores, the explanation adapter writes
+    generator, writer = real.generator, real.writer
+    assert writer.info["adapter"] == str(DEFAULT_EXPLAIN_ADAPTER_DIR) != generator.info["adapter"]
+    app = real_app(demo_config, demo_retriever, generator=generator, writer=writer, turn_time_budget_s=120.0)
     with TestClient(app) as client:
         r = client.post("/api/v1/turn", json={"message": "hosting a tea party for six, about £25"},
                         headers={"Authorization": f"Bearer {SECRET_KEY}"})
