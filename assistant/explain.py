@@ -246,7 +246,40 @@ def claim_problems(sentence: str, facts: Facts) -> list[str]:
                  if not re.search(rf"\b{m.group(2)}\b", titles)]
     if unsupported := _unsupported_words(sentence, facts):
         problems.append(f"words no fact supports: {', '.join(unsupported)}")
+    problems += [f"a name no one item has: {name!r}" for name in _blended_names(sentence, facts)]
+    if facts.budget is None and re.search(r"\bbudget", sentence, re.I):
+        problems.append("a budget the request did not state")
+    problems += [f"a limit that is not the budget: {m.group(0)}" for m in _YOUR_LIMIT_RE.finditer(sentence)
+                 if not re.match(r"(?:[£$€]\s?\d[\d.,]*\s+)?budget\b", m.group(1), re.I)]
     return problems
+
+
+def _blended_names(sentence: str, facts: Facts) -> list[str]:
+    """Runs of title words that no single item (title + kind), history item or kind holds together:
+    "a lunch basket vintage doily" blends "Lunch Bag Vintage Doily" with a basket. Every word of such a run
+    is in some title, so the word check passes it, but it names an item the bundle does not have. A run ends
+    at punctuation, a stopword or a word of no title; the request's words are the topic, not part of a name.
+    """
+    units = [content_stems(t) | (content_stems(k) if k else frozenset())
+             for t, k in zip(facts.titles, [*facts.item_kinds, *[None] * len(facts.titles)], strict=False)]
+    units += [content_stems(t) for t in [*history_titles(facts), *facts.kinds]]
+    vocab = frozenset().union(*units) if units else frozenset()
+    asked = content_stems(facts.request)
+    found = []
+    for chunk in re.split(r"[^\w\s'-]+", sentence):
+        run: list[str] = []
+        for word in [*chunk.split(), ""]:
+            st = content_stems(word)
+            if st and st <= asked:
+                run.append(word)  # the topic neither names nor breaks a name
+            elif st and st <= vocab:
+                run.append(word)
+            else:
+                named = content_stems(" ".join(run)) - asked
+                if len(named) >= 2 and not any(named <= u for u in units):
+                    found.append(" ".join(run))
+                run = []
+    return found
 
 
 def _names(words: frozenset[str], title: str, asked: frozenset[str], facts: Facts | None = None) -> bool:
@@ -350,6 +383,10 @@ def _anchored(sentence: str, words: frozenset[str], facts: Facts) -> bool:
     return bool(re.search(r"[£$€]\s?\d", sentence) or _ORDERS_RE.search(sentence))
 
 
+_YOUR_LIMIT_RE = re.compile(r"\b(?:within|under|below|inside|over)\s+your\s+((?:[£$€]\s?\d[\d.,]*\d)?[^.,;:!?]*)",
+                            re.I)
+""""within your £25.00 budget" states the budget; "within your neighbour" or "under your 4 kinds" is the
+budget sentence copied onto a request that has none."""
 _SENTENCE_END_RE = re.compile(r"[.!?][\"')\]]*\s")
 _MONEY_RE = re.compile(r"[£$€]\s?(\d+(?:[.,]\d{1,2})?)")
 _BUDGET_AFTER_RE = re.compile(r"\s*(?:total\s+|overall\s+|whole\s+)?budget\b")

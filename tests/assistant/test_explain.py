@@ -165,10 +165,24 @@ def test_sentences_that_state_facts_pass(text: str) -> None:
     ("This bundle covers 8 kinds: cake stand and napkin.", "wrong count"),
     ("You get 2 items and a set of 4 cake stands.", "pack size"),
     ("The cakestand is blue porcelain.", "no fact supports: blue, porcelain"),
+    # every word is in some title, but no one item is called this: two titles blended into one name
+    ("You get a paper cakestand and napkins.", "a name no one item has: 'paper cakestand'"),
+    ("The Regency napkins suit a tea party.", "a name no one item has: 'Regency napkins'"),
+    # the budget sentence copied onto something else
+    ("The total is £11.80, within your tea party.", "a limit that is not the budget: within your tea party"),
+    ("At £11.80, it stays £13.20 under your 2 kinds.", "a limit that is not the budget"),
 ])
 def test_sentences_without_support_fail(text: str, problem: str) -> None:
     problems = check_explanation(text, shop_facts())
     assert any(problem in p for p in problems), problems
+
+
+def test_a_request_without_a_budget_gets_no_budget_sentence() -> None:
+    from dataclasses import replace
+
+    facts = replace(shop_facts(), budget=None)
+    assert check_explanation("The cakestand and the napkins come to £11.80 in all.", facts) == []
+    assert "a budget the request did not state" in check_explanation("It is £11.80, within your budget.", facts)
 
 
 def test_sentence_rules_are_for_the_model_only() -> None:
