@@ -70,7 +70,9 @@ data sets (`../shared/data`); dev invoices give the dev examples (eval loss only
 ## How the examples were made
 
 - Requests: each shopper's last train invoice of Online Retail (shop `demo`), as the `budget` suite derives
-  its cases ("I need 3 things for my shop: ... My budget is £42.50.").
+  its cases ("I need 3 things for my shop: ... My budget is £42.50."); a share of {no_budget} of them
+  (drawn per invoice, `data.explain_no_budget`) replayed without the budget sentence, so some bundles have
+  no budget to state.
 - Bundle: the request replayed through the served turn (`finetune.data.live_turn`: `first_plan`, `gather`
   with the shopper's history from BEFORE the invoice; `assistant.turn.score` without the LLM;
   `assistant.turn.build`), so the bundle is the one the service shows.
@@ -111,7 +113,7 @@ def dataset_card(info: dict) -> str:
     d = info["data_config"]
     if d.get("task") == "explain":
         skipped = info.get("skipped_no_gold") or {}
-        return EXPLAIN_CARD.format(skipped=", ".join(f"{k}: {v}" for k, v in skipped.items()) or "none dropped",
+        return EXPLAIN_CARD.format(no_budget=d.get("explain_no_budget", 0.0), skipped=", ".join(f"{k}: {v}" for k, v in skipped.items()) or "none dropped",
                                    counts=table(info["counts"]), max_length=d["max_length"],
                                    dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
                                    hashes=table(info["inputs_sha256"]))

@@ -37,6 +37,9 @@ class DataSettings:
     number of requests per source, each split into judge_positives + judge_negatives yes/no examples."""
     explain_examples: int = 80
     """Explanation examples in total (bundle + facts -> templated, fact-only explanation)."""
+    explain_no_budget: float = 0.0
+    """The share of explanation requests replayed without their budget sentence (drawn per basket), so the
+    adapter also sees bundles with no budget to state, as many shoppers' requests are."""
     dev_examples: int = 48
     """Choice examples built from DEV baskets for the eval loss (never trained on)."""
     candidates: int = 12
@@ -80,6 +83,8 @@ class DataSettings:
             raise ConfigError(f'data.unretrieved should be "skip" or "insert", got {self.unretrieved!r}')
         if self.max_length < 64:
             raise ConfigError(f"data.max_length should be >= 64, got {self.max_length}")
+        if not 0.0 <= self.explain_no_budget <= 1.0:
+            raise ConfigError(f"data.explain_no_budget should be a share in [0, 1], got {self.explain_no_budget}")
         if any(n < 0 for n in self.choice_examples.values()) or self.explain_examples < 0:
             raise ConfigError("data example counts should be >= 0", hint="fix [data] choice_examples")
 

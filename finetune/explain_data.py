@@ -24,14 +24,18 @@ from assistant.wording import write_target
 log = logging.getLogger(__name__)
 
 
-def explain_example(t: Any, retriever: Any, app: Any, seed: int) -> tuple[dict | None, str]:
+def explain_example(t: Any, retriever: Any, app: Any, seed: int, no_budget: float = 0.0) -> tuple[dict | None, str]:
     """The served bundle of ``t``'s request, its facts prompt and a checked target; (None, why) when the turn
-    has no bundle or the target fails the check."""
+    has no bundle or the target fails the check. A ``no_budget`` share of requests (drawn per basket) is
+    replayed without its budget sentence."""
     from assistant import turn
     from assistant.explain import check_explanation, explain_messages
     from assistant.facts import bundle_evidence, explain_facts, shop_lookups
     from finetune.data import live_turn
+    from retrieval.tasks import without_budget
 
+    if no_budget and random.Random(f"{seed}-no-budget-{t.basket.id}").random() < no_budget:
+        t = replace(t, request=without_budget(t.request))
     plan, pool = live_turn(t, retriever)
     shopper = t.basket.shopper_id if t.source != "bundlerec-food" else None
     scores = turn.score(lambda: None, replace(app.assistant, fusion=False), plan, pool)
@@ -74,7 +78,7 @@ def explain_examples(source: str, src: Any, retriever: Any, cfg: Any, app: Any, 
         for t in targets:
             if kept >= want:
                 break
-            ex, why = explain_example(t, retriever, app, d.seed)
+            ex, why = explain_example(t, retriever, app, d.seed, d.explain_no_budget)
             if ex is None:
                 stats[f"{source}/{split}: {why}"] += 1
                 continue

@@ -16,6 +16,8 @@ Requests (the same text for a test case and a training example of the same kind 
 
 from __future__ import annotations
 
+import re
+
 import logging
 import time
 from collections import Counter
@@ -76,6 +78,15 @@ def budget_request(themes: list[str], size: int, budget: float) -> str:
     what = _join(themes) if themes else "gifts"
     things = "thing" if size == 1 else "things"
     return f"I need {size} {things} for my shop: {what}. My budget is £{budget:.2f}."
+
+
+def without_budget(request: str) -> str:
+    """A budget request with its budget sentence taken out: the same need, as a shopper who names no budget.
+
+    >>> without_budget("I need 3 things for my shop: lights and party supplies. My budget is £42.50.")
+    'I need 3 things for my shop: lights and party supplies.'
+    """
+    return re.sub(r"\s*My budget is £[\d.]+\.$", "", request)
 
 
 @dataclass(frozen=True)

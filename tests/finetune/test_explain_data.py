@@ -99,3 +99,19 @@ def test_the_example_is_the_served_bundle_with_the_service_prompt(shopper) -> No
     teapot = any(KINDS.get(i) == "teapot" for i in ex["bundle"])
     assert ("you bought the Teapot blue polkadot in May 2011" in user) == (shopper is not None and teapot)
     assert ex["kind"] == "explain" and ex["target"] and ex["split"] == "train"
+
+
+def test_a_no_budget_share_replays_the_request_without_its_budget_sentence() -> None:
+    from retrieval.tasks import budget_request
+
+    request = budget_request(["teapots & tea sets"], 2, 25.0)
+    app = AppConfig()
+    app.assistant.fusion = False
+    made = {}
+    for share in (0.0, 1.0):
+        t = Target("online-retail", Basket("b7", ("T1",), None, None), request, ["T1"], "train", [])
+        ex, why = explain_example(t, ShopWithStats(), app, seed=0, no_budget=share)
+        assert ex is not None, why
+        made[share] = ex
+    assert "£25.00" in made[0.0]["messages"][1]["content"] and "budget" in made[0.0]["target"]
+    assert "My budget" not in made[1.0]["messages"][1]["content"] and "budget" not in made[1.0]["target"]
