@@ -193,5 +193,6 @@ def _strip_articles(phrase: str) -> str:
 
 def _only_constraints(c: Constraints) -> bool:
     """The message only states constraints (budget, size, exclusions), no new thing to look for."""
-    has = c.budget is not None or c.size is not None or bool(c.exclude) or c.people is not None
+    has = (c.budget is not None or c.max_each is not None or c.size is not None or bool(c.exclude)
+           or c.people is not None)
     return has and not _concrete(c.query.replace("make it", "").replace("make", ""))

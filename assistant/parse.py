@@ -53,13 +53,16 @@ def _amount(prefix: str) -> str:
 
 # "between 20 and 40", "£20-£40", "from 20 to 40 pounds"
 _RANGE_RE = re.compile(rf"(?:\b(?:between|from)\s*)?{_amount('a')}\s*(?:-|–|to|and)\s*{_amount('b')}", re.I)
-_UPPER_WORDS = (r"under|below|less than|moins de|no more than|not more than|max(?:imum)?|at most|up to|within|"
+_UPPER_WORDS = (r"(?:nothing|none|not) (?:over|above|more than)|under|below|less than|moins de|no more than|not more than|max(?:imum)?|at most|up to|within|"
                 r"cheaper than|tops|a maximum of|no higher than|limit(?: of)?|budget(?: of| is| around| about)?"
                 r"|spend(?:ing)?(?: about| around)?|around|about|approx(?:imately)?|roughly|~|for|only")
 _UPPER_RE = re.compile(rf"(?P<kw>\b(?:{_UPPER_WORDS})\b|~)\s*:?\s*{_amount('')}", re.I)
 # "£25", "25 quid", "$50 max", "£30 budget": an amount with a currency and no keyword
 _BARE_RE = re.compile(_AMOUNT, re.I)  # only counts with a currency symbol or word
 _TRAIL_RE = re.compile(r"^\s*(?:max(?:imum)?|tops|budget|or less|total|in total|limit)\b", re.I)
+# "nothing over £5 each", "£3 a piece": what one item may cost, not the bundle's total
+_EACH_RE = re.compile(rf"(?:(?P<kw>\b(?:{_UPPER_WORDS})\b)\s*:?\s*)?{_amount('')}\s*"
+                      r"(?:each|apiece|a piece|per (?:item|piece|thing|gift|present))\b", re.I)
 
 _GENERIC_NOUNS = (r"things|items|gifts|presents|pieces|products|ideas|bits|picks|suggestions|options|"
                   r"thing|item|gift|present|piece|product")
@@ -188,6 +191,7 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     text = clean_message(text)
     scan = _Scan(text)
     c = Constraints()
+    _parse_each(scan, c)
     _parse_budget(scan, c)
     if c.budget is not None and budget_problem(text):  # "-£5": the parser saw "£5"
         c.budget, c.budget_min = None, None
@@ -233,6 +237,20 @@ def _currency(m: re.Match[str], prefix: str = "") -> str | None:
     return CURRENCIES.get(key)
 
 
+def _parse_each(scan: _Scan, c: Constraints) -> None:
+    """A price cap per item ("nothing over £5 each"), read before the total so "£3 a piece, £20 in total"
+    has both."""
+    m = _EACH_RE.search(scan.text)
+    # money needs a currency or a keyword: "6 mugs, 2 each" is a count
+    if m and (m.group("sym") or m.group("cw") or m.group("kw")):
+        value = _to_float(m.group("n"))
+        if MIN_BUDGET <= value <= MAX_BUDGET:
+            c.max_each, c.currency = value, _currency(m)
+        else:
+            c.uncertain.append("budget")
+        scan.blank(m)
+
+
 def _parse_budget(scan: _Scan, c: Constraints) -> None:
     m = _RANGE_RE.search(scan.text)
     if m and (m.group("asym") or m.group("bsym") or m.group("acw") or m.group("bcw")
@@ -271,8 +289,8 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
         if not MIN_BUDGET <= c.budget <= MAX_BUDGET:
             c.budget, c.budget_min = None, None
             c.uncertain.append("budget")
-    elif re.search(r"\b(?:cheap|budget|affordable|inexpensive)\b", scan.text, re.I) or re.search(
-            r"\b\d+(?:\.\d+)?\b", scan.text):
+    elif c.max_each is None and (re.search(r"\b(?:cheap|budget|affordable|inexpensive)\b", scan.text, re.I)
+                                 or re.search(r"\b\d+(?:\.\d+)?\b", scan.text)):
         c.uncertain.append("budget")
 
 

@@ -281,6 +281,8 @@ class ShoppingAssistant:
                 raise InvariantError(f"bundle line {ln.id} does not match the catalog ({ln.price} vs {item.price})")
             if ln.id in plan.rejected or excluded_by(item, c.exclude):
                 raise InvariantError(f"bundle item {ln.id} was rejected or excluded")
+            if c.max_each is not None and ln.price is not None and ln.price > c.max_each + 1e-9:
+                raise InvariantError(f"bundle item {ln.id} costs {ln.price}, over the {c.max_each} each asked")
         prices = [ln.price * ln.quantity for ln in result.items if ln.price is not None]
         if len(prices) == len(ids) and result.total != round(sum(prices), 2):
             raise InvariantError(f"total {result.total} is not the sum of catalog prices {sum(prices)}")
@@ -330,6 +332,8 @@ def summarize(c: Constraints, known: Callable[[str], bool] | None = None) -> str
     if c.budget is not None:
         lo = f"{format_price(c.budget_min, c.currency)}–" if c.budget_min is not None else ""
         parts.append(f"budget {lo}{format_price(c.budget, c.currency)}")
+    if c.max_each is not None:
+        parts.append(f"at most {format_price(c.max_each, c.currency)} each")
     if c.size:
         parts.append(f"{c.size} items")
     if c.people:

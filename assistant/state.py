@@ -117,7 +117,7 @@ def _check_constraints(c: Constraints, max_size: int) -> None:
     def bad(what: str) -> RequestError:
         return RequestError(f"state.constraints.{what}", hint="send back the previous state unchanged")
 
-    for name in ("budget", "budget_min"):
+    for name in ("budget", "budget_min", "max_each"):
         v = getattr(c, name)
         if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v <= MAX_BUDGET):
             raise bad(f"{name} should be a number in [0, {MAX_BUDGET:g}], got {v!r}")
@@ -200,6 +200,10 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
                     c.budget_min = None
         plan.pinned, plan.prefer = pinned, bundle
         plan.size = min(stated.size or old.size or len(bundle) or default_size, max_size)
+    if c.max_each is not None:  # a cap per item holds for what is kept, too
+        cap = c.max_each
+        fits = lambda i: (p := prices.get(i)) is None or p <= cap  # noqa: E731
+        plan.pinned, plan.prefer, pinned = ([i for i in ids if fits(i)] for ids in (plan.pinned, plan.prefer, pinned))
     plan.constraints = c
     if plan.kind in ("remove", "replace", "add", "keep", "noop"):
         c.size = plan.size
@@ -214,7 +218,7 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
 def _merge(old: Constraints, stated: Constraints) -> Constraints:
     """Constraints stated now override the old ones; exclusions and must-haves accumulate."""
     c = replace(old, exclude=list(old.exclude), must_have=list(old.must_have), uncertain=[])
-    for name in ("budget", "budget_min", "currency", "size", "people", "occasion", "recipient"):
+    for name in ("budget", "budget_min", "max_each", "currency", "size", "people", "occasion", "recipient"):
         v = getattr(stated, name)
         if v is not None:
             setattr(c, name, v)

@@ -70,7 +70,8 @@ class Pool:
     def usable(self, c: Constraints, k: int | None = None) -> list[ScoredItem]:
         """In stock, not excluded and not another holiday's stock (``assistant/seasons.py``), the first ``k``
         (None: all): what the LLM and assembly may pick."""
-        ok = [s for s in self.candidates if s.item.in_stock and not excluded_by(s.item, c.exclude)]
+        ok = [s for s in self.candidates if s.item.in_stock and not excluded_by(s.item, c.exclude)
+              and (c.max_each is None or s.item.price is None or s.item.price <= c.max_each)]
         return off_season(ok, " ".join([c.occasion or "", c.query, *c.must_have]), key=lambda s: s.item)[:k]
 
 
@@ -216,7 +217,9 @@ def honour_dislikes(plan: TurnPlan, disliked: frozenset[str] | set[str]) -> None
 def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
                  history_before: float | None = None) -> list[tuple[int | None, Any]]:
     """(candidates kept, gathered pool) of each of the turn's searches, the request's own last."""
-    filters = Filters(max_price=plan.constraints.budget, exclude_ids=tuple(plan.rejected))
+    c = plan.constraints
+    caps = [x for x in (c.budget, c.max_each) if x is not None]
+    filters = Filters(max_price=min(caps) if caps else None, exclude_ids=tuple(plan.rejected))
     out = []
     for q in searches(plan):
         k = None if q == plan.query and not plan.ideas else MUST_HAVE_K  # ideas: the request says too little

@@ -24,6 +24,8 @@ class Constraints:
     """Upper limit of the bundle total (hard)."""
     budget_min: float | None = None
     """Lower end of a stated range ('between 20 and 40'); soft."""
+    max_each: float | None = None
+    """Upper limit of each item's price ('nothing over £5 each'); hard, like the budget."""
     currency: str | None = None
     size: int | None = None
     """Number of distinct items asked for."""

@@ -42,7 +42,7 @@ _T = {
         "currency": "本店价格以 {shop} 计，不做换算：您的预算按 {budget} 计算。",
         "bad_budget": "您给的预算无法使用（应在一分钱到一百万之间），所以没有按预算筛选。",
         "start_over": "好的，重新开始。您想买些什么？",
-        "summary_budget": "预算 {budget}", "summary_items": "{n} 件", "summary_people": "{n} 人",
+        "summary_budget": "预算 {budget}", "summary_each": "每件不超过 {price}", "summary_items": "{n} 件", "summary_people": "{n} 人",
         "summary_occasion": "场合：{v}", "summary_recipient": "送给：{v}", "summary_no": "{n} 项排除",
         "summary_must": "{n} 项必需", "summary_none": "没有限制", "summary_sep": " · ",
     },
@@ -65,7 +65,7 @@ _T = {
         "bad_budget": "Le budget indiqué ne peut pas être utilisé (il doit être entre un centime et un million) : "
                       "aucun budget n'a été appliqué.",
         "start_over": "D'accord, on recommence. Que cherchez-vous ?",
-        "summary_budget": "budget {budget}", "summary_items": "{n} articles", "summary_people": "{n} personnes",
+        "summary_budget": "budget {budget}", "summary_each": "au plus {price} l'article", "summary_items": "{n} articles", "summary_people": "{n} personnes",
         "summary_occasion": "occasion : {v}", "summary_recipient": "pour : {v}", "summary_no": "{n} exclusion(s)",
         "summary_must": "{n} article(s) obligatoire(s)", "summary_none": "aucune contrainte", "summary_sep": " · ",
     },
@@ -168,6 +168,8 @@ def summarize(lang: str, c: Constraints) -> str:
     if c.budget is not None:
         lo = f"{format_price(c.budget_min, c.currency)}–" if c.budget_min is not None else ""
         parts.append(t["summary_budget"].format(budget=lo + format_price(c.budget, c.currency)))
+    if c.max_each is not None:
+        parts.append(t["summary_each"].format(price=format_price(c.max_each, c.currency)))
     if c.size:
         parts.append(t["summary_items"].format(n=c.size))
     if c.people:

@@ -382,3 +382,16 @@ def test_a_head_count_is_people_not_the_bundle_size(text: str, people: int | Non
 ])
 def test_an_interest_is_what_is_searched(message: str, query: str) -> None:
     assert parse_request(message).query == query
+
+
+@pytest.mark.parametrize(("text", "max_each", "budget", "query"), [
+    ("a gift for my gran, nothing over £5 each", 5.0, None, "for grandma"),
+    ("tea party for six, under £4 each", 4.0, None, "tea party"),
+    ("stocking fillers, £3 a piece, around £20 in total", 3.0, 20.0, "stocking fillers"),
+    ("mugs up to 2 pounds per item", 2.0, None, "mugs"),
+    ("6 mugs, 2 each", None, None, "mugs, 2 each"),   # no currency, no keyword: a count, not money
+    ("mugs under £25", None, 25.0, "mugs"),
+])
+def test_a_price_per_item_is_a_cap_on_each_item_not_the_total(text, max_each, budget, query) -> None:
+    c = parse_request(text)
+    assert (c.max_each, c.budget, c.query) == (max_each, budget, query)

@@ -356,3 +356,12 @@ def test_chinese_and_french_requests_on_the_real_demo_shop(demo_retriever, demo_
     assert not any("CANDLE" in ln.title.upper() for ln in r3.items)
     assert r3.constraints.exclude and all(t.isascii() for t in r3.constraints.exclude)
     assert "budget" in r3.explanation and " your " not in r3.explanation
+
+
+def test_a_price_cap_per_item_holds_for_every_item_and_for_what_is_kept() -> None:
+    b = bot()
+    r, s = b.turn("hosting a tea party for six, nothing over £5 each")
+    assert r.items and all(ln.price <= 5.0 for ln in r.items) and s.constraints.max_each == 5.0
+    assert s.constraints.budget is None and r.total > 5.0  # a cap per item, not on the total
+    r2, s2 = b.turn("nothing over £2 each", s.to_dict())
+    assert r2.items and all(ln.price <= 2.0 for ln in r2.items) and s2.constraints.max_each == 2.0
