@@ -53,7 +53,8 @@ def _amount(prefix: str) -> str:
 
 # "between 20 and 40", "£20-£40", "from 20 to 40 pounds"
 _RANGE_RE = re.compile(rf"(?:\b(?:between|from)\s*)?{_amount('a')}\s*(?:-|–|to|and)\s*{_amount('b')}", re.I)
-_UPPER_WORDS = (r"(?:nothing|none|not) (?:over|above|more than)|under|below|less than|moins de|no more than|not more than|max(?:imum)?|at most|up to|within|"
+_UPPER_WORDS = (r"(?:nothing|none|not) (?:over|above|more than)|"
+                r"under|below|less than|moins de|no more than|not more than|max(?:imum)?|at most|up to|within|"
                 r"cheaper than|tops|a maximum of|no higher than|limit(?: of)?|budget(?: of| is| around| about)?"
                 r"|spend(?:ing)?(?: about| around)?|around|about|approx(?:imately)?|roughly|~|for|only")
 _UPPER_RE = re.compile(rf"(?P<kw>\b(?:{_UPPER_WORDS})\b|~)\s*:?\s*{_amount('')}", re.I)

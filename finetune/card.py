@@ -113,7 +113,8 @@ def dataset_card(info: dict) -> str:
     d = info["data_config"]
     if d.get("task") == "explain":
         skipped = info.get("skipped_no_gold") or {}
-        return EXPLAIN_CARD.format(no_budget=d.get("explain_no_budget", 0.0), skipped=", ".join(f"{k}: {v}" for k, v in skipped.items()) or "none dropped",
+        return EXPLAIN_CARD.format(no_budget=d.get("explain_no_budget", 0.0),
+                                   skipped=", ".join(f"{k}: {v}" for k, v in skipped.items()) or "none dropped",
                                    counts=table(info["counts"]), max_length=d["max_length"],
                                    dropped=info["dropped_too_long"] or "none", lengths=table(info["token_lengths"]),
                                    hashes=table(info["inputs_sha256"]))

@@ -16,9 +16,8 @@ Requests (the same text for a test case and a training example of the same kind 
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
