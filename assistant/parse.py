@@ -258,7 +258,7 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
               or re.search(r"\b(?:between|from|budget|spend)\b", m.group(0), re.I)):
         lo, hi = _to_float(m.group("an")), _to_float(m.group("bn"))
         c.budget_min, c.budget = min(lo, hi), max(lo, hi)
-        c.currency = _currency(m, "a") or _currency(m, "b")
+        c.currency = _currency(m, "a") or _currency(m, "b") or c.currency
         scan.blank(m)
     else:
         for m in _UPPER_RE.finditer(scan.text):
@@ -271,7 +271,7 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
                 continue
             if re.match(rf"\s*(?:{_GENERIC_NOUNS}|{_PEOPLE_WORDS}|%)", rest, re.I):
                 continue
-            c.budget, c.currency = _to_float(m.group("n")), _currency(m)
+            c.budget, c.currency = _to_float(m.group("n")), _currency(m) or c.currency
             if re.search(r"about|around|approx|roughly|~", kw):
                 c.budget_min = round(ABOUT_SHARE * c.budget, 2)  # "about £25": near £25, not £5
             scan.blank(m)
@@ -279,7 +279,7 @@ def _parse_budget(scan: _Scan, c: Constraints) -> None:
         else:
             m = next((b for b in _BARE_RE.finditer(scan.text) if b.group("sym") or b.group("cw")), None)
             if m:
-                c.budget, c.currency = _to_float(m.group("n")), _currency(m)
+                c.budget, c.currency = _to_float(m.group("n")), _currency(m) or c.currency
                 scan.blank(m)
     if c.budget is not None:
         t = _TRAIL_RE.match(scan.text[m.end():]) if m else None  # type: ignore[union-attr]

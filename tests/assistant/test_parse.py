@@ -391,7 +391,9 @@ def test_an_interest_is_what_is_searched(message: str, query: str) -> None:
     ("mugs up to 2 pounds per item", 2.0, None, "mugs"),
     ("6 mugs, 2 each", None, None, "mugs, 2 each"),   # no currency, no keyword: a count, not money
     ("mugs under £25", None, 25.0, "mugs"),
+    ("£3 a piece, under 20 in total", 3.0, 20.0, ""),   # the cap's currency stays the total's
 ])
 def test_a_price_per_item_is_a_cap_on_each_item_not_the_total(text, max_each, budget, query) -> None:
     c = parse_request(text)
     assert (c.max_each, c.budget, c.query) == (max_each, budget, query)
+    assert c.currency == ("GBP" if "£" in text or "pounds" in text else None)
