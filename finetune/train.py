@@ -39,7 +39,7 @@ A PEFT LoRA adapter for the base model `{base}`, trained by `bundlebot train` ({
 - `bundlebot_manifest.json`: base model id + sha256 (the loader refuses another base), data hash, training
   config, dev metrics (base and adapter), wall time, hardware, the loss history.
 - `dataset_card.md`: what the training examples are, how they were derived, counts, token lengths, input hashes.
-- Reproduce: `bundlebot train --config finetune/configs/default.toml`; merge for serving:
+- Reproduce: `bundlebot train --config finetune/configs/{config}.toml`; merge for serving:
   `bundlebot train merge <this dir> --out DIR`.
 """
 
@@ -334,7 +334,9 @@ def _write_adapter(run: _Run, out: Path, data_dir: Path, base: dict[str, str], m
     out.mkdir(parents=True, exist_ok=True)
     run.acc.unwrap_model(run.model).save_pretrained(str(out))
     # peft writes a boilerplate model card; ours points at the facts instead
-    (out / "README.md").write_text(ADAPTER_README.format(base=base.get("base_model_id"), steps=run.progress["step"]))
+    config = "explain" if run.cfg.data.task == "explain" else "default"
+    (out / "README.md").write_text(ADAPTER_README.format(base=base.get("base_model_id"), steps=run.progress["step"],
+                                                         config=config))
     card = data_dir / CARD
     if card.is_file():
         shutil.copyfile(card, out / CARD)
