@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.quantities import set_bonus
-from assistant.rules import DIVERSITY_PENALTY, EPS, Kinding, ShopFacts, clashes, is_substitute
+from assistant.rules import DIVERSITY_PENALTY, EPS, Kinding, ShopFacts, clashes, is_substitute, kind_group
 from assistant.types import Constraints
 from retrieval.types import Item, ScoredItem
 
@@ -268,7 +268,7 @@ def _groups(window: list[ScoredItem], c: Constraints, kinds: Kinding) -> list[li
     by_kind: dict[str, list[int]] = {}
     for i, it in enumerate(items):
         if (k := kinds.of(it)) is not None and not kinds.named(k[0], plural=True):
-            by_kind.setdefault(k[0], []).append(i)
+            by_kind.setdefault(kind_group(k[0]), []).append(i)
     n = len(items)
     return list(by_kind.values()) + [
         [i, j] for i in range(n) for j in range(i + 1, n) if not kinds.same(items[i], items[j])

@@ -65,6 +65,20 @@ def is_substitute(a: Item, b: Item) -> bool:
     return jaccard(sa, sb) >= 0.5 or (bool(sa) and sa == sb)
 
 
+def kind_group(kind: str) -> str:
+    """What a bundle holds one of: the kind's head word. A "photo frame" and a "frame", a "lunch bag" and a
+    "gift bag", a "paper cup" and a "cup" are two of one thing to a shopper, though the shop's kinds
+    (retrieval/kinds.py) keep them apart for their categories and roles.
+
+    >>> kind_group("photo frame"), kind_group("frames"), kind_group("t-light holder")
+    ('frame', 'frame', 'holder')
+    """
+    from assistant.text import stem
+
+    words = kind.split()
+    return stem(words[-1]) if words else kind
+
+
 def _same_word(kind_word: str, asked: str) -> bool:
     """One word starts the other ("wrapping" - "wrap"), both at least three letters long."""
     return min(len(kind_word), len(asked)) >= 3 and (asked.startswith(kind_word) or kind_word.startswith(asked))
@@ -130,15 +144,17 @@ class Kinding:
         return k is not None and k[1] == "accessory" and not self.named(k[0])
 
     def same(self, a: Item, b: Item) -> bool:
+        """Two of one thing (``kind_group``)."""
         ka, kb = self.of(a), self.of(b)
-        return ka is not None and kb is not None and ka[0] == kb[0]
+        return ka is not None and kb is not None and kind_group(ka[0]) == kind_group(kb[0])
 
     def taken(self, item: Item, chosen: list[ScoredItem]) -> bool:
-        """A kind already in the bundle, unless the request names that kind in the plural ("4 ornaments")."""
+        """A kind (``kind_group``) already in the bundle, unless the request names it in the plural ("4
+        ornaments")."""
         k = self.of(item)
         if k is None or self.named(k[0], plural=True):
             return False
-        return any((o := self.of(s.item)) is not None and o[0] == k[0] for s in chosen)
+        return any(self.same(item, s.item) for s in chosen)
 
 
 def clashes(s: ScoredItem, others: Sequence[ScoredItem], c: Any, kinds: Kinding) -> bool:

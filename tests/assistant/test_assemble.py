@@ -224,6 +224,16 @@ def test_only_accessories_fit_means_no_gift_rather_than_wrap_as_the_gift() -> No
     assert a.items == [] and a.unmet == ["nothing"] and "Nothing in the catalog fits" in a.message
 
 
+def test_kinds_with_one_head_word_are_one_thing_to_the_bundle() -> None:
+    kinds = {"p": ("photo frame", "main"), "f": ("frame", "main"), "c": ("candle", "main")}
+    cands = _kinded([("p", "PHOTO FRAME CORNICE", 2.95), ("f", "WOODEN FRAME ANTIQUE WHITE", 2.95),
+                     ("c", "CITRONELLA CANDLE FLOWERPOT", 2.1)])
+    a = assemble(cands, Constraints(budget=10.0), size=2, kind_of=lambda it: kinds.get(it.id), asked="a thank you")
+    assert [s.item.id for s in a.items] == ["p", "c"]  # a photo frame and a frame are two frames
+    several = assemble(cands, Constraints(), size=2, kind_of=lambda it: kinds.get(it.id), asked="some frames")
+    assert [s.item.id for s in several.items] == ["p", "f"]
+
+
 def test_a_kind_the_request_names_may_come_several_times() -> None:
     cands = _kinded([("d1", "HOME SWEET HOME DOORMAT", 7.0), ("d2", "WELCOME MAT DOORMAT", 6.5),
                      ("m", "HOME MUG", 2.5)])
