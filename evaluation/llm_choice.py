@@ -262,7 +262,9 @@ def writers(app: Any, adapter: Path | None, threads: int | None = None) -> dict[
     spec = str(adapter) if adapter is not None and adapter_task(adapter) == "explain" else g.explain_adapter
     out = {"base": load_generator(replace(g, explain_adapter=None), app.home_path, task="explain")}
     if spec not in (None, "", "none"):
-        out["lora"] = load_generator(replace(g, explain_adapter=spec), app.home_path, task="explain")
+        lora = load_generator(replace(g, explain_adapter=spec), app.home_path, task="explain")
+        if lora.info.get("adapter"):  # a "default" that does not fit this base is the base model again
+            out["lora"] = lora
     return out
 
 
