@@ -50,6 +50,8 @@ def chips_html(constraints: dict[str, Any] | None, currency: str | None = None, 
     c = constraints or {}
     if c.get("budget") is not None:
         chips.append(words["chip_budget"].format(v=format_price(c["budget"], c.get("currency") or currency)))
+    if c.get("max_each") is not None:
+        chips.append(words["chip_each"].format(v=format_price(c["max_each"], c.get("currency") or currency)))
     for key in ("size", "people", "occasion", "recipient"):
         if c.get(key):
             chips.append(words[f"chip_{key}"].format(v=c[key]))

@@ -31,16 +31,19 @@ WORDS: dict[str, dict[str, str]] = {
 CARDS: dict[str, dict[str, str]] = {
     "en": {"one": "{n} item, total {total}", "many": "{n} items, total {total}", "budget": " (budget {budget})",
            "empty": "No bundle yet — ask for one.", "none": "no constraints yet", "chip_budget": "budget ≤ {v}",
-           "chip_size": "{v} items", "chip_people": "{v} people", "chip_occasion": "occasion: {v}",
+           "chip_each": "each ≤ {v}", "chip_size": "{v} items", "chip_people": "{v} people",
+           "chip_occasion": "occasion: {v}",
            "chip_recipient": "recipient: {v}", "chip_no": "no {v}", "chip_with": "with {v}"},
     "fr": {"one": "{n} article, total {total}", "many": "{n} articles, total {total}", "budget": " (budget {budget})",
            "empty": "Pas encore de lot — demandez-en un.", "none": "pas encore de contrainte",
-           "chip_budget": "budget ≤ {v}", "chip_size": "{v} articles", "chip_people": "{v} personnes",
+           "chip_budget": "budget ≤ {v}", "chip_each": "≤ {v} l'article", "chip_size": "{v} articles",
+           "chip_people": "{v} personnes",
            "chip_occasion": "occasion : {v}", "chip_recipient": "pour : {v}", "chip_no": "sans {v}",
            "chip_with": "avec {v}"},
     "zh": {"one": "{n} 件，合计 {total}", "many": "{n} 件，合计 {total}", "budget": "（预算 {budget}）",
            "empty": "还没有组合，说说您想要什么吧。", "none": "还没有限制", "chip_budget": "预算 ≤ {v}",
-           "chip_size": "{v} 件", "chip_people": "{v} 人", "chip_occasion": "场合：{v}", "chip_recipient": "送给：{v}",
+           "chip_each": "每件 ≤ {v}", "chip_size": "{v} 件", "chip_people": "{v} 人", "chip_occasion": "场合：{v}",
+           "chip_recipient": "送给：{v}",
            "chip_no": "不要 {v}", "chip_with": "要有 {v}"},
 }
 """The cards' and chips' words (``ui.format``), by the language of the answer they show."""

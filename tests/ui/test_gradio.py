@@ -52,6 +52,12 @@ def test_model_text_is_escaped_in_html():
     assert "<script" not in chips_html({"exclude": ["<script>alert(1)</script>"]})
 
 
+def test_a_price_cap_per_item_is_a_chip_in_each_language():
+    c = {"max_each": 5.0, "currency": "GBP"}
+    assert [chips_html(c, lang=lang).count("£5.00") for lang in ("en", "fr", "zh")] == [1, 1, 1]
+    assert "each ≤ £5.00" in chips_html(c) and "budget" not in chips_html(c)
+
+
 def test_history_and_shopper_picker():
     rt = _runtime()
     from retrieval.types import Event
