@@ -41,13 +41,15 @@
          remove: "Remove", feedback: "Feedback on ", fromBundle: " from the bundle", bundleFeedback: "Feedback on the whole bundle",
          likeBundle: "Like this bundle", notBundle: "Not this bundle", total: "Total ", of: " of ", addAll: "Add all to cart",
          added: "Added \u2713", wrong: "Something went wrong.", busy: "Busy right now \u2014 trying again in ",
-         seconds: " s\u2026", sorry: "Sorry \u2014 ", budget: "budget \u2264 ", items: " items", people: " people", no: "no "},
+         seconds: " s\u2026", sorry: "Sorry \u2014 ", budget: "budget \u2264 ", each: "each \u2264 ", items: " items", people: " people",
+         no: "no "},
     fr: {launcher: "Besoin d'un lot cadeau ?", title: "Assistant lots", close: "fermer",
          placeholder: "Un go\u00fbter pour six, environ 25 \u00a3", send: "Envoyer", like: "J'aime", dislike: "Pas pour moi",
          remove: "Retirer", feedback: "Avis sur ", fromBundle: " du lot", bundleFeedback: "Avis sur tout le lot",
          likeBundle: "J'aime ce lot", notBundle: "Pas ce lot", total: "Total ", of: " sur ", addAll: "Tout ajouter au panier",
          added: "Ajout\u00e9 \u2713", wrong: "Un probl\u00e8me est survenu.", busy: "Occup\u00e9 \u2014 nouvel essai dans ",
-         seconds: " s\u2026", sorry: "D\u00e9sol\u00e9 \u2014 ", budget: "budget \u2264 ", items: " articles", people: " personnes",
+         seconds: " s\u2026", sorry: "D\u00e9sol\u00e9 \u2014 ", budget: "budget \u2264 ", each: "\u2264 ", eachAfter: " l'article", items: " articles",
+         people: " personnes",
          no: "sans "},
     zh: {launcher: "\u9700\u8981\u793c\u7269\u7ec4\u5408\u5417\uff1f", title: "\u8d2d\u7269\u52a9\u624b", close: "\u5173\u95ed",
          placeholder: "\u516d\u4e2a\u4eba\u7684\u8336\u8bdd\u4f1a\uff0c\u9884\u7b9725\u82f1\u9551", send: "\u53d1\u9001",
@@ -56,7 +58,7 @@
          notBundle: "\u4e0d\u8981\u8fd9\u4e2a\u7ec4\u5408", total: "\u5408\u8ba1 ", of: " / ",
          addAll: "\u5168\u90e8\u52a0\u5165\u8d2d\u7269\u8f66", added: "\u5df2\u52a0\u5165 \u2713",
          wrong: "\u51fa\u9519\u4e86\u3002", busy: "\u670d\u52a1\u7e41\u5fd9\uff0c\u7a0d\u540e\u91cd\u8bd5\uff1a",
-         seconds: " \u79d2\u2026", sorry: "\u62b1\u6b49\uff1a", budget: "\u9884\u7b97 \u2264 ", items: " \u4ef6",
+         seconds: " \u79d2\u2026", sorry: "\u62b1\u6b49\uff1a", budget: "\u9884\u7b97 \u2264 ", each: "\u6bcf\u4ef6 \u2264 ", items: " \u4ef6",
          people: " \u4eba", no: "\u4e0d\u8981 "}
   };
   var lang = pickLang(ds.lang || (navigator.language || "en"));
@@ -146,6 +148,9 @@
   function renderChips(c) {
     var box = el("div", "chips");
     if (c.budget !== null && c.budget !== undefined) { box.appendChild(el("span", "chip", t("budget") + money(c.budget, c.currency))); }
+    if (c.max_each !== null && c.max_each !== undefined) {
+      box.appendChild(el("span", "chip", t("each") + money(c.max_each, c.currency) + (STRINGS[lang].eachAfter || "")));
+    }
     if (c.size) { box.appendChild(el("span", "chip", c.size + t("items"))); }
     if (c.people) { box.appendChild(el("span", "chip", c.people + t("people"))); }
     if (c.occasion) { box.appendChild(el("span", "chip", c.occasion)); }
