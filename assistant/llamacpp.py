@@ -73,6 +73,13 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+def default_batch_threads() -> int:
+    """Every core, for the prompt's prefill: one big matmul per layer, so a preempted thread costs less than
+    in decode's many small steps. On the 2-core machine (load ~1) 2 prefill threads brought the first
+    explanation token from 974 to 615 ms p50 (BENCHMARKS.md, "Prefill on every core")."""
+    return max(1, os.cpu_count() or 1)
+
+
 def available() -> bool:
     """Is llama-cpp-python importable (built by ``make install``)?"""
     try:
@@ -95,9 +102,10 @@ class LlamaCppGenerator:
         _quiet_native_logs()
         t0 = time.perf_counter()
         n = threads or default_threads()
+        batch = threads or default_batch_threads()  # a configured count holds for both
         try:
             self._llm = Llama(model_path=str(gguf), lora_path=str(lora) if lora else None, n_ctx=N_CTX,
-                              n_batch=512, n_threads=n, n_threads_batch=n, logits_all=False, verbose=False)
+                              n_batch=512, n_threads=n, n_threads_batch=batch, logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp cannot load {gguf}" + (f" with {lora}" if lora else "") + f": {exc}",
                              hint='check generator.path, or set generator.runtime = "transformers"') from exc
@@ -105,7 +113,7 @@ class LlamaCppGenerator:
         self.model = None  # no torch module: benchmarks that drive one need the transformers runtime
         self.fingerprint = dict(fingerprint or {})
         self.info = {**(info or {}), "runtime": "llamacpp", "gguf": str(gguf), "lora_gguf": str(lora) if lora else None,
-                     "threads": n, "load_ms": round((time.perf_counter() - t0) * 1000)}
+                     "threads": n, "batch_threads": batch, "load_ms": round((time.perf_counter() - t0) * 1000)}
         self._n_vocab = self._llm.n_vocab()
         self._lock = threading.RLock()
         self._letters = letter_token_ids(tokenizer)

@@ -38,7 +38,8 @@ class GeneratorConfig:
     that now pass are as empty or invented as the loops they replace, which the check rejected and the
     deterministic text replaced (EVALUATION.md, "Explanation grounding"); so it stays off."""
     threads: int | None = None
-    """CPU threads (torch's, or llama.cpp's); None = torch's default / every core but one for llama.cpp."""
+    """CPU threads (torch's, or llama.cpp's); None = torch's default / for llama.cpp every core but one to
+    decode and every core for the prompt's prefill."""
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
