@@ -89,12 +89,13 @@ def excluded_by(item: Item, terms: Sequence[str]) -> str | None:
 
 
 def hard_ok(item: Item, c: Constraints, rejected: set[str]) -> bool:
-    """The hard per-item constraints: in stock, not rejected, not excluded, a sane price (known if budgeted)."""
+    """The hard per-item constraints: in stock, not rejected, not excluded, a sane price (known if budgeted),
+    at most the price asked per item."""
     if not item.in_stock or item.id in rejected or excluded_by(item, c.exclude):
         return False
     if item.price is None:
         return c.budget is None
-    return math.isfinite(item.price) and item.price >= 0
+    return math.isfinite(item.price) and item.price >= 0 and (c.max_each is None or item.price <= c.max_each)
 
 
 def _dropped(item: Item, c: Constraints, rejected: set[str]) -> str:

@@ -224,6 +224,12 @@ def test_only_accessories_fit_means_no_gift_rather_than_wrap_as_the_gift() -> No
     assert a.items == [] and a.unmet == ["nothing"] and "Nothing in the catalog fits" in a.message
 
 
+def test_a_price_cap_per_item_holds_in_assembly_itself() -> None:
+    cands = _kinded([("d1", "HOME SWEET HOME DOORMAT", 7.0), ("m", "HOME MUG", 2.5), ("c", "BIRTHDAY CARD", 0.4)])
+    a = assemble(cands, Constraints(max_each=3.0), size=3, pinned=cands[:1])
+    assert [s.item.id for s in a.items] == ["m", "c"]  # the kept doormat costs more than the cap, too
+
+
 def test_kinds_with_one_head_word_are_one_thing_to_the_bundle() -> None:
     kinds = {"p": ("photo frame", "main"), "f": ("frame", "main"), "c": ("candle", "main")}
     cands = _kinded([("p", "PHOTO FRAME CORNICE", 2.95), ("f", "WOODEN FRAME ANTIQUE WHITE", 2.95),
