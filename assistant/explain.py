@@ -260,8 +260,8 @@ def _blended_names(sentence: str, facts: Facts) -> list[str]:
     is in some title, so the word check passes it, but it names an item the bundle does not have. A run ends
     at punctuation, a stopword or a word of no title; the request's words are the topic, not part of a name.
     """
-    units = [content_stems(t) | (content_stems(k) if k else frozenset())
-             for t, k in zip(facts.titles, [*facts.item_kinds, *[None] * len(facts.titles)], strict=False)]
+    kind_of = dict(zip(facts.titles, facts.item_kinds, strict=False))
+    units = [content_stems(t) | content_stems(kind_of.get(t) or "") for t in facts.titles]
     units += [content_stems(t) for t in [*history_titles(facts), *facts.kinds]]
     vocab = frozenset().union(*units) if units else frozenset()
     asked = content_stems(facts.request)
@@ -270,9 +270,7 @@ def _blended_names(sentence: str, facts: Facts) -> list[str]:
         run: list[str] = []
         for word in [*chunk.split(), ""]:
             st = content_stems(word)
-            if st and st <= asked:
-                run.append(word)  # the topic neither names nor breaks a name
-            elif st and st <= vocab:
+            if st and (st <= vocab or st <= asked):  # the request's words (the topic) join a run, never name one
                 run.append(word)
             else:
                 named = content_stems(" ".join(run)) - asked
