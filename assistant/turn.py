@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
+from assistant.audience import for_grown_ups
 from assistant.companions import COMPANION_K, anchor_kind, companions, item_weights, with_companions
 from assistant.edits import Edit, parse_edit
 from assistant.explain import reason_of
@@ -68,11 +69,13 @@ class Pool:
     """Candidate id -> its kind's weight among the kinds bought with the request's anchor kind."""
 
     def usable(self, c: Constraints, k: int | None = None) -> list[ScoredItem]:
-        """In stock, not excluded and not another holiday's stock (``assistant/seasons.py``), the first ``k``
-        (None: all): what the LLM and assembly may pick."""
+        """In stock, not excluded, not another holiday's stock (``assistant/seasons.py``) and, for a grown-up,
+        not a children's thing (``assistant/audience.py``); the first ``k`` (None: all): what the LLM and
+        assembly may pick."""
         ok = [s for s in self.candidates if s.item.in_stock and not excluded_by(s.item, c.exclude)
               and (c.max_each is None or s.item.price is None or s.item.price <= c.max_each)]
-        return off_season(ok, " ".join([c.occasion or "", c.query, *c.must_have]), key=lambda s: s.item)[:k]
+        ok = off_season(ok, " ".join([c.occasion or "", c.query, *c.must_have]), key=lambda s: s.item)
+        return for_grown_ups(ok, c, key=lambda s: s.item)[:k]
 
 
 @dataclass
