@@ -60,7 +60,7 @@ _ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 GIFT_OCCASIONS = frozenset({
     "birthday", "christmas", "xmas", "wedding", "housewarming", "valentine", "mother's day", "father's day",
     "anniversary", "thank you", "retirement", "new baby", "graduation", "new home", "secret santa", "get well",
-    "stocking filler", "baby shower", "bridal shower", "easter"})
+    "get well soon", "stocking filler", "baby shower", "bridal shower", "easter"})
 """Occasions (``parse.OCCASIONS``) whose bundle is a present; a picnic or a dinner party "for my friends" is
 for the gathering, and is searched as one."""
 _GIFT_OCCASIONS = {o.replace("'", "") for o in GIFT_OCCASIONS}  # as written: "mothers day"

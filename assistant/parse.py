@@ -117,7 +117,7 @@ OCCASIONS = (
     "picnic", "dinner party", "garden party", "halloween", "valentine", "easter", "mother's day",
     "father's day", "anniversary", "bbq", "barbecue", "baking", "thank you", "retirement", "new baby",
     "graduation", "kids party", "breakfast", "afternoon tea", "hen party", "party", "new home", "secret santa",
-    "get well", "bridal shower", "camping", "school", "office", "gardening", "stocking filler",
+    "get well soon", "get well", "bridal shower", "camping", "school", "office", "gardening", "stocking filler",
 )
 _OCC_RE = re.compile(r"\b(?:" + "|".join(re.escape(o).replace("'", "'?") for o in OCCASIONS) + r")s?\b", re.I)
 RECIPIENTS = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from assistant.assemble import Assembly, ShopFacts, assemble, excluded_by
 from assistant.audience import for_grown_ups
@@ -174,10 +174,17 @@ def searches(plan: TurnPlan) -> list[str]:
     """The turn's searches: the replacement/addition, each must-have, what a present for the recipient
     usually is, then the request itself. A must-have or an idea is searched in the request's context: "card"
     for a tea party is a greeting card."""
+    return [q for q, _ in _search_terms(plan)]
+
+
+def _search_terms(plan: TurnPlan) -> list[tuple[str, str | None]]:
+    """``searches`` with, for each, the present idea it searches (None for the others)."""
     c = plan.constraints
     context = f" for {c.occasion}" if c.occasion else ""
-    out = [plan.extra_query + context] if plan.extra_query else []
-    return out + [m + context for m in [*c.must_have, *plan.ideas] if m != plan.extra_query] + [plan.query]
+    out: list[tuple[str, str | None]] = [(plan.extra_query + context, None)] if plan.extra_query else []
+    out += [(m + context, None) for m in c.must_have if m != plan.extra_query]
+    out += [(m + context, m) for m in plan.ideas if m != plan.extra_query and m not in c.must_have]
+    return [*out, (plan.query, None)]
 
 
 def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, history_before: float | None = None,
@@ -190,9 +197,9 @@ def gather(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *, his
         honour_dislikes(plan, retriever.taste(shopper).disliked)
     seen: dict[str, ScoredItem] = {}
     pools = []
-    for k, pool in search_pools(retriever, plan, shopper, history_before=history_before):
-        pools.append(pool)
-        for s in retriever.rank(pool, k):
+    for found in search_pools(retriever, plan, shopper, history_before=history_before):
+        pools.append(found.pool)
+        for s in found.ranked(retriever):
             seen.setdefault(s.item.id, s)
     cands, merged = list(seen.values()), pools[-1].merged(pools[:-1])
     weights = item_weights(retriever.shop_kinds(), [s.item for s in cands], plan.companions)
@@ -217,32 +224,47 @@ def honour_dislikes(plan: TurnPlan, disliked: frozenset[str] | set[str]) -> None
         plan.rejected = list(dict.fromkeys([*plan.rejected, *sorted(disliked)]))
 
 
+class Search(NamedTuple):
+    """One search of the turn: the candidates it keeps (None: all) and its gathered pool."""
+
+    k: int | None
+    pool: Any
+    idea: str | None = None
+    """A present idea ("mug"): only the items whose titles name it are its candidates. A search for mugs
+    also finds cups, and a cup beside the mug is two of one present."""
+
+    def ranked(self, retriever: ShopRetriever) -> list[ScoredItem]:
+        if self.idea is None:
+            return retriever.rank(self.pool, self.k)
+        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, self.idea)]
+        return hits[: self.k]
+
+
 def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
-                 history_before: float | None = None) -> list[tuple[int | None, Any]]:
-    """(candidates kept, gathered pool) of each of the turn's searches, the request's own last."""
+                 history_before: float | None = None) -> list[Search]:
+    """Each of the turn's searches, the request's own last."""
     c = plan.constraints
     caps = [x for x in (c.budget, c.max_each) if x is not None]
     filters = Filters(max_price=min(caps) if caps else None, exclude_ids=tuple(plan.rejected))
     out = []
-    for q in searches(plan):
+    for q, idea in _search_terms(plan):
         k = None if q == plan.query and not plan.ideas else MUST_HAVE_K  # ideas: the request says too little
         foreign = {"foreign": plan.foreign} if plan.foreign and q == plan.query else {}
-        out.append((k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
-                                        history_before=history_before, **foreign)))
+        out.append(Search(k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
+                                              history_before=history_before, **foreign), idea))
     kinds = retriever.shop_kinds()
     if plan.plan_kinds:
-        plan.anchor = anchor_kind(kinds, out[-1][1])
+        plan.anchor = anchor_kind(kinds, out[-1].pool)
         plan.companions = companions(kinds, plan.anchor)
     if plan.companions:  # the kinds the shop's baskets buy with the request's anchor kind, for this request
-        out.insert(-1, (COMPANION_K, retriever.gather(plan.query, shopper=shopper, k=COMPANION_K,
-                                                      filters=replace(filters, only_ids=kinds.items_of(
-                                                          list(plan.companions))),
-                                                      chosen=plan.pinned, history_before=history_before)))
+        out.insert(-1, Search(COMPANION_K, retriever.gather(
+            plan.query, shopper=shopper, k=COMPANION_K, chosen=plan.pinned, history_before=history_before,
+            filters=replace(filters, only_ids=kinds.items_of(list(plan.companions))))))
     if plan.constraints.people and (ids := per_person_items(kinds)):
         # "for six": the request's best cups, plates, napkins... join the pool, whatever else ranks first
-        out.insert(-1, (PER_PERSON_K, retriever.gather(plan.query, shopper=shopper, k=PER_PERSON_K,
-                                                       filters=replace(filters, only_ids=ids), chosen=plan.pinned,
-                                                       history_before=history_before)))
+        out.insert(-1, Search(PER_PERSON_K, retriever.gather(
+            plan.query, shopper=shopper, k=PER_PERSON_K, filters=replace(filters, only_ids=ids),
+            chosen=plan.pinned, history_before=history_before)))
     return out
 
 

@@ -189,7 +189,8 @@ def request_rows(retriever: Any, req: Request, leave: Counter[str] | None = None
 
     plan = first_plan(req.text)
     seen: dict[str, tuple[np.ndarray, float]] = {}
-    for _, pool in search_pools(retriever, plan, req.shopper, history_before=req.before if req.shopper else None):
+    for found in search_pools(retriever, plan, req.shopper, history_before=req.before if req.shopper else None):
+        pool = found.pool
         items, x = retriever.features(pool)
         if leave:
             _leave_out(x, items, leave, max([retriever.reranker.max_popularity, *(it.popularity for it in items)]))

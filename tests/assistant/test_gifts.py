@@ -6,7 +6,8 @@ import copy
 
 from assistant.gifts import IDEAS, MAX_IDEAS, ideas_for
 from assistant.parse import RECIPIENTS, parse_request
-from assistant.turn import first_plan, searches
+from assistant.text import matches_term
+from assistant.turn import first_plan, search_pools, searches
 
 
 def test_every_recipient_the_parser_reads_has_ideas() -> None:
@@ -25,6 +26,7 @@ def test_ideas_only_when_the_request_names_nothing_but_the_recipient_and_occasio
                  "a dinner party for the neighbours"):
         assert ideas_for(parse_request(said), known) == [], said
     assert ideas_for(parse_request("a present for my dad"), lambda term: term == "torch") == ["torch"]
+    assert ideas_for(parse_request("a get well soon present for my mum"), known) == list(IDEAS["mum"][:MAX_IDEAS])
 
 
 def test_an_age_says_how_old_not_what_the_present_is() -> None:
@@ -54,3 +56,17 @@ def test_a_gift_for_a_gran_in_the_demo_shop_is_made_of_those_ideas(demo_config, 
     assert sum(any(w in ln.title.lower() for w in words) for ln in r.items) >= 2, [ln.title for ln in r.items]
     cheaper, _ = bot.turn("cheaper please", state)  # an edit keeps the plan: still a present for a gran
     assert cheaper.items and any(any(w in ln.title.lower() for w in words) for ln in cheaper.items)
+
+
+def test_an_ideas_candidates_are_items_that_name_it(demo_config, demo_retriever) -> None:
+    # a search for "mug" also finds the shop's cups: a mug and a cup are two of one present
+    plan = first_plan("a birthday present for my dad")
+    plan.ideas = ["mug", "torch"]
+    found = search_pools(demo_retriever, plan, None)
+    assert [f.idea for f in found] == ["mug", "torch", None]
+    everything = demo_retriever.rank(found[0].pool, None)
+    assert any(not matches_term(s.item.title, "mug") for s in everything)  # the search finds other things too
+    for f in found[:2]:
+        ranked = f.ranked(demo_retriever)
+        assert ranked and all(matches_term(s.item.title, f.idea) for s in ranked), [s.item.title for s in ranked]
+    assert any(not matches_term(s.item.title, "mug") for s in found[-1].ranked(demo_retriever))

@@ -31,9 +31,9 @@ def test_a_head_count_adds_a_search_among_the_per_person_kinds() -> None:
     retriever = FakeRetriever(ITEMS, kinds=kinds)
     assert per_person_items(kinds) == ("N1", "N2", "P1", "P2")
     pools = search_pools(retriever, first_plan("a tea party for six"), None)
-    assert len(pools) == 2 and pools[-1][1].query == "tea party"  # the request's own search stays last
-    k, extra = pools[0]
-    assert k is not None and {it.id for it in extra.items} == {"N1", "N2", "P1", "P2"}
+    assert len(pools) == 2 and pools[-1].pool.query == "tea party"  # the request's own search stays last
+    k, extra, idea = pools[0]
+    assert k is not None and idea is None and {it.id for it in extra.items} == {"N1", "N2", "P1", "P2"}
     assert len(search_pools(retriever, first_plan("a tea party"), None)) == 1  # no head count, no companions
     assert len(search_pools(FakeRetriever(ITEMS), first_plan("a tea party for six"), None)) == 1  # no kinds
 
@@ -81,7 +81,7 @@ def test_the_kinds_bought_with_the_anchor_kind_are_searched_and_gain_in_the_rank
     assert len(search_pools(retriever, first_plan("a teapot for my mum"), None)) == 1  # off by default
     pools = search_pools(retriever, plan, None)
     assert plan.anchor == "teapot" and plan.companions == {"mug": 0.6, "napkin": 0.2}
-    assert {it.id for it in pools[0][1].items} == {"M1", "M2", "N1", "N2"}  # the companions' items, searched
+    assert {it.id for it in pools[0].pool.items} == {"M1", "M2", "N1", "N2"}  # the companions' items, searched
     pool = gather(retriever, plan, None)
     assert pool.companion == {"M1": 0.6, "M2": 0.6, "N1": 0.2, "N2": 0.2}
     cfg = AssistantConfig(fusion=False, relevance_margin=0.0, companion_bonus=0.3)
