@@ -14,6 +14,11 @@ make the same kind of decision; tests/assistant/test_llamacpp.py measures how cl
 * Judge batches. The prompts of one request share all but their tail (the item comes last): the shared part is
   evaluated once, then each tail from that point.
 * One evaluation at a time per context (a lock): llama.cpp already uses the threads it is given.
+* One stream at a time owns the context. A stream's next step needs its own tokens in the cache; had another
+  stream run a step in between, it would evaluate its whole prompt again, and two explanations interleaved
+  token by token took 20 s each instead of 1. So an evaluation waits while another stream decodes, up to
+  ``OWNER_WAIT_S``: a stream whose reader stalls (or never closes it) then loses the context, and
+  re-evaluates its own tokens when it resumes.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ N_CTX = 2048
 """Context length: the longest prompt (a 12-candidate choice prompt with history, ~1,000 tokens) plus the
 answer, with room to spare; the KV cache of 2,048 positions of SmolLM2-135M is ~90 MB in f16."""
 
+
+OWNER_WAIT_S = 2.0
+"""How long an evaluation waits for another stream to finish before it takes the context anyway (a whole
+explanation decodes in under a second here)."""
 
 _LOG_HOOK: list[Any] = []
 
@@ -116,11 +125,33 @@ class LlamaCppGenerator:
                      "threads": n, "batch_threads": batch, "load_ms": round((time.perf_counter() - t0) * 1000)}
         self._n_vocab = self._llm.n_vocab()
         self._lock = threading.RLock()
+        self._released = threading.Condition(self._lock)
+        self._owner: object | None = None
+        """The stream whose tokens the cache holds while it decodes (None: no stream is decoding)."""
         self._letters = letter_token_ids(tokenizer)
         self._yes_no = answer_token_ids(tokenizer)
         self._stop_ids = stop_token_ids(tokenizer)
 
     # ---- evaluation --------------------------------------------------------------------------------------
+    def _claim(self, me: object | None = None) -> None:
+        """Wait (the lock held) until no other stream owns the context, at most ``OWNER_WAIT_S``; a stream
+        ``me`` then owns it."""
+        deadline = time.monotonic() + OWNER_WAIT_S
+        while self._owner is not None and self._owner is not me:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._owner = None  # a stalled stream: it re-evaluates its tokens when it resumes
+                break
+            self._released.wait(left)
+        if me is not None:
+            self._owner = me
+
+    def _release(self, me: object) -> None:
+        with self._lock:
+            if self._owner is me:
+                self._owner = None
+                self._released.notify_all()
+
     def _eval_from(self, start: int, ids: Sequence[int]) -> np.ndarray:
         """Evaluate ``ids`` at positions ``start``.. (dropping the cache beyond ``start``); the last row's
         logits. The caller holds the lock and knows the cache holds the right tokens before ``start``."""
@@ -149,6 +180,7 @@ class LlamaCppGenerator:
     def prefill(self, messages: Messages) -> tuple[np.ndarray, None]:
         """(next-token logits, None): the cache lives in the context."""
         with self._lock:
+            self._claim()
             return self._prefill_ids(*encode_messages(self.tokenizer, messages)), None
 
     # ---- scoring -----------------------------------------------------------------------------------------
@@ -170,6 +202,7 @@ class LlamaCppGenerator:
         k = encoded[0][1] if encoded[0][1] < shared else 0
         out = []
         with self._lock:
+            self._claim()
             if shared > 0:
                 self._prefill_ids(seqs[0][:shared], k)
             for s in seqs:
@@ -185,13 +218,17 @@ class LlamaCppGenerator:
 
     def greedy_ids(self, messages: Messages, max_new_tokens: int, no_repeat_ngram: int = 0) -> Iterator[int]:
         """The greedy continuation's ids, lazily; the same rule as ``llm.Generator.greedy_ids``. The lock is
-        held per step, so two streams interleave safely (each re-evaluates its own tokens when the other ran)."""
+        held per step and the stream owns the context until it ends (``_claim``): another evaluation waits
+        for it, and a stream that lost the context re-evaluates its own tokens."""
         ids, k = encode_messages(self.tokenizer, messages)
+        me = object()
         with self._lock:
+            self._claim(me)
             logits = self._prefill_ids(ids, k)
 
         def advance(out: list[int]) -> np.ndarray:
             with self._lock:
+                self._claim(me)
                 seq = ids + out
                 if self._cached(seq[:-1]):
                     return self._eval_from(len(seq) - 1, seq[-1:])
@@ -202,7 +239,10 @@ class LlamaCppGenerator:
             logits[banned] = -np.inf
             return logits
 
-        yield from greedy_steps(logits, advance, masked, max_new_tokens, self._stop_ids, no_repeat_ngram)
+        try:
+            yield from greedy_steps(logits, advance, masked, max_new_tokens, self._stop_ids, no_repeat_ngram)
+        finally:  # ended, closed or collected: the next evaluation need not wait
+            self._release(me)
 
     def generate(self, messages: Messages, max_new_tokens: int = 80, *, stop: Sequence[str] | None = None) -> str:
         return "".join(self.stream(messages, max_new_tokens, stop=stop))

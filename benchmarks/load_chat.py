@@ -1,7 +1,7 @@
 """Load test of the chat API: N concurrent streaming chats (OpenAI-compatible SSE) against a real server.
 
     .venv/bin/python benchmarks/load_chat.py [--clients 1,4,16] [--modes embedded,server] [--chats 1]
-                                             [--home DIR] [--max-seconds 240]
+                                             [--home DIR] [--max-seconds 240] [--threads N]
 
 For each mode it starts the server itself on a free loopback port (``bundlebot serve``) and measures, per
 client count: p50/p95 time to the bundle (the first content delta: the listing) and to done
@@ -72,10 +72,12 @@ def ensure_index(home: Path) -> None:
     marker.write_text("ok")
 
 
-def write_config(folder: Path, home: Path, store: dict[str, object]) -> Path:
+def write_config(folder: Path, home: Path, store: dict[str, object], threads: int | None = None) -> Path:
     lines = [f'home = "{home}"', "[server]",
              "rate_limit_per_minute = 100000", "ip_rate_limit_per_minute = 100000",
              "[retrieval.store]"] + [f"{k} = {json.dumps(v)}" for k, v in store.items()]
+    if threads:
+        lines += ["[assistant.generator]", f"threads = {threads}"]
     path = folder / f"config-{store['mode']}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -196,7 +198,7 @@ def run_mode(mode: str, home: Path, folder: Path, args: argparse.Namespace) -> l
     env.pop("BUNDLEBOT_API_KEYS", None)  # loopback-only open mode
     try:
         if mode == "embedded":
-            cfg, workers = write_config(folder, home, {"mode": "embedded"}), 1
+            cfg, workers = write_config(folder, home, {"mode": "embedded"}, args.threads), 1
         else:
             copy = folder / "chroma-copy"  # the server gets its own copy: two processes never share a folder
             shutil.copytree(home / "chroma", copy, dirs_exist_ok=True)
@@ -206,7 +208,7 @@ def run_mode(mode: str, home: Path, folder: Path, args: argparse.Namespace) -> l
                                            "--port", str(cport)], stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, env=env))
             wait_for(f"http://127.0.0.1:{cport}/api/v2/heartbeat", procs[-1], 60)
-            cfg, workers = write_config(folder, home, {"mode": "http", "port": cport}), 2
+            cfg, workers = write_config(folder, home, {"mode": "http", "port": cport}, args.threads), 2
         procs.append(subprocess.Popen([str(BIN / "bundlebot"), "-q", "serve", "--config", str(cfg),
                                        "--port", str(port), "--workers", str(workers)], env=env))
         wait_for(f"{url}/readyz", procs[-1], args.startup_seconds)
@@ -230,6 +232,8 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "bundlebot-bench")
     ap.add_argument("--max-seconds", type=float, default=240.0, help="bound per client level")
     ap.add_argument("--startup-seconds", type=float, default=900.0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="generator.threads of the server (default: the config's, every core to prefill)")
     args = ap.parse_args()
     args.home.mkdir(parents=True, exist_ok=True)
     print_machine()

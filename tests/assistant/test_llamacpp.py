@@ -173,3 +173,67 @@ def test_explanations_refuse_an_adapter_trained_to_score(tmp_path):
     with pytest.raises(ModelError, match="trained for judge scoring"):
         load_generator(GeneratorConfig(explain_adapter="finetune/adapters/default", runtime="llamacpp"),
                        tmp_path, task="explain")
+
+
+# ---- two turns on one context ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def writer(tmp_path_factory):
+    from assistant.llm import load_generator
+    from bundlebot.config.assistant import GeneratorConfig
+
+    return load_generator(GeneratorConfig(runtime="llamacpp", explain_adapter="none", threads=1),
+                          tmp_path_factory.mktemp("bb-writer"), task="explain")
+
+
+def _counting(gen, monkeypatch) -> list[int]:
+    evaluated: list[int] = []
+    real = gen._eval_from
+
+    def count(start, ids):
+        evaluated.append(len(ids))
+        return real(start, ids)
+
+    monkeypatch.setattr(gen, "_eval_from", count)
+    return evaluated
+
+
+def test_two_streams_at_once_each_decode_their_own_tokens_once(writer, monkeypatch):
+    import threading
+    import time
+
+    prompts = [[{"role": "user", "content": f"Say something short about {what}."}] for what in ("tea", "gardens")]
+    alone = [list(writer.greedy_ids(p, 24)) for p in prompts]
+    evaluated = _counting(writer, monkeypatch)
+    out: dict[int, list[int]] = {}
+    start = threading.Barrier(2)
+
+    def run(n):
+        start.wait()
+        out[n] = []
+        for tid in writer.greedy_ids(prompts[n], 24):
+            out[n].append(tid)
+            time.sleep(0.005)  # a reader that does something with each token: the other stream's chance
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [out[0], out[1]] == alone
+    # each stream's prompt once (the system block may be cached) and one step per token: no re-evaluation
+    once = sum(len(writer.encode(p)) + len(ids) for p, ids in zip(prompts, alone, strict=True))
+    assert sum(evaluated) <= once, (sum(evaluated), once)
+
+
+def test_a_stalled_stream_loses_the_context_and_still_finishes_its_own_text(writer, monkeypatch):
+    import assistant.llamacpp as lc
+
+    monkeypatch.setattr(lc, "OWNER_WAIT_S", 0.2)
+    prompt = [{"role": "user", "content": "Describe a teapot."}]
+    alone = list(writer.greedy_ids(prompt, 16))
+    stalled = writer.greedy_ids(prompt, 16)
+    first = [next(stalled), next(stalled)]  # its reader stops here, without closing it
+    other = [{"role": "user", "content": "Name a colour."}]
+    logits, _ = writer.prefill(other)  # waits OWNER_WAIT_S at most, then takes the context
+    assert logits.shape[0] > 0
+    assert first + list(stalled) == alone  # the stalled stream re-evaluated its own tokens
