@@ -58,7 +58,11 @@ class TurnPlan:
     """The request's anchor kind and the kinds bought with it, set by the searches (``assistant.companions``)."""
     companions: dict[str, float] = field(default_factory=dict)
     ideas: list[str] = field(default_factory=list)
-    """What a present named only by its recipient usually is (``assistant.gifts``), each searched too."""
+    """What a present named only by its recipient usually is (``assistant.gifts``), or what a gathering named
+    by its occasion is laid with (``assistant.gatherings``), each searched too."""
+    ideas_are_kinds: bool = False
+    """The ideas are a gathering's needs: kinds of thing, so a "napkin charm" is no napkin (a present's ideas
+    are kinds or themes: a "garden thermometer" is a garden present)."""
     lang: str = "en"
     """The language of this turn's message (answers follow it)."""
     foreign: str = ""

@@ -30,6 +30,7 @@ from assistant.companions import COMPANION_K, anchor_kind, companions, item_weig
 from assistant.edits import Edit, parse_edit
 from assistant.explain import reason_of
 from assistant.fusion import fuse, rank_scores, scoring_mode
+from assistant.gatherings import needs_for
 from assistant.gifts import ideas_for
 from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
@@ -112,8 +113,14 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     if retriever.currency and c.currency != retriever.currency:
         c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
     _default_query(plan)
-    # the lexicon is fitted on first use: only a request naming nothing but its recipient pays for it
-    plan.ideas = ideas_for(c, lambda term: retriever.lexicon.knows(term)) if plan.kind != "restart" else []
+    # the lexicon is fitted on first use: only a request naming nothing but its recipient or gathering pays
+    def known(term: str) -> bool:
+        return retriever.lexicon.knows(term)
+
+    plan.ideas = ideas_for(c, known) if plan.kind != "restart" else []
+    if not plan.ideas and plan.kind != "restart":
+        plan.ideas = needs_for(c, known)
+        plan.ideas_are_kinds = bool(plan.ideas)
     plan.plan_kinds = cfg.companion_bonus > 0
     plan.lang = new_state.language = lang if lang in SUPPORTED else "en"
     if edit.kind in ("new", "restart"):  # the request's own words too, not only the shop's word for them
@@ -178,7 +185,7 @@ def searches(plan: TurnPlan) -> list[str]:
 
 
 def _search_terms(plan: TurnPlan) -> list[tuple[str, str | None]]:
-    """``searches`` with, for each, the present idea it searches (None for the others)."""
+    """``searches`` with, for each, the idea it searches (None for the others)."""
     c = plan.constraints
     context = f" for {c.occasion}" if c.occasion else ""
     out: list[tuple[str, str | None]] = [(plan.extra_query + context, None)] if plan.extra_query else []
@@ -230,14 +237,33 @@ class Search(NamedTuple):
     k: int | None
     pool: Any
     idea: str | None = None
-    """A present idea ("mug"): only the items whose titles name it are its candidates. A search for mugs
-    also finds cups, and a cup beside the mug is two of one present."""
+    """A present's idea or a gathering's need ("mug", "napkin"): only the items whose titles name it are its
+    candidates. A search for mugs also finds cups, and a cup beside the mug is two of one present."""
+    of_kind: bool = False
+    """The idea is a kind: an item whose kind holds it only as a modifier is a thing for it ("napkin charm",
+    "candle holder"), not one of it."""
 
     def ranked(self, retriever: ShopRetriever) -> list[ScoredItem]:
         if self.idea is None:
             return retriever.rank(self.pool, self.k)
-        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, self.idea)]
+        kinds = retriever.shop_kinds() if self.of_kind else None
+        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, self.idea)
+                and not (kinds is not None and modifies(self.idea, kinds.of(s.item)[0]))]
         return hits[: self.k]
+
+
+def modifies(term: str, kind: str) -> bool:
+    """Whether ``term``'s head word is in ``kind`` only as a modifier ("napkin" in "napkin charm").
+
+    >>> modifies("napkin", "napkin charm"), modifies("napkins", "paper napkin"), modifies("teacup", "saucer")
+    (True, False, False)
+    """
+    from assistant.rules import kind_group
+    from assistant.text import stem
+
+    words = kind.split()
+    head = kind_group(term)
+    return kind_group(kind) != head and any(stem(w) == head for w in words[:-1])
 
 
 def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
@@ -251,7 +277,8 @@ def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, 
         k = None if q == plan.query and not plan.ideas else MUST_HAVE_K  # ideas: the request says too little
         foreign = {"foreign": plan.foreign} if plan.foreign and q == plan.query else {}
         out.append(Search(k, retriever.gather(q, shopper=shopper, filters=filters, k=k, chosen=plan.pinned,
-                                              history_before=history_before, **foreign), idea))
+                                              history_before=history_before, **foreign),
+                          idea, plan.ideas_are_kinds and idea is not None))
     kinds = retriever.shop_kinds()
     if plan.plan_kinds:
         plan.anchor = anchor_kind(kinds, out[-1].pool)

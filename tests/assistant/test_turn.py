@@ -32,7 +32,7 @@ def test_a_head_count_adds_a_search_among_the_per_person_kinds() -> None:
     assert per_person_items(kinds) == ("N1", "N2", "P1", "P2")
     pools = search_pools(retriever, first_plan("a tea party for six"), None)
     assert len(pools) == 2 and pools[-1].pool.query == "tea party"  # the request's own search stays last
-    k, extra, idea = pools[0]
+    k, extra, idea, _ = pools[0]
     assert k is not None and idea is None and {it.id for it in extra.items} == {"N1", "N2", "P1", "P2"}
     assert len(search_pools(retriever, first_plan("a tea party"), None)) == 1  # no head count, no companions
     assert len(search_pools(FakeRetriever(ITEMS), first_plan("a tea party for six"), None)) == 1  # no kinds
