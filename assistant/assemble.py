@@ -132,7 +132,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
             notes.append(_dropped(p.item, c, rej))
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer), slot_min_price)
     unmet = _must_haves(chosen, pool, c, size, kinds)
-    fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(matches_term(s.item.title, t)
+    fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(kinds.names(s.item, t)
                                                                           for t in c.must_have)}
     first = len(chosen)
     _named_kinds(chosen, pool, c, size, kinds)
@@ -148,7 +148,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
     if not chosen:
         unmet = ["nothing"]
     quantities = {s.item.id: q for s in chosen if (q := kinds.quantity(s.item)) != 1}
-    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes, known), quantities)
+    return Assembly(chosen, total, unmet, _message(chosen, c, size, unmet, notes, known, kinds), quantities)
 
 
 def _greedy(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int, kinds: Kinding,
@@ -214,13 +214,14 @@ def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints
                 kinds: Kinding) -> list[str]:
     unmet = []
     for term in c.must_have:
-        if any(matches_term(s.item.title, term) for s in chosen):
+        if any(kinds.names(s.item, term) for s in chosen):
             continue
         if len(chosen) >= size:
             unmet.append("must_have")
             continue
-        hit = next((s for s in pool if matches_term(" ".join([s.item.title, s.item.description]), term)
-                    and _fits(chosen, s.item, c, kinds)), None)
+        hit = next((s for s in pool if kinds.names(s.item, term) and _fits(chosen, s.item, c, kinds)), None)
+        hit = hit or next((s for s in pool if matches_term(s.item.description, term)
+                           and _fits(chosen, s.item, c, kinds)), None)  # a description names it too
         if hit is None:
             unmet.append("must_have")
             continue
@@ -324,7 +325,7 @@ def _total(chosen: list[ScoredItem], kinds: Kinding) -> float | None:
 
 
 def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[str], notes: list[str],
-             known: Callable[[str], bool] | None) -> str:
+             known: Callable[[str], bool] | None, kinds: Kinding) -> str:
     parts = list(notes)
     limits = []
     if c.budget is not None:
@@ -337,6 +338,6 @@ def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[st
     if "size" in unmet:
         parts.append(f"Only {len(chosen)} of the {size} items asked for fit{where}.")
     if "must_have" in unmet:
-        missing = [t for t in c.must_have if not any(matches_term(s.item.title, t) for s in chosen)]
+        missing = [t for t in c.must_have if not any(kinds.names(s.item, t) for s in chosen)]
         parts.append(f"Could not include {said_back(missing, known=known)}{where}.")
     return " ".join(parts)

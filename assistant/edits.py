@@ -62,6 +62,8 @@ class Edit:
     """Ids of the bundle items the edit is about."""
     query: str = ""
     """What to search for (the replacement, the addition, or the new request)."""
+    named: str = ""
+    """The kind a replacement's targets were named by ("swap the cups"): the swap keeps it."""
     cheaper: bool = False
     nicer: bool = False
     """A replacement asked to be nicer, better or dearer: it must cost more than the item it replaces."""
@@ -97,7 +99,10 @@ def parse_edit(text: str, bundle: list[str], titles: dict[str, str],
             with_ = (m.groupdict().get("w") or "") if kind == "replace" else ""
             query = "" if not _concrete(with_) else with_
             cheaper = bool(_CHEAPER_RE.search(text))
-            return Edit(kind, targets=targets, query=_strip_articles(query), cheaper=cheaper,
+            said = _strip_articles(m.group("t"))
+            named = said if kind == "replace" and _concrete(said) and all(
+                matches_term(titles.get(t, ""), said) for t in targets) else ""
+            return Edit(kind, targets=targets, query=_strip_articles(query), named=named, cheaper=cheaper,
                         nicer=not cheaper and bool(_NICER_RE.search(text)), constraints=stated)
     m = re.search(r"\bcheaper\s+(?P<t>.+)", text, re.I)
     if m:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.quantities import pack_of, per_person_kinds, quantity
-from assistant.text import content_stems, jaccard
+from assistant.text import content_stems, jaccard, matches_term
 from retrieval.types import Item, ScoredItem
 
 # Words that describe a variant, not a kind of product: "TEAPOT RED RETROSPOT" is a teapot.
@@ -132,6 +132,30 @@ class Kinding:
         ``plural``: and names it in the plural ("mugs")."""
         asked = self._plural if plural else self._asked
         return any(_same_word(w, a) for w in content_stems(kind) for a in asked)
+
+    def names(self, item: Item, term: str) -> bool:
+        """Whether the item is one of what ``term`` names (a must-have, a swap's kind): its title holds the
+        term (``matches_term``), not only after the word its kind is named by. A gift shop writes a design
+        after what the item is: "Gardeners Kneeling Pad Cup Of Tea" is a pad, "Doormat Union Flag" no flag.
+
+        >>> k = Kinding(kind_of=lambda it: ("pad", "main") if "Pad" in it.title else ("saucer", "main"))
+        >>> k.names(Item("p", "Gardeners Kneeling Pad Cup Of Tea"), "cups")
+        False
+        >>> k.names(Item("t", "Green Regency Teacup And Saucer"), "cups")
+        True
+        """
+        from assistant.text import STOPWORDS, stem, stems, tokens, word_hit
+
+        if not matches_term(item.title, term):
+            return False
+        kind = self.of(item)
+        words = stems(item.title)
+        head = kind_group(kind[0]) if kind else None
+        at = next((i for i, w in enumerate(words) if head and word_hit(w, head)), None)
+        if at is None:
+            return True
+        wanted = [stem(t) for t in tokens(term) if t not in STOPWORDS] or [stem(t) for t in tokens(term)]
+        return any(word_hit(w, tw) for w in words[: at + 1] for tw in wanted)
 
     def names_whole(self, kind: str) -> bool:
         """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""

@@ -170,14 +170,15 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
         plan.pinned, plan.size = keep, max(len(keep), 0)
     elif edit.kind == "replace":
         plan.pinned = keep
-        plan.extra_query = edit.query or " ".join(titles.get(t, "") for t in edit.targets).strip()
+        # "swap the cups": another of the kind the shopper named; "swap the teapot for a jug": the jug
+        plan.extra_query = edit.query or edit.named or " ".join(titles.get(t, "") for t in edit.targets).strip()
         known = [p for t in edit.targets if (p := prices.get(t)) is not None]
         if edit.cheaper and known:
             plan.slot_max_price = min(known)
         if edit.nicer and known:
             plan.slot_min_price = max(known)
-        if edit.query:
-            c.must_have = list(dict.fromkeys(c.must_have + [edit.query]))
+        if edit.query or edit.named:
+            c.must_have = list(dict.fromkeys(c.must_have + [edit.query or edit.named]))
     elif edit.kind == "add":
         plan.pinned, plan.size = bundle, min(len(bundle) + 1, max_size)
         if edit.query:

@@ -55,3 +55,24 @@ def test_a_needs_candidates_are_of_its_kind_not_things_for_it(demo_retriever) ->
     assert not any(kinds.of(s.item)[0] == "napkin charm" for s in got), [s.item.title for s in got]
     everything = [s.item for s in demo_retriever.rank(need.pool, None) if matches_term(s.item.title, "napkin")]
     assert any(kinds.of(it)[0] == "napkin charm" for it in everything)  # there were charms to leave out
+
+
+def test_swapping_the_cups_of_a_tea_party_gives_a_cheaper_cup(demo_config, demo_retriever, online_retail) -> None:
+    from assistant.rules import Kinding
+    from assistant.service import ShoppingAssistant
+    from assistant.types import ConversationState
+
+    cfg = copy.deepcopy(demo_config)
+    cfg.assistant.fusion, cfg.assistant.explain = False, False
+    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+    by_title = {it.title: it for it in online_retail.items}
+    bundle = [by_title[t] for t in ("Green Regency Teacup And Saucer", "Regency Teapot Roses",
+                                    "Red Retrospot Cake Stand", "Set/6 Red Spotty Paper Plates")]
+    state = ConversationState(shop="demo", constraints=first_plan("hosting a tea party for six, about £25").constraints,
+                              bundle=[it.id for it in bundle])
+    swapped, _ = bot.turn("swap the cups for cheaper ones", state)
+    new = [ln for ln in swapped.items if ln.id not in state.bundle]
+    assert len(new) == 1 and new[0].price < bundle[0].price, [ln.title for ln in swapped.items]
+    assert bundle[0].id not in {ln.id for ln in swapped.items}
+    # one of what the shopper named, not a title that merely mentions it ("Kneeling Pad Cup Of Tea")
+    assert Kinding(demo_retriever.kind).names(demo_retriever.item(new[0].id), "cups"), new[0].title
