@@ -7,7 +7,8 @@ cup. What does is plain, and written in the title: who it is made for.
 
 A request is **for a grown-up** when its recipient is one (``ADULTS``; a son, daughter, niece or nephew only
 with an age of at least ``gifts.ADULT_AGE``: "my nephew's 18th") or its occasion is one grown-ups have
-(``ADULT_OCCASIONS``: a graduation, a retirement), and it says nothing of children (``REQUEST_WORDS``: "for
+(``ADULT_OCCASIONS``: a graduation, a retirement) or it is for a group of grown-ups (``GROUP_WORDS``: "a
+barbecue for 8 friends"), and it says nothing of children (``REQUEST_WORDS``: "for
 the kids", "a baby's first Christmas", a must-have "kids' cutlery"). Then ``for_grown_ups`` drops the
 candidates whose title or category is marked for children (``ITEM_WORDS``), unless fewer than ``MIN_LEFT``
 would remain: a toy shop still answers. The words are English catalog words, not one shop's: "baby" is not
@@ -49,6 +50,10 @@ ADULT_OCCASIONS = frozenset({
 """Occasions (``parse.OCCASIONS``) that are grown-ups' whoever the present is for."""
 ITEM_WORDS = ("child", "children", "childrens", "childs", "kid", "kids", "toddler", "toddlers")
 """What marks an item as made for children, in its title or category."""
+GROUP_WORDS = ("friends", "adults", "grown-ups", "grownups", "colleagues", "coworkers", "co-workers",
+               "workmates", "neighbours", "neighbors")
+"""Who a gathering is for, when they are grown-ups: "a barbecue for 8 friends" (not with a child recipient:
+"my son and his friends")."""
 REQUEST_WORDS = ("child", "children", "childrens", "kid", "kids", "toddler", "toddlers", "baby", "babies",
                  "nursery", "little one", "little ones", "grandchildren", "grandkids")
 """What makes a request one that includes children."""
@@ -65,6 +70,7 @@ def _pattern(words: Sequence[str]) -> re.Pattern[str]:
 
 _ITEM = _pattern(ITEM_WORDS)
 _REQUEST = _pattern(REQUEST_WORDS)
+_GROUP = _pattern(GROUP_WORDS)
 _AGE_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 
 
@@ -82,8 +88,9 @@ def grown_up_request(c: Constraints) -> bool:
     age = max((int(m.group(1)) for m in _AGE_RE.finditer(c.query)), default=0)
     recipient = c.recipient or ""
     occasion = (c.occasion or "").lower()
-    return (recipient in ADULTS or (recipient in GROWN_WITH_AGE and age >= ADULT_AGE)
-            or occasion in ADULT_OCCASIONS)
+    if recipient in GROWN_WITH_AGE or recipient in ("kids", "baby"):
+        return age >= ADULT_AGE
+    return recipient in ADULTS or occasion in ADULT_OCCASIONS or bool(_GROUP.search(said))
 
 
 def for_grown_ups(items: Sequence[T], c: Constraints, *, key: Callable[[T], object] = lambda x: x,
