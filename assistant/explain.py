@@ -251,6 +251,9 @@ def claim_problems(sentence: str, facts: Facts) -> list[str]:
         problems.append("a budget the request did not state")
     problems += [f"a limit that is not the budget: {m.group(0)}" for m in _YOUR_LIMIT_RE.finditer(sentence)
                  if not re.match(r"(?:[£$€]\s?\d[\d.,]*\s+)?budget\b", m.group(1), re.I)]
+    problems += [f"an amount called the shopper's that is not the budget: {m.group(0)}"
+                 for m in _YOUR_MONEY_RE.finditer(sentence)]
+    problems += [f"a count of buyers no fact holds: {m.group(0)}" for m in _BUYERS_RE.finditer(sentence)]
     return problems
 
 
@@ -385,6 +388,12 @@ _YOUR_LIMIT_RE = re.compile(r"\b(?:within|under|below|inside|over)\s+your\s+((?:
                             re.I)
 """"within your £25.00 budget" states the budget; "within your neighbour" or "under your 4 kinds" is the
 budget sentence copied onto a request that has none."""
+_YOUR_MONEY_RE = re.compile(r"\byour\s+[£$€]\s?\d+(?:[.,]\d{1,2})?(?!\d|[.,]\d)"
+                            r"(?!\s*(?:total\s+|overall\s+)?budget\b)", re.I)
+""""your £25.00 budget" is the shopper's; "bought it with your £3.95" calls an item's price theirs."""
+_BUYERS_RE = re.compile(r"\b\d+\s+(?:people|persons|shoppers|customers|buyers|guests)\b"
+                        r"(?=[^.!?]*\b(?:bought|buy|buys|ordered|chose|picked)\b)", re.I)
+"""The facts count orders, never people: "All 6 people bought it" turns the request's head count into buyers."""
 _SENTENCE_END_RE = re.compile(r"[.!?][\"')\]]*\s")
 _MONEY_RE = re.compile(r"[£$€]\s?(\d+(?:[.,]\d{1,2})?)")
 _BUDGET_AFTER_RE = re.compile(r"\s*(?:total\s+|overall\s+|whole\s+)?budget\b")

@@ -171,6 +171,10 @@ def test_sentences_that_state_facts_pass(text: str) -> None:
     # the budget sentence copied onto something else
     ("The total is £11.80, within your tea party.", "a limit that is not the budget: within your tea party"),
     ("At £11.80, it stays £13.20 under your 2 kinds.", "a limit that is not the budget"),
+    # a head count and a price turned into buyers and the shopper's money (a served text, session 23)
+    ("The napkins are in 40 orders of this shop. All 6 people bought it with your £11.80.",
+     "a count of buyers no fact holds: 6 people"),
+    ("The cakestand comes with your £11.80.", "an amount called the shopper's that is not the budget"),
 ])
 def test_sentences_without_support_fail(text: str, problem: str) -> None:
     problems = check_explanation(text, shop_facts())
