@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from assistant.audience import MIN_LEFT, for_children, for_grown_ups, grown_up_request
-from assistant.turn import Pool, first_plan
-from retrieval.types import Item, ScoredItem
+from assistant.audience import for_children, grown_up_request
+from assistant.turn import first_plan
+from retrieval.types import Item
 
 
 @pytest.mark.parametrize(("request_text", "grown_up"), [
@@ -32,23 +30,8 @@ def test_an_item_is_for_children_by_its_title_or_category() -> None:
     assert not for_children(Item("f", "Kidney Beans"))
 
 
-def test_the_pool_keeps_childrens_items_only_when_little_else_is_left() -> None:
-    kids = [ScoredItem(Item(f"k{i}", f"Childrens Cup {i}"), 1.0) for i in range(MIN_LEFT)]
-    plain = [ScoredItem(Item(f"p{i}", f"Red Mug {i}"), 0.5) for i in range(MIN_LEFT)]
-    dad, son = first_plan("a present for my dad").constraints, first_plan("a present for my son").constraints
-    assert [s.item.id for s in Pool([*kids, *plain]).usable(dad)] == [s.item.id for s in plain]
-    assert len(Pool([*kids, *plain]).usable(son)) == 2 * MIN_LEFT
-    few = plain[: MIN_LEFT - 1]
-    assert len(Pool([*kids, *few]).usable(dad)) == MIN_LEFT + len(few)  # too few left: nothing dropped
-    assert for_grown_ups([], dad) == []
-
-
-def test_no_childrens_things_in_a_grown_ups_present_from_the_demo_shop(demo_config, demo_retriever) -> None:
-    from assistant.service import ShoppingAssistant
-
-    cfg = copy.deepcopy(demo_config)
-    cfg.assistant.fusion, cfg.assistant.explain = False, False
-    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+def test_no_childrens_things_in_a_grown_ups_present_from_the_demo_shop(demo_bot, demo_retriever) -> None:
+    bot = demo_bot
     for request in ("breakfast in bed for my wife on mother's day, around £20",
                     "a birthday present for my sister who bakes every weekend, under £15"):
         r, _ = bot.turn(request)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from assistant.gatherings import MAX_NEEDS, NEEDS, needs_for
 from assistant.parse import OCCASIONS, parse_request
 from assistant.text import matches_term
@@ -25,12 +23,8 @@ def test_needs_only_for_a_gathering_without_a_list_of_its_own() -> None:
     assert needs_for(parse_request("a picnic for four"), lambda term: term in ("cutlery", "cup")) == ["cutlery", "cup"]
 
 
-def test_a_tea_party_in_the_demo_shop_is_laid_with_what_a_tea_party_needs(demo_config, demo_retriever) -> None:
-    from assistant.service import ShoppingAssistant
-
-    cfg = copy.deepcopy(demo_config)
-    cfg.assistant.fusion, cfg.assistant.explain = False, False
-    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+def test_a_tea_party_in_the_demo_shop_is_laid_with_what_a_tea_party_needs(demo_bot, demo_retriever) -> None:
+    bot = demo_bot
     request = "hosting a tea party for six, about £25"
     plan = first_plan(request)
     plan.ideas = needs_for(plan.constraints, demo_retriever.lexicon.knows)
@@ -57,14 +51,11 @@ def test_a_needs_candidates_are_of_its_kind_not_things_for_it(demo_retriever) ->
     assert any(kinds.of(it)[0] == "napkin charm" for it in everything)  # there were charms to leave out
 
 
-def test_swapping_the_cups_of_a_tea_party_gives_a_cheaper_cup(demo_config, demo_retriever, online_retail) -> None:
+def test_swapping_the_cups_of_a_tea_party_gives_a_cheaper_cup(demo_bot, demo_retriever, online_retail) -> None:
+    bot = demo_bot
     from assistant.rules import Kinding
-    from assistant.service import ShoppingAssistant
     from assistant.types import ConversationState
 
-    cfg = copy.deepcopy(demo_config)
-    cfg.assistant.fusion, cfg.assistant.explain = False, False
-    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
     by_title = {it.title: it for it in online_retail.items}
     bundle = [by_title[t] for t in ("Green Regency Teacup And Saucer", "Regency Teapot Roses",
                                     "Red Retrospot Cake Stand", "Set/6 Red Spotty Paper Plates")]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from assistant.gifts import IDEAS, MAX_IDEAS, ideas_for
 from assistant.parse import RECIPIENTS, parse_request
 from assistant.text import matches_term
@@ -43,12 +41,8 @@ def test_the_ideas_are_searched_before_the_request_itself() -> None:
     assert searches(plan) == ["teapot for christmas", "cushion for christmas", plan.query]
 
 
-def test_a_gift_for_a_gran_in_the_demo_shop_is_made_of_those_ideas(demo_config, demo_retriever) -> None:
-    from assistant.service import ShoppingAssistant
-
-    cfg = copy.deepcopy(demo_config)
-    cfg.assistant.fusion, cfg.assistant.explain = False, False
-    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+def test_a_gift_for_a_gran_in_the_demo_shop_is_made_of_those_ideas(demo_bot, demo_retriever) -> None:
+    bot = demo_bot
     r, state = bot.turn("a gift for my gran under £15")
     ideas = ideas_for(parse_request("a gift for my gran under £15"), demo_retriever.lexicon.knows)
     assert ideas and r.items and r.total <= 15
@@ -58,7 +52,7 @@ def test_a_gift_for_a_gran_in_the_demo_shop_is_made_of_those_ideas(demo_config, 
     assert cheaper.items and any(any(w in ln.title.lower() for w in words) for ln in cheaper.items)
 
 
-def test_an_ideas_candidates_are_items_that_name_it(demo_config, demo_retriever) -> None:
+def test_an_ideas_candidates_are_items_that_name_it(demo_retriever) -> None:
     # a search for "mug" also finds the shop's cups: a mug and a cup are two of one present
     plan = first_plan("a birthday present for my dad")
     plan.ideas = ["mug", "torch"]

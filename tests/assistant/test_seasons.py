@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
+from assistant import audience
 from assistant.seasons import MIN_LEFT, off_season, season_of, seasons_named
 from assistant.turn import Pool, first_plan
 from retrieval.types import Item, ScoredItem
@@ -28,23 +27,23 @@ def test_an_item_is_seasonal_by_its_title_or_category() -> None:
     assert season_of(Item("e", "Heart Of Wicker")) is None
 
 
-def test_the_pool_keeps_off_season_items_only_when_little_else_is_left() -> None:
-    xmas = [ScoredItem(Item(f"x{i}", f"Christmas Bauble {i}"), 1.0) for i in range(MIN_LEFT)]
-    plain = [ScoredItem(Item(f"p{i}", f"Party Bunting {i}"), 0.5) for i in range(MIN_LEFT)]
-    wedding, christmas = first_plan("a barn wedding").constraints, first_plan("a christmas party").constraints
-    assert [s.item.id for s in Pool([*xmas, *plain]).usable(wedding)] == [s.item.id for s in plain]
-    assert len(Pool([*xmas, *plain]).usable(christmas)) == 2 * MIN_LEFT
-    few = plain[: MIN_LEFT - 1]
-    assert len(Pool([*xmas, *few]).usable(wedding)) == MIN_LEFT + len(few)  # too few left: nothing dropped
-    assert off_season([], "anything") == []
+@pytest.mark.parametrize(("title", "drops", "keeps", "min_left"), [
+    ("Christmas Bauble", "a barn wedding", "a christmas party", MIN_LEFT),  # another holiday's stock
+    ("Childrens Cup", "a present for my dad", "a present for my son", audience.MIN_LEFT),  # a child's thing
+])
+def test_the_pool_keeps_what_a_filter_drops_only_when_little_else_is_left(title, drops, keeps, min_left) -> None:
+    out = [ScoredItem(Item(f"x{i}", f"{title} {i}"), 1.0) for i in range(min_left)]
+    plain = [ScoredItem(Item(f"p{i}", f"Party Bunting {i}"), 0.5) for i in range(min_left)]
+    dropping, keeping = first_plan(drops).constraints, first_plan(keeps).constraints
+    assert [s.item.id for s in Pool([*out, *plain]).usable(dropping)] == [s.item.id for s in plain]
+    assert len(Pool([*out, *plain]).usable(keeping)) == 2 * min_left
+    few = plain[: min_left - 1]
+    assert len(Pool([*out, *few]).usable(dropping)) == min_left + len(few)  # too few left: nothing dropped
+    assert off_season([], "anything") == [] and audience.for_grown_ups([], dropping) == []
 
 
-def test_no_christmas_stock_in_a_summer_or_pet_bundle_of_the_demo_shop(demo_config, demo_retriever) -> None:
-    from assistant.service import ShoppingAssistant
-
-    cfg = copy.deepcopy(demo_config)
-    cfg.assistant.fusion, cfg.assistant.explain = False, False
-    bot = ShoppingAssistant(cfg, "demo", retriever=demo_retriever)
+def test_no_christmas_stock_in_a_summer_or_pet_bundle_of_the_demo_shop(demo_bot, demo_retriever) -> None:
+    bot = demo_bot
     for request in ("a rustic barn wedding, lanterns and bunting, under £40",
                     "my friend has just got a puppy, something for her and the dog, under £15"):
         r, _ = bot.turn(request)
