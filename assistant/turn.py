@@ -113,14 +113,8 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     if retriever.currency and c.currency != retriever.currency:
         c.currency = retriever.currency  # the shop's currency: a "$" in a GBP shop still means its prices
     _default_query(plan)
-    # the lexicon is fitted on first use: only a request naming nothing but its recipient or gathering pays
-    def known(term: str) -> bool:
-        return retriever.lexicon.knows(term)
-
-    plan.ideas = ideas_for(c, known) if plan.kind != "restart" else []
-    if not plan.ideas and plan.kind != "restart":
-        plan.ideas = needs_for(c, known)
-        plan.ideas_are_kinds = bool(plan.ideas)
+    if plan.kind != "restart":
+        set_ideas(plan, lambda term: retriever.lexicon.knows(term))
     plan.plan_kinds = cfg.companion_bonus > 0
     plan.lang = new_state.language = lang if lang in SUPPORTED else "en"
     if edit.kind in ("new", "restart"):  # the request's own words too, not only the shop's word for them
@@ -147,16 +141,31 @@ def read_turn(message: str, state: ConversationState,
     return lang, english, " ".join(unplaced), placed
 
 
-def first_plan(message: str, cfg: AssistantConfig | None = None) -> TurnPlan:
-    """The plan of a first message (what ``plan_turn`` gives with no state), without a shop: the searches
-    and constraints a training or evaluation request shares with a shopper's first turn."""
+def first_plan(message: str, cfg: AssistantConfig | None = None, known: Callable[[str], bool] | None = None
+               ) -> TurnPlan:
+    """The plan of a first message (what ``plan_turn`` gives with no state): the searches and constraints a
+    training or evaluation request shares with a shopper's first turn. ``known`` (the shop's
+    ``lexicon.knows``) adds a present's ideas or a gathering's needs, as a live turn does; without it the
+    plan needs no shop."""
     cfg = cfg or AssistantConfig()
     stated = parse_request(message)
     _, plan = apply_edit(ConversationState(shop=""), Edit("new", query=stated.query, constraints=stated),
                          prices={}, default_size=cfg.default_size, max_size=cfg.max_size)
     _default_query(plan)
+    if known is not None:
+        set_ideas(plan, known)
     plan.plan_kinds = cfg.companion_bonus > 0
     return plan
+
+
+def set_ideas(plan: TurnPlan, known: Callable[[str], bool]) -> None:
+    """What the plan searches besides the request: a present's ideas (``gifts``), else a gathering's needs
+    (``gatherings``), in the words the shop knows. The lexicon is fitted on first use: only a request that
+    names nothing but its recipient or gathering pays for it."""
+    plan.ideas = ideas_for(plan.constraints, known)
+    if not plan.ideas:
+        plan.ideas = needs_for(plan.constraints, known)
+        plan.ideas_are_kinds = bool(plan.ideas)
 
 
 def _default_query(plan: TurnPlan) -> None:

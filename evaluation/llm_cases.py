@@ -59,7 +59,7 @@ def case_input(app: Any, retriever: Any, case: Case, k: int) -> CaseInput:
     lines (``assistant.turn.gather``), and the whole usable list ``assistant.fusion.fuse`` ranks."""
     from assistant import turn
 
-    plan = turn.first_plan(case.turns[0], app.assistant)
+    plan = turn.first_plan(case.turns[0], app.assistant, known=retriever.lexicon.knows)
     pool = turn.gather(retriever, plan, case.shopper)
     every = turn.relevant_first(pool.usable(plan.constraints), app.assistant.relevance_margin)  # as turn.score
     return {"id": case.id, "query": plan.extra_query or plan.query, "shopper": case.shopper,

@@ -210,7 +210,7 @@ def live_turn(t: Target, retriever: Any) -> tuple[Any, Any]:
     from before the basket (a replayed train basket is not its own history)."""
     from assistant import turn
 
-    plan = turn.first_plan(t.request)
+    plan = turn.first_plan(t.request, known=retriever.lexicon.knows)
     shopper = t.basket.shopper_id if t.source != "bundlerec-food" else None
     before = t.basket.timestamp if shopper else None
     return plan, turn.gather(retriever, plan, shopper, history_before=before, recent=t.history)

@@ -187,7 +187,7 @@ def request_rows(retriever: Any, req: Request, leave: Counter[str] | None = None
     retriever ranks with the hand weights); ``leave``: popularity counts the request's own basket gave."""
     from assistant.turn import first_plan, search_pools
 
-    plan = first_plan(req.text)
+    plan = first_plan(req.text, known=retriever.lexicon.knows)
     seen: dict[str, tuple[np.ndarray, float]] = {}
     for found in search_pools(retriever, plan, req.shopper, history_before=req.before if req.shopper else None):
         pool = found.pool
