@@ -197,13 +197,13 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     if c.budget is not None and budget_problem(text):  # "-£5": the parser saw "£5"
         c.budget, c.budget_min = None, None
         c.uncertain.append("budget")
-    _parse_people(scan, c)
+    company = _parse_people(scan, c)
     _parse_size(scan, c)
     _settle_budget(scan, c)
     c.exclude = _parse_exclusions(scan)
     c.must_have = _parse_must(scan)
     c.occasion = _parse_occasion(text, scan.excluded)
-    c.recipient = _parse_recipient(scan)
+    c.recipient = _parse_recipient(scan) or company
     c.query = _query(scan.text, c)
     if c.size is None and default_size is not None:
         c.size = default_size
@@ -342,14 +342,19 @@ def _parse_recipient(scan: _Scan) -> str | None:
     return RECIPIENTS[(m.group("r") or m.group("r2")).lower()]
 
 
-def _parse_people(scan: _Scan, c: Constraints) -> None:
+def _parse_people(scan: _Scan, c: Constraints) -> str | None:
+    """The head count; returns who the people are when they are a recipient ("for 8 friends" is for friends,
+    as "for my friends" is), else None."""
     m = _PEOPLE_RE.search(scan.text)
     if not m:
-        return
+        return None
     n = words_to_int(m.group("c") or m.group("c2"))
-    if n and 1 <= n <= 500:
-        c.people = n
-        scan.blank(m)
+    if not (n and 1 <= n <= 500):
+        return None
+    c.people = n
+    scan.blank(m)
+    who = m.group(0).lower().split()[-1]
+    return RECIPIENTS.get(who) or RECIPIENTS.get(who.removesuffix("s"))
 
 
 def _parse_size(scan: _Scan, c: Constraints) -> None:

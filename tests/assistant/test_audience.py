@@ -16,7 +16,8 @@ from retrieval.types import Item
     ("a present for my son", False), ("my niece's 7th birthday", False),
     ("a present for my sister and her kids", False), ("baby's first christmas, for my brother's boy", False),
     ("party bag fillers for 15 kids", False), ("a tea party for six", False),
-    ("drinks and nibbles with colleagues", True), ("a party for my son and his friends", False)])
+    ("drinks and nibbles with colleagues", True), ("a barbecue for 8 friends, about £30", True),
+    ("a party for my son and his friends", False)])
 def test_which_requests_are_for_a_grown_up(request_text, grown_up) -> None:
     assert grown_up_request(first_plan(request_text).constraints) is grown_up
 

@@ -56,6 +56,10 @@ REQUESTS = [
     ("a gift for my gran", dict(recipient="grandma")),
     ("gifts for the neighbours, £10", dict(recipient="neighbour", budget=10.0)),
     ("something for my nieces", dict(recipient="niece")),
+    # a head count of a recipient is for them, as "for my friends" is
+    ("a barbecue for 8 friends, about £30", dict(recipient="friend", people=8, occasion="barbecue")),
+    ("party for 10 kids", dict(recipient="kids", people=10)),
+    ("hosting a tea party for six", dict(recipient=None, people=6)),
     ("for my parents' anniversary", dict(recipient="parents", occasion="anniversary")),
     ("stocking fillers for my husband, nothing over £10", dict(recipient="husband", budget=10.0,
                                                                 query="stocking fillers")),
