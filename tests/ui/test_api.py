@@ -20,7 +20,10 @@ A, B, PA = auth("sk-a-secret"), auth("sk-b-secret"), auth("pk_a")
 
 def test_health_ready_docs(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz")
+    deadline = time.monotonic() + 30  # the shop warms in a background thread at startup: ready once it has
+    while (ready := client.get("/readyz")).status_code == 503 and time.monotonic() < deadline:
+        assert ready.json()["ready"] is False and "error" not in ready.json(), ready.json()
+        time.sleep(0.05)
     assert ready.status_code == 200 and ready.json()["ready"] is True
     # the fake shop was never fitted: it ranks with the hand weights, and says how to change that
     assert ready.json()["ranker"] == "hand" and "bundlebot fit --shop" in ready.json()["ranker_note"]
