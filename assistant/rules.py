@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.quantities import pack_of, per_person_kinds, quantity
-from assistant.text import content_stems, jaccard, matches_term
+from assistant.text import content_stems, jaccard, matches_term, stem, stems, term_stems, tokens, word_hit
 from retrieval.types import Item, ScoredItem
 
 # Words that describe a variant, not a kind of product: "TEAPOT RED RETROSPOT" is a teapot.
@@ -73,10 +73,19 @@ def kind_group(kind: str) -> str:
     >>> kind_group("photo frame"), kind_group("frames"), kind_group("t-light holder")
     ('frame', 'frame', 'holder')
     """
-    from assistant.text import stem
-
     words = kind.split()
     return stem(words[-1]) if words else kind
+
+
+def modifies(term: str, kind: str) -> bool:
+    """Whether ``term``'s head word is in ``kind`` only as a modifier ("napkin" in "napkin charm"): an item of
+    that kind is a thing for it, not one of it.
+
+    >>> modifies("napkin", "napkin charm"), modifies("napkins", "paper napkin"), modifies("teacup", "saucer")
+    (True, False, False)
+    """
+    head = kind_group(term)
+    return kind_group(kind) != head and any(stem(w) == head for w in kind.split()[:-1])
 
 
 def _same_word(kind_word: str, asked: str) -> bool:
@@ -98,8 +107,6 @@ class Kinding:
     birthday party" for no "party" item)."""
 
     def __post_init__(self) -> None:
-        from assistant.text import stem, tokens
-
         event = content_stems(self.occasion or "")
         self._asked = content_stems(self.asked) - event
         # "mugs", "cards": several are wanted; "a teapot" is one teapot
@@ -144,18 +151,14 @@ class Kinding:
         >>> k.names(Item("t", "Green Regency Teacup And Saucer"), "cups")
         True
         """
-        from assistant.text import STOPWORDS, stem, stems, tokens, word_hit
-
         if not matches_term(item.title, term):
             return False
         kind = self.of(item)
-        words = stems(item.title)
-        head = kind_group(kind[0]) if kind else None
-        at = next((i for i, w in enumerate(words) if head and word_hit(w, head)), None)
-        if at is None:
+        if kind is None:
             return True
-        wanted = [stem(t) for t in tokens(term) if t not in STOPWORDS] or [stem(t) for t in tokens(term)]
-        return any(word_hit(w, tw) for w in words[: at + 1] for tw in wanted)
+        head, words = kind_group(kind[0]), stems(item.title)
+        at = next((i for i, w in enumerate(words) if word_hit(w, head)), None)
+        return at is None or any(word_hit(w, tw) for w in words[: at + 1] for tw in term_stems(term))
 
     def names_whole(self, kind: str) -> bool:
         """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""

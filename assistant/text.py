@@ -90,10 +90,15 @@ def matches_term(text: str, term: str) -> bool:
     but only at the start or the end of the text word, so "tea" does not match "steam".
     """
     words = stems(text)
-    term_words = [stem(t) for t in tokens(term) if t not in STOPWORDS] or [stem(t) for t in tokens(term)]
+    term_words = term_stems(term)
     if not term_words:
         return False
     return all(any(word_hit(w, tw) for w in words) for tw in term_words)
+
+
+def term_stems(term: str) -> list[str]:
+    """The stems a term is matched by: its content words, or all its words when it has none ("the one")."""
+    return [stem(t) for t in tokens(term) if t not in STOPWORDS] or [stem(t) for t in tokens(term)]
 
 
 def word_hit(word: str, term_word: str) -> bool:

@@ -36,6 +36,7 @@ from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
 from assistant.prompting import format_price
 from assistant.quantities import per_person_items
+from assistant.rules import modifies
 from assistant.seasons import off_season
 from assistant.state import TurnPlan, apply_edit
 from assistant.text import content_stems, matches_term
@@ -259,20 +260,6 @@ class Search(NamedTuple):
         hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, self.idea)
                 and not (kinds is not None and modifies(self.idea, kinds.of(s.item)[0]))]
         return hits[: self.k]
-
-
-def modifies(term: str, kind: str) -> bool:
-    """Whether ``term``'s head word is in ``kind`` only as a modifier ("napkin" in "napkin charm").
-
-    >>> modifies("napkin", "napkin charm"), modifies("napkins", "paper napkin"), modifies("teacup", "saucer")
-    (True, False, False)
-    """
-    from assistant.rules import kind_group
-    from assistant.text import stem
-
-    words = kind.split()
-    head = kind_group(term)
-    return kind_group(kind) != head and any(stem(w) == head for w in words[:-1])
 
 
 def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
