@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from assistant.gifts import ADULT_AGE
+from assistant.gifts import ADULT_AGE, stated_age
 from assistant.types import Constraints
 
 ADULTS = frozenset({
@@ -71,7 +71,6 @@ def _pattern(words: Sequence[str]) -> re.Pattern[str]:
 _ITEM = _pattern(ITEM_WORDS)
 _REQUEST = _pattern(REQUEST_WORDS)
 _GROUP = _pattern(GROUP_WORDS)
-_AGE_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 
 
 def for_children(item: object) -> bool:
@@ -85,7 +84,7 @@ def grown_up_request(c: Constraints) -> bool:
     said = " ".join([c.query, c.occasion or "", *c.must_have])
     if _REQUEST.search(said):
         return False
-    age = max((int(m.group(1)) for m in _AGE_RE.finditer(c.query)), default=0)
+    age = stated_age(c.query)
     recipient = c.recipient or ""
     occasion = (c.occasion or "").lower()
     if recipient in GROWN_WITH_AGE or recipient in ("kids", "baby"):

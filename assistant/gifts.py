@@ -69,12 +69,17 @@ GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER}
 """A son's 18th or 21st is a grown-up's present, not a toy."""
 
 
+def stated_age(query: str) -> int:
+    """The age a request gives ("my nephew's 18th" -> 18; 0 without one)."""
+    return max((int(m.group(1)) for m in _ORDINAL_RE.finditer(query)), default=0)
+
+
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
     """What to search for a present that names only its recipient (and perhaps an occasion); [] otherwise."""
     ideas = IDEAS.get(c.recipient or "")
     if not ideas or c.must_have or (c.occasion and c.occasion.lower().replace("'", "") not in _GIFT_OCCASIONS):
         return []
-    if max((int(m.group(1)) for m in _ORDINAL_RE.finditer(c.query)), default=0) >= ADULT_AGE:
+    if stated_age(c.query) >= ADULT_AGE:
         ideas = GROWN_UP.get(c.recipient or "", ideas)
     said = content_stems(_ORDINAL_RE.sub(" ", c.query)) - _PRESENT - content_stems(c.occasion or "") \
         - _SAID_AS.get(c.recipient or "", set())
