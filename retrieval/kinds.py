@@ -27,11 +27,15 @@ least one other priced kind (a kind's price in a basket: the mean price of its i
 
 K is an ``accessory`` when it has ``MIN_ROLE_BASKETS`` such baskets, ``rel_price <= ACCESSORY_MAX_PRICE``,
 ``top_ratio <= ACCESSORY_MAX_TOP`` and ``partner_lift <= ACCESSORY_MAX_LIFT``: cheap next to what it is
-bought with, hardly ever the dearest thing bought, and bought with anything (wrap, cards, tissue). Every other
-kind is ``main``, and so is every kind of a catalog without prices. Baskets alone cannot tell a gift
-accessory from any other cheap add-on: on Online Retail pencil tubes and card wallets come out accessories
-too, while ribbons (x0.76 of what they are bought with) and gift bags (bought with Christmas crackers, lift 9)
-stay main.
+bought with, hardly ever the dearest thing bought, and bought with anything (wrap, cards, tissue). Baskets
+alone cannot tell a gift accessory from any other cheap add-on: on Online Retail pencil tubes and card wallets
+come out accessories too, while ribbons (x0.76 of what they are bought with) and gift bags (bought with
+Christmas crackers, lift 9) fail the price or the lift test. So a second rule reads the catalog's aisles: a
+kind whose items are mostly in an aisle where at least ``AISLE_ACCESSORY_SHARE`` of the items are of
+accessory kinds is an accessory too when it is no dearer than what it is bought with (``rel_price <= 1``)
+and rarely the dearest (``top_ratio <= ACCESSORY_MAX_TOP``), with ``MIN_ROLE_BASKETS``: ribbons, ribbon
+reels, gift tags and gift bags beside the wrap and the cards. Every other kind is ``main``, and so is every
+kind of a catalog without prices.
 
 ``together(kind, n)``: the kinds in at least ``TOGETHER_SUPPORT`` of K's train baskets (and
 ``MIN_PAIR_BASKETS``), by lift normalized into [0, 1) as ``1 - 1 / lift`` (lift 2 -> 0.5, lift 10 -> 0.9;
@@ -78,6 +82,8 @@ MIN_ROLE_BASKETS = 100
 ACCESSORY_MAX_PRICE = 0.5
 ACCESSORY_MAX_TOP = 0.25
 ACCESSORY_MAX_LIFT = 5.0
+AISLE_ACCESSORY_SHARE = 0.5
+"""An aisle (finest category) this much of whose items are of accessory kinds is an accessories' aisle."""
 PARTNER_SUPPORT = 0.1
 MIN_PAIR_BASKETS = 3
 TOGETHER_SUPPORT = 0.05
@@ -248,7 +254,26 @@ def kind_statistics(items: Sequence[Item], baskets: Sequence[Basket],
         score = 1 - 1 / lift[seen]
         order = np.lexsort((cols[seen], -score))
         together[kind] = [[kinds[cols[seen][i]], round(float(score[i]), 4)] for i in order[:TOGETHER_TOP]]
+    _aisle_accessories(items, kind_of, out)
     return out, together
+
+
+def _aisle_accessories(items: Sequence[Item], kind_of: dict[str, str], stats: dict[str, dict[str, Any]]) -> None:
+    """Make accessories of the cheap kinds that share an aisle with the accessories (the second role rule)."""
+    aisle = {it.id: it.category[-1] for it in items if it.category and it.id in kind_of}
+    per_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    in_aisle, of_accessory = Counter[str](), Counter[str]()
+    for iid, a in aisle.items():
+        per_kind[kind_of[iid]][a] += 1
+        in_aisle[a] += 1
+        of_accessory[a] += stats[kind_of[iid]]["role"] == ACCESSORY
+    for kind, s in stats.items():
+        if s["role"] == ACCESSORY or not per_kind[kind] or s["priced_baskets"] < MIN_ROLE_BASKETS:
+            continue
+        a = max(per_kind[kind].items(), key=lambda kv: (kv[1], kv[0]))[0]
+        if (of_accessory[a] >= AISLE_ACCESSORY_SHARE * in_aisle[a] and s["rel_price"] <= 1.0
+                and s["top_ratio"] <= ACCESSORY_MAX_TOP):
+            s["role"], s["aisle"] = ACCESSORY, a
 
 
 def catalog_fingerprint(items: Sequence[Item], baskets: Sequence[Basket]) -> str:

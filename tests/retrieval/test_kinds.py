@@ -204,9 +204,31 @@ def test_online_retail_roles(fitted: dict[str, Kinds]) -> None:
     kinds = fitted["online-retail"]
     for kind in ("wrap", "card", "tissue"):
         assert kinds.role_of(kind) == ACCESSORY, (kind, kinds.stats[kind])
+    for kind in ("ribbon", "ribbon reel", "tag", "gift bag"):  # by their aisle, beside the wrap and the cards
+        assert kinds.role_of(kind) == ACCESSORY and kinds.stats[kind]["aisle"] == "gift wrap & cards", kind
     for kind in ("teapot", "cake stand", "doormat", "t-light holder", "bunting", "mug", "cushion cover"):
         assert kinds.role_of(kind) == MAIN, (kind, kinds.stats[kind])
     assert len(kinds.accessories()) <= 0.05 * len(kinds.counts())
+
+
+def test_a_cheap_kind_in_the_accessories_aisle_is_an_accessory_and_a_dear_one_is_not() -> None:
+    from retrieval.kinds import _aisle_accessories
+
+    aisle, other = ("stationery", "wrap"), ("home", "decor")
+    items = [Item(f"w{i}", f"WRAP {i}", category=aisle) for i in range(6)]
+    items += [Item("r1", "RIBBON A", category=aisle), Item("r2", "RIBBON B", category=aisle),
+              Item("b1", "BOX A", category=aisle), Item("b2", "BOX B", category=aisle),
+              Item("d1", "RIBBON DOOR", category=other)]
+    kind_of = {it.id: it.title.split()[0].lower() for it in items}
+    kind_of["d1"] = "door"
+    stats = {"wrap": {"role": ACCESSORY}, "door": {"role": MAIN, "priced_baskets": 500, "rel_price": 0.5,
+                                                    "top_ratio": 0.1},
+             "ribbon": {"role": MAIN, "priced_baskets": 500, "rel_price": 0.8, "top_ratio": 0.1},
+             "box": {"role": MAIN, "priced_baskets": 500, "rel_price": 2.0, "top_ratio": 0.6}}
+    _aisle_accessories(items, kind_of, stats)
+    assert stats["ribbon"]["role"] == ACCESSORY  # cheap beside what it is bought with, in the wrap's aisle
+    assert stats["box"]["role"] == MAIN  # the dearest thing bought: a present, whatever its aisle
+    assert stats["door"]["role"] == MAIN  # cheap, but its aisle is not the accessories'
 
 
 def test_online_retail_together(fitted: dict[str, Kinds]) -> None:
