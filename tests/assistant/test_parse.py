@@ -372,6 +372,8 @@ def test_resolve_targets(phrase: str, want: list[str]) -> None:
     ("a sleepover for 5 teenagers under £30", 5, None),
     ("cupcakes for twelve grandkids", 12, None),
     ("3 mugs for my nephews", None, 3),
+    ("4 little thank-you gifts for the nurses, under £20", None, 4),  # what kind of gift, between count and noun
+    ("3 small birthday presents for my niece", None, 3),
 ])
 def test_a_head_count_is_people_not_the_bundle_size(text: str, people: int | None, size: int | None) -> None:
     c = parse_request(text)
