@@ -4,9 +4,10 @@ A mixed-integer program over the ``WINDOW`` best candidates (``scipy.optimize.mi
 ``x_i`` per candidate:
 
     maximise  sum_i (FILL + v_i) x_i + sum_{i<j} w_ij x_i x_j - crowding - shortfall_weight * s / budget
-    s.t.      sum_i x_i <= slots                       (size)
+              - (FILL + EXTRA_COST) e
+    s.t.      sum_i x_i <= slots + e,  0 <= e <= extra  (size; ``extra`` items more may fill the budget)
               sum_i cost_i x_i <= budget                (hard: price x quantity)
-              sum_i cost_i x_i + s >= floor,  s >= 0    (soft: "about £25" -> at least £20; "under £30" -> £18)
+              sum_i r_i cost_i x_i + s >= floor,  s >= 0  (soft: "about £25" -> at least £20; "under £30" -> £18)
               sum_{i in g} x_i <= 1                     (one per kind, no two near-duplicates)
               sum_{i in r} x_i >= 1                     (a kind the request names)
               x_a <= sum_{m main} x_m                   (an accessory the request does not name needs a main item)
@@ -20,6 +21,15 @@ category cost ``DIVERSITY_PENALTY`` (one count variable per step, exact because 
 ``FILL`` outweighs every other term, so the bundle holds as many items as fit before anything else counts:
 a slot left empty is never the price of a better score. Ties are broken by candidate order (best score,
 then item id) with a tiny per-rank epsilon, so the same request gets the same bundle in every process.
+
+Filling the budget. ``r_i`` is the candidate's score over the window's best, in [0, 1], to the power
+``SPEND_POWER``: money counts towards the floor as far as it buys what the request is about. A barbecue's
+best candidates are all cheap (£0.85 napkins, £1.70 of plates for eight); counting every pound alike, a
+£4.95 butter dish scoring a twentieth of the best beat the plates, because it closed more of the floor than
+the plates' score was worth. An item beyond ``slots`` (at most ``extra`` of them, when the size is the
+default and not the shopper's) earns no ``FILL`` and costs ``EXTRA_COST``: it comes only when its score and
+what it brings towards the floor are worth more than that, so a short bundle grows by a fifth thing rather
+than trading its paper cups for something dearer.
 
 >>> p = Problem(value=np.array([0.9, 0.8, 0.5]), cost=np.array([12.0, 9.0, 8.0]), slots=2, budget=20.0,
 ...             groups=[[0, 1]])
@@ -46,12 +56,21 @@ FILL = 20.0
 """Objective weight of one more item: more than dropping an item could ever gain (a few scores of at most ~2
 each, and at most ``SHORTFALL_STATED`` of the floor). Kept this small because HiGHS stops at a relative gap
 of 1e-4 of the objective: with 4 items the answer is optimal to within 0.01 of one item's score."""
+EXTRA_COST = 0.5
+"""What an item beyond the bundle's size must bring, its score plus what it closes of the floor: about half a
+good candidate's score. On the occasions dev cases 0.5 passed a need more than 1.0 and no check fewer."""
 TIE_EPS = 1e-6
 TIME_LIMIT_S = 0.5
 """HiGHS stops here (the window keeps real problems in milliseconds); then the caller's greedy path runs."""
 WINDOW = 24
 """Candidates the optimisation chooses among: the best ones. HiGHS's cost is mostly fixed per model size:
 40 candidates took 50 ms p50 on the loaded 2-core machine, 24 about 40 (BENCHMARKS.md)."""
+SPEND_POWER = 0.5
+"""How much a weak candidate's price counts towards the floor (``r_i``): 0 counts every pound alike, 1 in
+proportion to the score. On the occasions dev cases 0.5 passed the most checks (0 and 1 each lost budget use
+or the needs; EVALUATION.md)."""
+WAITING = 4
+"""Accessories that wait (``Kinding.waits``) in the window, beside its ``WINDOW`` others."""
 PER_KIND = 3
 """Candidates of one kind in the window: one is taken, the others are its upgrades."""
 COMPLEMENT = 0.5
@@ -84,6 +103,8 @@ class Problem:
     cost: np.ndarray
     """Per candidate, price x quantity (0 without a budget)."""
     slots: int
+    spend: np.ndarray | None = None
+    """Per candidate, what its cost brings towards the floor (``r_i cost_i``; None: its whole cost)."""
     budget: float | None = None
     """What is left of the budget after the fixed items (None: no budget)."""
     floor: float | None = None
@@ -102,6 +123,8 @@ class Problem:
     needs_main: list[int] = field(default_factory=list)
     """Candidates allowed only with a main item among ``mains``."""
     mains: list[int] = field(default_factory=list)
+    extra: int = 0
+    """Items allowed beyond ``slots``, each without ``FILL`` and at ``EXTRA_COST`` (only with a floor)."""
 
 
 class _Rows:
@@ -133,24 +156,29 @@ def solve(p: Problem) -> list[int] | None:
     if n == 0 or p.slots <= 0:
         return []
     # the t-th candidate taken of a category has (already + t - 1) companions there; the first is free
-    steps = [[pen * (already + t - 1) for t in range(2 if already == 0 else 1, min(len(members), p.slots) + 1)]
-             for members, already, pen in p.crowds]
     use_floor = p.floor is not None and p.floor > 0 and p.budget is not None and p.budget > 0
+    extra = p.extra if use_floor else 0
+    most = p.slots + extra
+    steps = [[pen * (already + t - 1) for t in range(2 if already == 0 else 1, min(len(members), most) + 1)]
+             for members, already, pen in p.crowds]
     y0, u0 = n, n + len(p.pairs)
     s_col = u0 + sum(len(st) for st in steps)
-    obj = np.zeros(s_col + 1)
+    e_col = s_col + 1
+    obj = np.zeros(e_col + 1)
     obj[:n] = -(FILL + p.value - TIE_EPS * np.arange(n))
     obj[y0:u0] = [-w for *_, w in p.pairs]
     obj[u0:s_col] = [cost for st in steps for cost in st]
     if use_floor:
         obj[s_col] = p.shortfall_weight / float(p.budget)  # type: ignore[arg-type]
+    obj[e_col] = FILL + EXTRA_COST
     rows = _Rows()
     everyone = list(range(n))
-    rows.add(everyone, [1.0] * n, -np.inf, p.slots)
+    rows.add([*everyone, e_col], [1.0] * n + [-1.0], -np.inf, p.slots)
     if p.budget is not None:
         rows.add(everyone, [float(x) for x in p.cost], -np.inf, p.budget + 1e-9)
     if use_floor:
-        rows.add([*everyone, s_col], [*(float(x) for x in p.cost), 1.0], float(p.floor), np.inf)  # type: ignore[arg-type]
+        spend = p.cost if p.spend is None else p.spend
+        rows.add([*everyone, s_col], [*(float(x) for x in spend), 1.0], float(p.floor), np.inf)  # type: ignore[arg-type]
     for g in p.groups:
         if len(g) > 1:
             rows.add(g, [1.0] * len(g), -np.inf, 1.0)
@@ -164,8 +192,8 @@ def solve(p: Problem) -> list[int] | None:
         partners.setdefault(i, []).append(y0 + k)
         partners.setdefault(j, []).append(y0 + k)
     for i, ys in partners.items():  # an item has at most slots - 1 partners: keeps the relaxation tight
-        if len(ys) > p.slots - 1:
-            rows.add([*ys, i], [1.0] * len(ys) + [-(p.slots - 1.0)], -np.inf, 0.0)
+        if len(ys) > most - 1:
+            rows.add([*ys, i], [1.0] * len(ys) + [-(most - 1.0)], -np.inf, 0.0)
     at = u0
     for (members, already, _), st in zip(p.crowds, steps, strict=True):
         if st:  # the members taken beyond the free first one are paid for, cheapest step first (convex)
@@ -175,13 +203,14 @@ def solve(p: Problem) -> list[int] | None:
     for a in p.needs_main:
         others = [m for m in p.mains if m != a]
         rows.add([a, *others], [1.0, *([-1.0] * len(others))], -np.inf, 0.0)
-    a_mat = csr_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), s_col + 1))
-    integrality = np.zeros(s_col + 1)
+    a_mat = csr_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), e_col + 1))
+    integrality = np.zeros(e_col + 1)
     integrality[:n] = 1
-    ub = np.ones(s_col + 1)
+    ub = np.ones(e_col + 1)
     ub[s_col] = np.inf if use_floor else 0.0
+    ub[e_col] = extra
     res = milp(obj, constraints=LinearConstraint(a_mat, np.array(rows.lo), np.array(rows.hi)),
-               integrality=integrality, bounds=Bounds(np.zeros(s_col + 1), ub),
+               integrality=integrality, bounds=Bounds(np.zeros(e_col + 1), ub),
                options={"time_limit": TIME_LIMIT_S})
     if res.x is None or res.status != 0:
         log.warning("bundle optimisation gave no optimum (%s); assembling greedily", res.message)
@@ -190,17 +219,20 @@ def solve(p: Problem) -> list[int] | None:
 
 
 def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
-            kinds: Kinding, shop: ShopFacts) -> list[ScoredItem] | None:
+            kinds: Kinding, shop: ShopFacts, grow: int = 0) -> list[ScoredItem] | None:
     """``fixed`` (pinned, must-haves) plus the best rest of the bundle, chosen at once among the ``WINDOW``
     best candidates (``assistant.optimize``); each kind of ``named`` (the request's kinds' best candidates)
-    stays in it, maybe as a dearer item of that kind. None when the solver fails: then assembly is greedy."""
+    stays in it, maybe as a dearer item of that kind; ``grow`` more items may come to reach the budget's floor
+    (``Problem.extra``). None when the solver fails: then assembly is greedy."""
     spent = sum(kinds.cost(s.item) for s in fixed)
     budget = None if c.budget is None else c.budget - spent
     window = _window(fixed, named, pool, c, kinds, budget)
     if size - len(fixed) <= 0 or not window:
         return fixed
     try:
-        picks = solve(_problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent))
+        problem = _problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent)
+        problem.extra = grow
+        picks = solve(problem)
     except (ImportError, ValueError, RuntimeError) as exc:  # no scipy, or HiGHS refusing the problem
         log.warning("bundle optimisation failed (%s); assembling greedily", exc)
         return None
@@ -213,15 +245,19 @@ def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredIt
 def _window(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredItem], c: Constraints,
             kinds: Kinding, budget: float | None) -> list[ScoredItem]:
     """The candidates the optimisation chooses among: the best ``WINDOW`` that fit beside ``fixed`` alone,
-    at most ``PER_KIND`` of a kind, best score first and ties by id; every ``named`` one."""
-    out, per_kind, names = [], Counter[str](), {s.item.id for s in named}
+    at most ``PER_KIND`` of a kind, best score first and ties by id; every ``named`` one; and besides them at
+    most ``WAITING`` accessories that wait, so that wrapping ranked first does not leave the window with no
+    main item to wrap."""
+    out, per_kind, names, waiting = [], Counter[str](), {s.item.id for s in named}, 0
     for s in sorted([*named, *pool], key=lambda s: (s.item.id not in names, -s.score, s.item.id)):
         if (budget is not None and kinds.cost(s.item) > budget + EPS) or clashes(s, fixed, c, kinds):
             continue
-        k = kinds.of(s.item)
-        if s.item.id not in names and (len(out) >= WINDOW or (k is not None and per_kind[k[0]] >= PER_KIND)):
+        k, waits = kinds.of(s.item), kinds.waits(s.item)
+        if s.item.id not in names and (len(out) - waiting >= WINDOW or (waits and waiting >= WAITING)
+                                       or (k is not None and per_kind[k[0]] >= PER_KIND)):
             continue
         per_kind[k[0] if k else ""] += 1
+        waiting += waits
         out.append(s)
     return sorted(out, key=lambda s: (-s.score, s.item.id))
 
@@ -251,7 +287,10 @@ def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[Scor
     target = c.budget_min if c.budget_min is not None else (UNDER_SHARE * c.budget if c.budget is not None else None)
     waiting = [i for i, it in enumerate(items) if kinds.waits(it)]
     has_main = any(not kinds.waits(s.item) for s in fixed)
-    return Problem(value=value, cost=np.array([kinds.cost(it) for it in items]), slots=slots, budget=budget,
+    cost = np.array([kinds.cost(it) for it in items])
+    best = max((s.score for s in window), default=0.0)
+    share = np.array([min(max(s.score / best, 0.0), 1.0) if best > 0 else 1.0 for s in window]) ** SPEND_POWER
+    return Problem(value=value, cost=cost, spend=cost * share, slots=slots, budget=budget,
                    floor=None if target is None else target - spent,
                    shortfall_weight=SHORTFALL if c.budget_min is None else SHORTFALL_STATED,
                    groups=_groups(window, c, kinds), pairs=pairs, crowds=crowds,

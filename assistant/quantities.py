@@ -17,10 +17,17 @@ BAG VINTAGE DOILY" among the doilies), and eight lunch bags for eight kids would
 accessory, or any item of another kind, comes once. An item whose pack covers the party is preferred
 (``set_bonus``): a "Set Of 6" of cups for six over one cup.
 
+What each guest has one of is common knowledge, not the catalog's: a cup, a mug, a glass, a plate, a napkin
+(``EACH``). A gift shop sells its teacups one by one, so the pack rule never finds them, and one teacup for a
+tea party for six is not a tea party's cups. An item that is one of these (its title names it at or before its
+kind's head word, ``rules.Kinding.each``) comes once per person, or in packs enough for all.
+
 >>> quantity(people=6, pack=20, per_person=True), quantity(people=8, pack=6, per_person=True)
 (1, 2)
 >>> quantity(people=8, pack=1, per_person=True), quantity(people=8, pack=6, per_person=False)
 (1, 1)
+>>> quantity(people=6, pack=1, per_person=True, each=True), quantity(people=6, pack=4, per_person=True, each=True)
+(6, 2)
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ SERVING_PACK = 4
 present, and a kind sold so is not bought per guest."""
 MAX_QUANTITY = 100
 """Units of one item at most, whatever the head count."""
+EACH = ("cup", "teacup", "mug", "glass", "tumbler", "beaker", "plate", "bowl", "napkin", "straw", "party bag",
+        "placemat")
+"""What each person at a gathering has one of (``quantity``'s ``each``)."""
 SET_BONUS = 0.2
 """Score for an item whose pack covers the whole party (a share of it for a pack covering part)."""
 
@@ -69,10 +79,13 @@ def pack_of(kinds: Any, item_id: str, title: str) -> int:
     return pack_size(title, head_plural=False)
 
 
-def quantity(*, people: int | None, pack: int, per_person: bool) -> int:
-    """Units of one item for ``people`` (1 without a head count or for a kind that is not per person)."""
-    if not people or not per_person or pack < 2:
+def quantity(*, people: int | None, pack: int, per_person: bool, each: bool = False) -> int:
+    """Units of one item for ``people`` (1 without a head count or for a kind that is not per person).
+    ``each``: the item is one of what each person has (``EACH``), so one that states no pack comes per person."""
+    if not people or not per_person:
         return 1
+    if pack < 2:
+        return max(1, min(MAX_QUANTITY, people)) if each else 1
     return max(1, min(MAX_QUANTITY, math.ceil(people / max(pack, 1))))
 
 

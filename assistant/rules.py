@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.quantities import pack_of, per_person_kinds, quantity
+from assistant.quantities import EACH, pack_of, per_person_kinds, quantity
 from assistant.text import content_stems, jaccard, matches_term, stem, stems, term_stems, tokens, word_hit
 from retrieval.types import Item, ScoredItem
 
@@ -88,6 +88,22 @@ def modifies(term: str, kind: str) -> bool:
     return kind_group(kind) != head and any(stem(w) == head for w in kind.split()[:-1])
 
 
+def _is_one(title: str, term: str, kind: str) -> bool:
+    """Whether a title names a thing as what it is, not a design or a part: each word of ``term`` is a title
+    word at or before the kind's head word, or the end of one ("teacup" is a cup, "strawberry" no straw,
+    "cupcake" no cup), and the kind does not hold ``term`` only as a modifier ("cup hook").
+
+    >>> _is_one("Green Regency Teacup And Saucer", "cup", "saucer"), _is_one("Strawberry Lunch Box", "straw", "box")
+    (True, False)
+    """
+    if modifies(term, kind):
+        return False
+    words, head = stems(title), kind_group(kind)
+    at = next((i for i, w in enumerate(words) if word_hit(w, head)), len(words) - 1)
+    return all(any(w == tw or (w.endswith(tw) and len(w) - len(tw) >= 3) for w in words[: at + 1])
+               for tw in term_stems(term))
+
+
 def _same_word(kind_word: str, asked: str) -> bool:
     """One word starts the other ("wrapping" - "wrap"), both at least three letters long."""
     return min(len(kind_word), len(asked)) >= 3 and (asked.startswith(kind_word) or kind_word.startswith(asked))
@@ -113,6 +129,7 @@ class Kinding:
         self._plural = {stem(t) for t in tokens(self.asked) if stem(t) != t.lower()} - event
         self._per_person = per_person_kinds(self.kinds)
         self._qty: dict[str, int] = {}
+        self._each: dict[str, bool] = {}
 
     def of(self, item: Item) -> tuple[str, str] | None:
         return self.kind_of(item) if self.kind_of is not None else None
@@ -121,13 +138,24 @@ class Kinding:
         return pack_of(self.kinds, item.id, item.title)
 
     def per_person(self, item: Item) -> bool:
+        """A main item bought per person: of a kind the catalog sells in packs, or one of what each has."""
         k = self.of(item)
-        return k is not None and k[1] == "main" and k[0] in self._per_person
+        return k is not None and k[1] == "main" and (k[0] in self._per_person or self.each(item))
+
+    def each(self, item: Item) -> bool:
+        """One of what each person at a gathering has (``quantities.EACH``): a teacup, not a cup hook."""
+        if not self.people:
+            return False
+        if item.id not in self._each:
+            k = self.of(item)
+            self._each[item.id] = k is not None and any(_is_one(item.title, t, k[0]) for t in EACH)
+        return self._each[item.id]
 
     def quantity(self, item: Item) -> int:
         """Units of the item in this bundle (``assistant.quantities``)."""
         if item.id not in self._qty:
-            self._qty[item.id] = quantity(people=self.people, pack=self.pack(item), per_person=self.per_person(item))
+            self._qty[item.id] = quantity(people=self.people, pack=self.pack(item), per_person=self.per_person(item),
+                                          each=self.each(item))
         return self._qty[item.id]
 
     def cost(self, item: Item) -> float:

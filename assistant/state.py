@@ -30,6 +30,10 @@ MAX_TURNS = 12
 MAX_TERMS = 30
 
 
+GROW_SLOTS = 2
+"""A bundle of the default size may grow by this many items to use a stated budget (``TurnPlan.grow``)."""
+
+
 @dataclass
 class TurnPlan:
     """What this turn must do: the effective constraints, what to search for, what to keep and avoid."""
@@ -38,6 +42,9 @@ class TurnPlan:
     constraints: Constraints
     query: str
     size: int
+    grow: int = 0
+    """Items the bundle may hold beyond ``size`` to reach the budget's lower end: the size is the default,
+    not the shopper's, so "a street party for 30, about £35" is not four cheap things (``optimize``)."""
     pinned: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     prefer: list[str] = field(default_factory=list)
@@ -160,7 +167,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
             c.size = min(c.size, max_size)
         new = ConversationState(shop=state.shop, shopper=state.shopper, constraints=c, turns=list(state.turns))
         size = min(c.size or default_size, max_size)
-        return new, TurnPlan(edit.kind, c, c.query, size)
+        grow = 0 if c.size or c.budget is None else max(0, min(GROW_SLOTS, max_size - size))
+        return new, TurnPlan(edit.kind, c, c.query, size, grow)
     c = _merge(old, stated)
     rejected = list(dict.fromkeys(state.rejected + (edit.targets if edit.kind in ("remove", "replace") else [])))
     keep = [i for i in bundle if i not in edit.targets]

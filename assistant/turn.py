@@ -384,7 +384,8 @@ def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
           shopper: str | None) -> BundleResult:
     """The bundle that satisfies the plan's constraints, best candidates first, re-ranked after each pick."""
     pinned = [ScoredItem(it, 1.0, {}, {}) for i in plan.pinned if (it := retriever.item(i))]
-    asm = assemble(scores.ranked, plan.constraints, size=plan.size, pinned=pinned, rejected=plan.rejected,
+    asm = assemble(scores.ranked, plan.constraints, size=plan.size, grow=plan.grow, pinned=pinned,
+                   rejected=plan.rejected,
                    prefer=plan.prefer, slot_max_price=plan.slot_max_price, slot_min_price=plan.slot_min_price,
                    rescore=_rescorer(retriever, plan, shopper, pool.gathered),
                    known=lambda term: retriever.lexicon.knows(term),  # fit on first use: only when a term is named

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from assistant.edits import Edit, parse_edit
+from assistant.parse import parse_request
 from assistant.state import apply_edit, validate_state
 from assistant.types import Constraints, ConversationState
 from bundlebot.errors import RequestError
@@ -147,3 +148,18 @@ def test_cheaper_after_about_drops_a_lower_end_above_the_new_budget() -> None:
                               bundle=["a", "b"])
     _, plan = apply_edit(state, Edit("constraints", cheaper=True), prices={"a": 10.0, "b": 11.3})
     assert plan.constraints.budget == 17.04 and plan.constraints.budget_min is None
+
+
+@pytest.mark.parametrize(("text", "max_size", "grow"), [
+    ("a barbecue for 8 friends, about £30", 10, 2),  # the default size may grow to use the budget
+    ("a barbecue for 8 friends, about £30", 5, 1),  # never past what a state may hold
+    ("4 things for a barbecue, about £30", 10, 0),  # the shopper's own size holds
+    ("a barbecue for 8 friends", 10, 0),  # no budget to use
+])
+def test_a_new_bundle_may_grow_only_beyond_a_default_size_and_only_with_a_budget(text: str, max_size: int,
+                                                                                 grow: int) -> None:
+    empty = ConversationState(shop="demo")
+    _, plan = apply_edit(empty, Edit("new", constraints=parse_request(text)), prices={}, max_size=max_size)
+    assert plan.grow == grow and plan.size + plan.grow <= max_size
+    _, edit = apply_edit(state(), parse_edit("add a card", state().bundle, TITLES), prices=PRICES)
+    assert edit.grow == 0  # an edit keeps its bundle's size
