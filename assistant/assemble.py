@@ -114,13 +114,15 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              slot_max_price: float | None = None, slot_min_price: float | None = None,
              rescore: Rescore | None = None,
              known: Callable[[str], bool] | None = None, kind_of: KindOf | None = None,
-             asked: str = "", shop: ShopFacts | None = None, optimise: bool = True, grow: int = 0) -> Assembly:
+             asked: str = "", shop: ShopFacts | None = None, optimise: bool = True, grow: int = 0,
+             like: Sequence[Item] = ()) -> Assembly:
     """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``. The message
     names an exclusion or must-have only when ``known`` says the shop's catalog uses its words. ``asked``:
     the request's own words (an accessory they name is wanted for itself). ``shop``: the shop's kinds, pack
     sizes and co-purchase (default: ``kind_of`` alone). ``optimise``: choose the rest of the bundle as one
     exact optimisation (``_choose``), else greedily; the greedy path also runs when the solver fails. ``grow``:
-    items the optimisation may add beyond ``size`` to reach the budget's lower end."""
+    items the optimisation may add beyond ``size`` to reach the budget's lower end. ``like``: the items a swap
+    replaces; a must-have of their kind comes before one of another ("swap the cups" keeps a cup and saucer)."""
     shop = shop or ShopFacts(kind_of=kind_of)
     kinds = Kinding(shop.kind_of, asked, shop.kinds, c.people, c.occasion)
     rej, notes = set(rejected), []
@@ -132,7 +134,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
         else:
             notes.append(_dropped(p.item, c, rej))
     pool = _pool(candidates, c, rej, {s.item.id for s in chosen}, slot_max_price, set(prefer), slot_min_price)
-    unmet = _must_haves(chosen, pool, c, size, kinds)
+    unmet = _must_haves(chosen, pool, c, size, kinds, like)
     fixed = {p.item.id for p in pinned} | {s.item.id for s in chosen if any(kinds.names(s.item, t)
                                                                           for t in c.must_have)}
     first = len(chosen)
@@ -212,7 +214,7 @@ def _reserve(pool: list[ScoredItem], skip: str, slots: int, kinds: Kinding) -> f
 
 
 def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
-                kinds: Kinding) -> list[str]:
+                kinds: Kinding, like: Sequence[Item] = ()) -> list[str]:
     unmet = []
     for term in c.must_have:
         if any(kinds.names(s.item, term) for s in chosen):
@@ -220,7 +222,8 @@ def _must_haves(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraints
         if len(chosen) >= size:
             unmet.append("must_have")
             continue
-        hit = next((s for s in pool if kinds.names(s.item, term) and _fits(chosen, s.item, c, kinds)), None)
+        hits = [s for s in pool if kinds.names(s.item, term) and _fits(chosen, s.item, c, kinds)]
+        hit = next((s for s in hits if any(kinds.same(s.item, old) for old in like)), hits[0] if hits else None)
         hit = hit or next((s for s in pool if matches_term(s.item.description, term)
                            and _fits(chosen, s.item, c, kinds)), None)  # a description names it too
         if hit is None:

@@ -39,6 +39,7 @@ _NICER_RE = re.compile(r"\b(?:nicer|better|fancier|posher|classier|dearer|pricie
                        r"higher quality|upgrade)\b", re.I)
 _ADD_RE = re.compile(r"^\s*(?:(?:can|could) you\s+|please\s+)?(?:add|also|plus|throw in|include|and)\s+"
                      r"(?:in\s+)?(?:(?:a|an|some|one more|another|the)\s+)?(?P<t>[^,.!?]*)", re.I)
+_ANOTHER_RE = re.compile(r"\b(?:another|more|extra|second|other)\b", re.I)
 _MORE_LIKE_RE = re.compile(r"\b(?:more like|similar to|something like|like the|others like)\s+(?P<t>.*)", re.I)
 _KEEP_RE = re.compile(r"\b(?:keep|i like|i love|pin|hold on to)\s+(?P<t>.*)", re.I)
 # "remove anything with lights", "drop all the candles": a kind of item, which must not come back either
@@ -67,6 +68,8 @@ class Edit:
     cheaper: bool = False
     nicer: bool = False
     """A replacement asked to be nicer, better or dearer: it must cost more than the item it replaces."""
+    another: bool = False
+    """An addition asked as one more of something ("another mug", "more napkins"), not only as something."""
     constraints: Constraints = field(default_factory=Constraints)
     """Constraints stated in the message itself (budget, size, exclusions...)."""
 
@@ -115,7 +118,8 @@ def parse_edit(text: str, bundle: list[str], titles: dict[str, str],
                     constraints=stated)
     m = _ADD_RE.search(text)
     if m and (_concrete(m.group("t")) or _SIZE_EDIT_RE.search(text)):
-        return Edit("add", query=_addition(m.group("t"), stated), constraints=stated)
+        return Edit("add", query=_addition(m.group("t"), stated), constraints=stated,
+                    another=bool(_ANOTHER_RE.search(text)))
     if _SIZE_EDIT_RE.search(text):
         return Edit("add", constraints=stated)
     if _only_constraints(stated) or _CHEAPER_RE.search(text):

@@ -20,7 +20,7 @@ from typing import Any
 from assistant.edits import Edit
 from assistant.languages import SUPPORTED
 from assistant.parse import MAX_BUDGET
-from assistant.text import echoable
+from assistant.text import echoable, matches_term
 from assistant.types import Constraints, ConversationState
 from bundlebot.errors import RequestError
 from retrieval.types import Item
@@ -55,6 +55,9 @@ class TurnPlan:
     """A cheaper swap: the replacement must cost less than this."""
     slot_min_price: float | None = None
     """A nicer swap: the replacement must cost more than this."""
+    replacing: list[str] = field(default_factory=list)
+    """A swap's targets: their kind is searched, and a replacement of their kind comes first ("swap the cups"
+    for a teacup and saucer gives another cup and saucer before an egg cup)."""
     slots: list[str] = field(default_factory=list)
     """The previous bundle order; a replacement takes the place of the item it replaces."""
     note: str = ""
@@ -154,6 +157,13 @@ def _check_constraints(c: Constraints, max_size: int) -> None:
         raise bad(f"similar_ok should be true or false, got {c.similar_ok!r:.80}")
 
 
+def _holding(bundle: list[str], titles: dict[str, str], edit: Edit) -> str | None:
+    """The bundle item an addition names, when it asks for the thing and not for one more of it."""
+    if not edit.query or edit.another:
+        return None
+    return next((i for i in bundle if i in titles and matches_term(titles[i], edit.query)), None)
+
+
 def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float | None],
                titles: dict[str, str] | None = None, default_size: int = 4, max_size: int = 10,
                known: Callable[[str], bool] | None = None) -> tuple[ConversationState, TurnPlan]:
@@ -177,7 +187,7 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
     if edit.kind == "remove":
         plan.pinned, plan.size = keep, max(len(keep), 0)
     elif edit.kind == "replace":
-        plan.pinned = keep
+        plan.pinned, plan.replacing = keep, list(edit.targets)
         # "swap the cups": another of the kind the shopper named; "swap the teapot for a jug": the jug
         plan.extra_query = edit.query or edit.named or " ".join(titles.get(t, "") for t in edit.targets).strip()
         known = [p for t in edit.targets if (p := prices.get(t)) is not None]
@@ -187,6 +197,11 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
             plan.slot_min_price = max(known)
         if edit.query or edit.named:
             c.must_have = list(dict.fromkeys(c.must_have + [edit.query or edit.named]))
+    elif edit.kind == "add" and (held := _holding(bundle, titles, edit)):
+        # "add some napkins" to a bundle with napkins: say so, rather than add something else beside them
+        plan.kind, plan.pinned, plan.prefer = "noop", bundle, bundle
+        plan.note = f"The bundle already has {titles[held]}, so nothing was added."
+        plan.note_keys.append(("already", {"title": titles[held]}))
     elif edit.kind == "add":
         plan.pinned, plan.size = bundle, min(len(bundle) + 1, max_size)
         if edit.query:

@@ -283,12 +283,22 @@ def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, 
         out.insert(-1, Search(COMPANION_K, retriever.gather(
             plan.query, shopper=shopper, k=COMPANION_K, chosen=plan.pinned, history_before=history_before,
             filters=replace(filters, only_ids=kinds.items_of(list(plan.companions))))))
+    if plan.replacing and kinds is not None and (ids := _of_kinds(retriever, kinds, plan.replacing)):
+        # "swap the cups": others of the swapped items' kinds join the pool, whatever else the words find
+        out.insert(-1, Search(MUST_HAVE_K, retriever.gather(
+            plan.extra_query or plan.query, shopper=shopper, k=MUST_HAVE_K, filters=replace(filters, only_ids=ids),
+            chosen=plan.pinned, history_before=history_before)))
     if plan.constraints.people and (ids := per_person_items(kinds)):
         # "for six": the request's best cups, plates, napkins... join the pool, whatever else ranks first
         out.insert(-1, Search(PER_PERSON_K, retriever.gather(
             plan.query, shopper=shopper, k=PER_PERSON_K, filters=replace(filters, only_ids=ids),
             chosen=plan.pinned, history_before=history_before)))
     return out
+
+
+def _of_kinds(retriever: ShopRetriever, kinds: Any, item_ids: Sequence[str]) -> tuple[str, ...]:
+    """The catalog's items of the kinds of ``item_ids``."""
+    return kinds.items_of({kinds.of(it)[0] for i in item_ids if (it := retriever.item(i)) is not None})
 
 
 def relevant_history(shopper: str, cands: Sequence[ScoredItem], recent: Sequence[tuple[Item, Event]],
@@ -385,7 +395,7 @@ def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
     """The bundle that satisfies the plan's constraints, best candidates first, re-ranked after each pick."""
     pinned = [ScoredItem(it, 1.0, {}, {}) for i in plan.pinned if (it := retriever.item(i))]
     asm = assemble(scores.ranked, plan.constraints, size=plan.size, grow=plan.grow, pinned=pinned,
-                   rejected=plan.rejected,
+                   rejected=plan.rejected, like=[it for i in plan.replacing if (it := retriever.item(i))],
                    prefer=plan.prefer, slot_max_price=plan.slot_max_price, slot_min_price=plan.slot_min_price,
                    rescore=_rescorer(retriever, plan, shopper, pool.gathered),
                    known=lambda term: retriever.lexicon.knows(term),  # fit on first use: only when a term is named

@@ -2,7 +2,8 @@
 
 For the hand-written occasion requests of a shop (evaluation/suites/occasions.jsonl: budgets, head counts,
 named kinds), each request's pool and fused scores are computed once (the reranker alone, no LLM), then
-``assistant.assemble.assemble`` is timed as ``turn.build`` calls it: with the optimisation (the default) and
+``assistant.assemble.assemble`` is timed as ``turn.build`` calls it (the plan's ideas and needs, the room to grow
+by a few items where the code has it): with the optimisation (the default) and
 with ``optimise=False`` (the greedy path, also the fallback). Also prints how often the two differ, the
 solver's own share of the time and the budget use of each.
 
@@ -70,7 +71,7 @@ def main() -> None:
     use: dict[str, list[float]] = {"optimised": [], "greedy": []}
     differ, n_cands = 0, []
     for text in _requests(args.shop):
-        plan = first_plan(text, cfg.assistant)
+        plan = first_plan(text, cfg.assistant, known=r.lexicon.knows)
         pool = gather(r, plan, None)
         ranked = score(lambda: None, cfg.assistant, plan, pool).ranked
         n_cands.append(len(ranked))
@@ -78,7 +79,7 @@ def main() -> None:
         got = {}
         for name, optimise in (("optimised", True), ("greedy", False)):
             run = partial(assemble, ranked, plan.constraints, size=plan.size, shop=shop, asked=asked,
-                          optimise=optimise)
+                          optimise=optimise, **({"grow": plan.grow} if hasattr(plan, "grow") else {}))
             got[name] = run()
             t0 = time.perf_counter()
             for _ in range(args.repeat):

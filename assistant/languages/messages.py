@@ -39,6 +39,7 @@ _T = {
         "must": "{where}没能放入您指定的 {n} 样东西。",
         "within": "预算 {budget} 以内", "without": "不含您排除的 {n} 样东西",
         "where_join": "、", "no_target": "购物组合里没有您说的那件商品，所以没有改动。",
+        "already": "购物组合里已经有 {title}，所以没有再加。",
         "currency": "本店价格以 {shop} 计，不做换算：您的预算按 {budget} 计算。",
         "bad_budget": "您给的预算无法使用（应在一分钱到一百万之间），所以没有按预算筛选。",
         "start_over": "好的，重新开始。您想买些什么？",
@@ -61,6 +62,7 @@ _T = {
         "must": "Impossible d'inclure les {n} articles demandés{where}.",
         "within": " pour {budget} maximum", "without": " sans les {n} articles exclus",
         "where_join": " et", "no_target": "Cet article n'est pas dans le lot : rien n'a été changé.",
+        "already": "Le lot contient déjà {title} : rien n'a été ajouté.",
         "currency": "Les prix de la boutique sont en {shop} et ne sont pas convertis : votre budget a été lu "
                     "comme {budget}.",
         "bad_budget": "Le budget indiqué ne peut pas être utilisé (il doit être entre un centime et un million) : "

@@ -290,6 +290,21 @@ def test_a_fill_keeps_pinned_and_must_have_items_and_never_breaks_the_budget() -
     assert short.total <= 6.0  # no swap fits: the lower end is soft, the budget is not
 
 
+def test_a_swap_keeps_the_kind_of_what_it_replaces() -> None:
+    """"swap the cups for cheaper ones" under a teacup and saucer: another cup and saucer, not an egg cup that
+    ranks first and is a cup too."""
+    kinds = {"egg": ("egg cup", "main"), "cs": ("saucer", "main"), "old": ("saucer", "main"),
+             "pot": ("teapot", "main")}
+    cands = _kinded([("egg", "SOLDIERS EGG CUP", 1.25), ("cs", "PINK CHERRY BLOSSOM CUP & SAUCER", 1.25),
+                     ("pot", "REGENCY TEAPOT", 9.0)])
+    old = Item("old", "GREEN REGENCY TEACUP AND SAUCER", price=2.95)
+    c = Constraints(must_have=["cups"])
+    swap = assemble(cands, c, size=1, kind_of=lambda it: kinds.get(it.id), like=[old], slot_max_price=2.95)
+    assert "cs" in ids(swap) and "egg" not in ids(swap), ids(swap)
+    plain = assemble(cands, c, size=1, kind_of=lambda it: kinds.get(it.id))
+    assert "egg" in ids(plain)  # without a swap the best-ranked cup
+
+
 def test_a_kind_named_in_the_singular_comes_once() -> None:
     kinds = {"p1": ("teapot", "main"), "p2": ("teapot", "main"), "m1": ("mug", "main"), "m2": ("mug", "main")}
     cands = _kinded([("p1", "DAIRY MAID TEAPOT", 9.0), ("p2", "GIFT BOX TEAPOT", 8.0), ("m1", "HOME MUG", 2.0),

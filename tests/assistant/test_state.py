@@ -163,3 +163,15 @@ def test_a_new_bundle_may_grow_only_beyond_a_default_size_and_only_with_a_budget
     assert plan.grow == grow and plan.size + plan.grow <= max_size
     _, edit = apply_edit(state(), parse_edit("add a card", state().bundle, TITLES), prices=PRICES)
     assert edit.grow == 0  # an edit keeps its bundle's size
+
+
+def test_adding_what_the_bundle_already_has_says_so_and_one_more_is_added() -> None:
+    _, plan = apply_edit(state(), parse_edit("add some napkins", state().bundle, TITLES), prices=PRICES,
+                         titles=TITLES)
+    assert plan.kind == "noop" and plan.pinned == state().bundle and plan.size == 3
+    assert "PAPER TEA PARTY NAPKINS" in plan.note and plan.note_keys[0][0] == "already"
+    _, more = apply_edit(state(), parse_edit("add another napkin", state().bundle, TITLES), prices=PRICES,
+                         titles=TITLES)
+    assert more.kind == "add" and more.size == 4 and more.constraints.must_have == ["napkin"]
+    _, new = apply_edit(state(), parse_edit("add a teapot", state().bundle, TITLES), prices=PRICES, titles=TITLES)
+    assert new.kind == "add" and new.size == 4
