@@ -65,12 +65,13 @@ _TRAIL_RE = re.compile(r"^\s*(?:max(?:imum)?|tops|budget|or less|total|in total|
 _EACH_RE = re.compile(rf"(?:(?P<kw>\b(?:{_UPPER_WORDS})\b)\s*:?\s*)?{_amount('')}\s*"
                       r"(?:each|apiece|a piece|per (?:item|piece|thing|gift|present))\b", re.I)
 
-_GENERIC_NOUNS = (r"things|items|gifts|presents|pieces|products|ideas|bits|picks|suggestions|options|"
-                  r"thing|item|gift|present|piece|product")
+_GENERIC_NOUNS = (r"things|items|gifts|presents|pieces|products|ideas|bits|picks|suggestions|options|fillers|"
+                  r"treats|favours|favors|goodies|thing|item|gift|present|piece|product|filler|treat")
 _COUNT = rf"(?P<c>\d{{1,3}}|{NUMBER_WORD_RE})"
 # "4 little thank-you gifts": a count, at most two words saying what kind of gift, the noun
-_SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?:(?:different|nice|little|small|cute|great|thank-you|thank\s+you|"
-                      rf"stocking|birthday|christmas|party|secret\s+santa)\s+){{0,2}}(?:{_GENERIC_NOUNS})\b", re.I)
+_SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?:(?:different|nice|little|small|cute|great)\s+)?(?:(?:thank-you|"
+                      rf"thank\s+you|stocking|birthday|christmas|party|secret\s+santa)\s+)?(?:{_GENERIC_NOUNS})\b",
+                      re.I)
 _SIZE_VERB_RE = re.compile(rf"\b(?:give me|show me|pick|suggest|recommend|find me|bundle of|set of)\s+"
                            rf"(?P<c>\d{{1,2}}|{NUMBER_WORD_RE})\b"
                            rf"(?!\s*(?:[£$€%]|people|guests|(?:{_CUR_WORDS})\b))", re.I)

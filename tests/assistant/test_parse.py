@@ -374,6 +374,7 @@ def test_resolve_targets(phrase: str, want: list[str]) -> None:
     ("3 mugs for my nephews", None, 3),
     ("4 little thank-you gifts for the nurses, under £20", None, 4),  # what kind of gift, between count and noun
     ("3 small birthday presents for my niece", None, 3),
+    ("Five stocking fillers for children, £2 each at most", None, 5),
 ])
 def test_a_head_count_is_people_not_the_bundle_size(text: str, people: int | None, size: int | None) -> None:
     c = parse_request(text)
