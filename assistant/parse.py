@@ -68,7 +68,7 @@ _EACH_RE = re.compile(rf"(?:(?P<kw>\b(?:{_UPPER_WORDS})\b)\s*:?\s*)?{_amount('')
 _GENERIC_NOUNS = (r"things|items|gifts|presents|pieces|products|ideas|bits|picks|suggestions|options|fillers|"
                   r"treats|favours|favors|goodies|thing|item|gift|present|piece|product|filler|treat")
 _COUNT = rf"(?P<c>\d{{1,3}}|{NUMBER_WORD_RE})"
-# "4 little thank-you gifts": a count, at most two words saying what kind of gift, the noun
+# "4 little thank-you gifts": a count, a word of size or charm, a word saying what kind of gift, the noun
 _SIZE_RE = re.compile(rf"\b{_COUNT}\s+(?:(?:different|nice|little|small|cute|great)\s+)?(?:(?:thank-you|"
                       rf"thank\s+you|stocking|birthday|christmas|party|secret\s+santa)\s+)?(?:{_GENERIC_NOUNS})\b",
                       re.I)
