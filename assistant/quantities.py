@@ -44,9 +44,10 @@ SERVING_PACK = 4
 present, and a kind sold so is not bought per guest."""
 MAX_QUANTITY = 100
 """Units of one item at most, whatever the head count."""
-EACH = ("cup", "teacup", "mug", "glass", "tumbler", "beaker", "plate", "bowl", "napkin", "straw", "party bag",
-        "placemat")
-"""What each person at a gathering has one of (``quantity``'s ``each``)."""
+EACH = ("cup", "teacup", "mug", "glass", "tumbler", "beaker", "plate", "bowl", "napkin", "straw", "placemat")
+"""What each person at a gathering has one of (``quantity``'s ``each``). Not a party bag: a children's party
+gives one to each child, a garden party for ten neighbours none, and a pack of them is a per-person kind by the
+pack rule already."""
 SET_BONUS = 0.2
 """Score for an item whose pack covers the whole party (a share of it for a pack covering part)."""
 
