@@ -98,10 +98,16 @@ def _is_one(title: str, term: str, kind: str) -> bool:
     """
     if modifies(term, kind):
         return False
-    words, head = stems(title), kind_group(kind)
+    words = _up_to_head(stems(title), kind)
+    return all(any(w == tw or (w.endswith(tw) and len(w) - len(tw) >= 3) for w in words) for tw in term_stems(term))
+
+
+def _up_to_head(words: list[str], kind: str) -> list[str]:
+    """A title's stems up to and with the first that is its kind's head word (all of them when none is): what
+    a gift shop's title says the item is, before the design it names after it."""
+    head = kind_group(kind)
     at = next((i for i, w in enumerate(words) if word_hit(w, head)), len(words) - 1)
-    return all(any(w == tw or (w.endswith(tw) and len(w) - len(tw) >= 3) for w in words[: at + 1])
-               for tw in term_stems(term))
+    return words[: at + 1]
 
 
 def _same_word(kind_word: str, asked: str) -> bool:
@@ -184,9 +190,7 @@ class Kinding:
         kind = self.of(item)
         if kind is None:
             return True
-        head, words = kind_group(kind[0]), stems(item.title)
-        at = next((i for i, w in enumerate(words) if word_hit(w, head)), None)
-        return at is None or any(word_hit(w, tw) for w in words[: at + 1] for tw in term_stems(term))
+        return any(word_hit(w, tw) for w in _up_to_head(stems(item.title), kind[0]) for tw in term_stems(term))
 
     def names_whole(self, kind: str) -> bool:
         """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""
