@@ -230,9 +230,7 @@ def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredIt
     if size - len(fixed) <= 0 or not window:
         return fixed
     try:
-        problem = _problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent)
-        problem.extra = grow
-        picks = solve(problem)
+        picks = solve(_problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent, grow))
     except (ImportError, ValueError, RuntimeError) as exc:  # no scipy, or HiGHS refusing the problem
         log.warning("bundle optimisation failed (%s); assembling greedily", exc)
         return None
@@ -263,7 +261,8 @@ def _window(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredI
 
 
 def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[ScoredItem], c: Constraints,
-             kinds: Kinding, shop: ShopFacts, slots: int, budget: float | None, spent: float) -> Problem:
+             kinds: Kinding, shop: ShopFacts, slots: int, budget: float | None, spent: float,
+             extra: int = 0) -> Problem:
     n, f = len(window), len(fixed)
     items = [s.item for s in window]
     value = np.array([s.score + set_bonus(people=c.people, pack=kinds.pack(it))
@@ -290,7 +289,7 @@ def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[Scor
     cost = np.array([kinds.cost(it) for it in items])
     best = max((s.score for s in window), default=0.0)
     share = np.array([min(max(s.score / best, 0.0), 1.0) if best > 0 else 1.0 for s in window]) ** SPEND_POWER
-    return Problem(value=value, cost=cost, spend=cost * share, slots=slots, budget=budget,
+    return Problem(value=value, cost=cost, spend=cost * share, slots=slots, extra=extra, budget=budget,
                    floor=None if target is None else target - spent,
                    shortfall_weight=SHORTFALL if c.budget_min is None else SHORTFALL_STATED,
                    groups=_groups(window, c, kinds), pairs=pairs, crowds=crowds,

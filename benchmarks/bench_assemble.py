@@ -2,8 +2,8 @@
 
 For the hand-written occasion requests of a shop (evaluation/suites/occasions.jsonl: budgets, head counts,
 named kinds), each request's pool and fused scores are computed once (the reranker alone, no LLM), then
-``assistant.assemble.assemble`` is timed as ``turn.build`` calls it (the plan's ideas and needs, the room to grow
-by a few items where the code has it): with the optimisation (the default) and
+``assistant.assemble.assemble`` is timed as ``turn.build`` calls it (the plan's ideas and needs, its room to grow
+by a few items): with the optimisation (the default) and
 with ``optimise=False`` (the greedy path, also the fallback). Also prints how often the two differ, the
 solver's own share of the time and the budget use of each.
 
@@ -79,7 +79,7 @@ def main() -> None:
         got = {}
         for name, optimise in (("optimised", True), ("greedy", False)):
             run = partial(assemble, ranked, plan.constraints, size=plan.size, shop=shop, asked=asked,
-                          optimise=optimise, **({"grow": plan.grow} if hasattr(plan, "grow") else {}))
+                          optimise=optimise, grow=plan.grow)
             got[name] = run()
             t0 = time.perf_counter()
             for _ in range(args.repeat):
