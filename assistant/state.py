@@ -157,18 +157,23 @@ def _check_constraints(c: Constraints, max_size: int) -> None:
         raise bad(f"similar_ok should be true or false, got {c.similar_ok!r:.80}")
 
 
-def _holding(bundle: list[str], titles: dict[str, str], edit: Edit) -> str | None:
+def _holding(bundle: list[str], titles: dict[str, str], edit: Edit,
+             names: Callable[[str, str], bool] | None) -> str | None:
     """The bundle item an addition names, when it asks for the thing and not for one more of it."""
     if not edit.query or edit.another:
         return None
-    return next((i for i in bundle if i in titles and matches_term(titles[i], edit.query)), None)
+    names = names or (lambda i, term: matches_term(titles[i], term))
+    return next((i for i in bundle if i in titles and names(i, edit.query)), None)
 
 
 def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float | None],
                titles: dict[str, str] | None = None, default_size: int = 4, max_size: int = 10,
-               known: Callable[[str], bool] | None = None) -> tuple[ConversationState, TurnPlan]:
+               known: Callable[[str], bool] | None = None,
+               names: Callable[[str, str], bool] | None = None) -> tuple[ConversationState, TurnPlan]:
     """Apply ``edit`` to ``state``: a new state (bundle still to be filled) and the plan for this turn.
-    ``known`` (``Lexicon.knows``) says which client terms a note may name back (``text.said_back``)."""
+    ``known`` (``Lexicon.knows``) says which client terms a note may name back (``text.said_back``).
+    ``names(item_id, term)``: whether a bundle item is one of what the term names, as assembly reads a
+    must-have (``rules.Kinding.names``); without it, whether its title holds the term."""
     titles = titles or {}
     old, stated, bundle = state.constraints, edit.constraints, list(state.bundle)
     if edit.kind in ("new", "restart"):
@@ -197,7 +202,7 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
             plan.slot_min_price = max(known)
         if edit.query or edit.named:
             c.must_have = list(dict.fromkeys(c.must_have + [edit.query or edit.named]))
-    elif edit.kind == "add" and (held := _holding(bundle, titles, edit)):
+    elif edit.kind == "add" and (held := _holding(bundle, titles, edit, names)):
         # "add some napkins" to a bundle with napkins: say so, rather than add something else beside them
         plan.kind, plan.pinned, plan.prefer = "noop", bundle, bundle
         plan.note = f"The bundle already has {titles[held]}, so nothing was added."

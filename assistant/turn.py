@@ -36,7 +36,7 @@ from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
 from assistant.prompting import format_price
 from assistant.quantities import per_person_items
-from assistant.rules import modifies
+from assistant.rules import Kinding, modifies
 from assistant.seasons import off_season
 from assistant.state import TurnPlan, apply_edit
 from assistant.text import content_stems, matches_term
@@ -102,9 +102,11 @@ def plan_turn(message: str, state: ConversationState, retriever: ShopRetriever,
     edit = parse_edit(message, state.bundle, titles, prices) if state.bundle else None
     if edit is None:
         edit = Edit("new", query=(stated := parse_request(message)).query, constraints=stated)
+    naming = Kinding(kind_of=retriever.kind)
     new_state, plan = apply_edit(state, edit, prices=prices,
                                  titles=titles, default_size=cfg.default_size, max_size=cfg.max_size,
-                                 known=lambda term: retriever.lexicon.knows(term))
+                                 known=lambda term: retriever.lexicon.knows(term),
+                                 names=lambda i, term: (it := items.get(i)) is not None and naming.names(it, term))
     c = plan.constraints
     said = budget_note(message, edit.constraints, c, retriever.currency)
     plan.note = " ".join(filter(None, [plan.note, said]))

@@ -175,3 +175,7 @@ def test_adding_what_the_bundle_already_has_says_so_and_one_more_is_added() -> N
     assert more.kind == "add" and more.size == 4 and more.constraints.must_have == ["napkin"]
     _, new = apply_edit(state(), parse_edit("add a teapot", state().bundle, TITLES), prices=PRICES, titles=TITLES)
     assert new.kind == "add" and new.size == 4
+    # the turn reads "has it" as assembly reads a must-have (``Kinding.names``), not by the title's words alone
+    _, named = apply_edit(state(), parse_edit("add some napkins", state().bundle, TITLES), prices=PRICES,
+                          titles=TITLES, names=lambda item_id, term: False)
+    assert named.kind == "add" and named.size == 4
