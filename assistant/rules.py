@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,18 +89,27 @@ def modifies(term: str, kind: str) -> bool:
     return kind_group(kind) != head and any(stem(w) == head for w in kind.split()[:-1])
 
 
+_AND_RE = re.compile(r"([a-z]+)\s*(?:&|\band\b)\s*([a-z]+)", re.I)
+
+
 def _is_one(title: str, term: str, kind: str) -> bool:
-    """Whether a title names a thing as what it is, not a design or a part: each word of ``term`` is a title
-    word at or before the kind's head word, or the end of one ("teacup" is a cup, "strawberry" no straw,
-    "cupcake" no cup), and the kind does not hold ``term`` only as a modifier ("cup hook").
+    """Whether a title names a thing as what it is, not as its material, design or part: each word of
+    ``term`` is the title's head word (its kind's), or a word joined to the head by "and" / "&" ("Teacup And
+    Saucer", "Cup & Saucer"), or the end of one of those ("teacup" is a cup, "cupcake" no cup, "strawberry"
+    no straw). "Victorian Glass Hanging T-light" is a t-light, not a glass.
 
     >>> _is_one("Green Regency Teacup And Saucer", "cup", "saucer"), _is_one("Strawberry Lunch Box", "straw", "box")
     (True, False)
+    >>> _is_one("Victorian Glass Hanging T-light", "glass", "t-light"), _is_one("Black Wine Glass", "glass", "glass")
+    (False, True)
     """
     if modifies(term, kind):
         return False
-    words = _up_to_head(stems(title), kind)
-    return all(any(w == tw or (w.endswith(tw) and len(w) - len(tw) >= 3) for w in words) for tw in term_stems(term))
+    head = kind_group(kind)
+    words = stems(title)
+    heads = {w for w in words if word_hit(w, head)}
+    heads |= {stem(a) for a, b in _AND_RE.findall(title) if word_hit(stem(b), head)}
+    return all(any(w == tw or (w.endswith(tw) and len(w) - len(tw) >= 3) for w in heads) for tw in term_stems(term))
 
 
 def _up_to_head(words: list[str], kind: str) -> list[str]:

@@ -385,6 +385,8 @@ def test_a_set_that_covers_the_party_is_preferred_and_a_single_comes_per_person_
     ("STRAWBERRY LUNCH BOX WITH CUTLERY", "cutlery", False),  # no straw
     ("CUPCAKE LACE PAPER SET 6", "cupcake", False), ("SUCTION CUP HOOK", "cup hook", False),
     ("GARDENERS KNEELING PAD CUP OF TEA", "pad", False),  # a design after what the item is
+    ("VICTORIAN GLASS HANGING T-LIGHT", "t-light", False),  # glass is what it is made of
+    ("POLKADOT COFFEE CUP & SAUCER PINK", "saucer", True),  # a cup joined to the head by "&"
 ])
 def test_what_each_guest_has_one_of_comes_per_person(title: str, kind: str, each: bool) -> None:
     item = Item("x", title, price=2.0)
