@@ -115,14 +115,15 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
              rescore: Rescore | None = None,
              known: Callable[[str], bool] | None = None, kind_of: KindOf | None = None,
              asked: str = "", shop: ShopFacts | None = None, optimise: bool = True, grow: int = 0,
-             like: Sequence[Item] = ()) -> Assembly:
+             like: Sequence[Item] = (), needs: Sequence[str] = ()) -> Assembly:
     """Pick up to ``size`` items from ``candidates`` (best first) that together satisfy ``c``. The message
     names an exclusion or must-have only when ``known`` says the shop's catalog uses its words. ``asked``:
     the request's own words (an accessory they name is wanted for itself). ``shop``: the shop's kinds, pack
     sizes and co-purchase (default: ``kind_of`` alone). ``optimise``: choose the rest of the bundle as one
     exact optimisation (``_choose``), else greedily; the greedy path also runs when the solver fails. ``grow``:
     items the optimisation may add beyond ``size`` to reach the budget's lower end. ``like``: the items a swap
-    replaces; a must-have of their kind comes before one of another ("swap the cups" keeps a cup and saucer)."""
+    replaces; a must-have of their kind comes before one of another ("swap the cups" keeps a cup and saucer).
+    ``needs``: a gathering's needs, likeliest first; the optimisation values covering each once."""
     shop = shop or ShopFacts(kind_of=kind_of)
     kinds = Kinding(shop.kind_of, asked, shop.kinds, c.people, c.occasion)
     rej, notes = set(rejected), []
@@ -139,7 +140,7 @@ def assemble(candidates: Sequence[ScoredItem], c: Constraints, *, size: int,
                                                                           for t in c.must_have)}
     first = len(chosen)
     _named_kinds(chosen, pool, c, size, kinds)
-    picked = choose(chosen[:first], chosen[first:], pool, c, size, kinds, shop, grow) if optimise else None
+    picked = choose(chosen[:first], chosen[first:], pool, c, size, kinds, shop, grow, needs) if optimise else None
     if picked is not None:
         chosen = picked
     else:

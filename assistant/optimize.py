@@ -11,6 +11,7 @@ A mixed-integer program over the ``WINDOW`` best candidates (``scipy.optimize.mi
               sum_{i in g} x_i <= 1                     (one per kind, no two near-duplicates)
               sum_{i in r} x_i >= 1                     (a kind the request names)
               x_a <= sum_{m main} x_m                   (an accessory the request does not name needs a main item)
+              z_k <= sum_{i in n_k} x_i,  0 <= z_k <= 1    (a gathering's k-th need is covered), + sum_k u_k z_k
 
 ``v_i`` is the candidate's fused score with the caller's bonuses and penalties (a set that covers the party,
 a per-person kind, an accessory that waits); ``w_ij`` its complementarity with ``j``: co-purchase in train
@@ -31,6 +32,11 @@ default and not the shopper's) earns no ``FILL`` and costs ``EXTRA_COST``: it co
 what it brings towards the floor are worth more than that, so a short bundle grows by a fifth thing rather
 than trading its paper cups for something dearer.
 
+A gathering's needs (``gatherings.NEEDS``: a tea party's teapot, teacups, cake stand, plates, likeliest
+first) count once each, whichever candidate covers them, by ``NEED_VALUE`` times their place in the list
+(the first the most): a cake stand the ranker likes better than the teacups does not push the cups out of a
+tea party for six, and a second plate adds nothing to the first.
+
 >>> p = Problem(value=np.array([0.9, 0.8, 0.5]), cost=np.array([12.0, 9.0, 8.0]), slots=2, budget=20.0,
 ...             groups=[[0, 1]])
 >>> solve(p)
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,6 +90,8 @@ MIN_PAIR = 0.005
 """Pairs kept for the objective: each candidate's ``PAIRS_PER_ITEM`` strongest of at least this weight."""
 ACCESSORY_WAIT = 3.0
 """An accessory the request does not name is worth this much less: it fills only a slot nothing else can."""
+NEED_VALUE = 1.0
+"""What covering a gathering's first need is worth; the k-th of m is worth (m - k) / m of it."""
 PER_PERSON_BONUS = 0.1
 """With a head count ("for six"), a per-person kind (cups, plates, napkins) is worth a little more."""
 UNDER_SHARE = 0.6
@@ -125,6 +134,8 @@ class Problem:
     mains: list[int] = field(default_factory=list)
     extra: int = 0
     """Items allowed beyond ``slots``, each without ``FILL`` and at ``EXTRA_COST`` (only with a floor)."""
+    covers: list[tuple[list[int], float]] = field(default_factory=list)
+    """(members, u > 0): taking at least one of ``members`` adds ``u`` once (a gathering's need)."""
 
 
 class _Rows:
@@ -164,13 +175,16 @@ def solve(p: Problem) -> list[int] | None:
     y0, u0 = n, n + len(p.pairs)
     s_col = u0 + sum(len(st) for st in steps)
     e_col = s_col + 1
-    obj = np.zeros(e_col + 1)
+    z0 = e_col + 1
+    width = z0 + len(p.covers)
+    obj = np.zeros(width)
     obj[:n] = -(FILL + p.value - TIE_EPS * np.arange(n))
     obj[y0:u0] = [-w for *_, w in p.pairs]
     obj[u0:s_col] = [cost for st in steps for cost in st]
     if use_floor:
         obj[s_col] = p.shortfall_weight / float(p.budget)  # type: ignore[arg-type]
     obj[e_col] = FILL + EXTRA_COST
+    obj[z0:] = [-u for _, u in p.covers]
     rows = _Rows()
     everyone = list(range(n))
     rows.add([*everyone, e_col], [1.0] * n + [-1.0], -np.inf, p.slots)
@@ -203,14 +217,16 @@ def solve(p: Problem) -> list[int] | None:
     for a in p.needs_main:
         others = [m for m in p.mains if m != a]
         rows.add([a, *others], [1.0, *([-1.0] * len(others))], -np.inf, 0.0)
-    a_mat = csr_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), e_col + 1))
-    integrality = np.zeros(e_col + 1)
+    for k, (members, _) in enumerate(p.covers):
+        rows.add([z0 + k, *members], [1.0, *([-1.0] * len(members))], -np.inf, 0.0)
+    a_mat = csr_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), width))
+    integrality = np.zeros(width)
     integrality[:n] = 1
-    ub = np.ones(e_col + 1)
+    ub = np.ones(width)
     ub[s_col] = np.inf if use_floor else 0.0
     ub[e_col] = extra
     res = milp(obj, constraints=LinearConstraint(a_mat, np.array(rows.lo), np.array(rows.hi)),
-               integrality=integrality, bounds=Bounds(np.zeros(e_col + 1), ub),
+               integrality=integrality, bounds=Bounds(np.zeros(width), ub),
                options={"time_limit": TIME_LIMIT_S})
     if res.x is None or res.status != 0:
         log.warning("bundle optimisation gave no optimum (%s); assembling greedily", res.message)
@@ -219,18 +235,21 @@ def solve(p: Problem) -> list[int] | None:
 
 
 def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredItem], c: Constraints, size: int,
-            kinds: Kinding, shop: ShopFacts, grow: int = 0) -> list[ScoredItem] | None:
+            kinds: Kinding, shop: ShopFacts, grow: int = 0, needs: Sequence[str] = ()) -> list[ScoredItem] | None:
     """``fixed`` (pinned, must-haves) plus the best rest of the bundle, chosen at once among the ``WINDOW``
     best candidates (``assistant.optimize``); each kind of ``named`` (the request's kinds' best candidates)
     stays in it, maybe as a dearer item of that kind; ``grow`` more items may come to reach the budget's floor
-    (``Problem.extra``). None when the solver fails: then assembly is greedy."""
+    (``Problem.extra``); ``needs``: a gathering's needs, likeliest first, that ``fixed`` does not cover yet
+    (``Problem.covers``). None when the solver fails: then assembly is greedy."""
     spent = sum(kinds.cost(s.item) for s in fixed)
     budget = None if c.budget is None else c.budget - spent
-    window = _window(fixed, named, pool, c, kinds, budget)
+    needs = [n for n in needs if not any(kinds.names(s.item, n) for s in fixed)]
+    window = _window(fixed, named, pool, c, kinds, budget, needs)
     if size - len(fixed) <= 0 or not window:
         return fixed
     try:
-        picks = solve(_problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent, grow))
+        picks = solve(_problem(fixed, named, window, c, kinds, shop, size - len(fixed), budget, spent, grow,
+                               needs))
     except (ImportError, ValueError, RuntimeError) as exc:  # no scipy, or HiGHS refusing the problem
         log.warning("bundle optimisation failed (%s); assembling greedily", exc)
         return None
@@ -241,14 +260,21 @@ def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredIt
 
 
 def _window(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredItem], c: Constraints,
-            kinds: Kinding, budget: float | None) -> list[ScoredItem]:
+            kinds: Kinding, budget: float | None, needs: Sequence[str] = ()) -> list[ScoredItem]:
     """The candidates the optimisation chooses among: the best ``WINDOW`` that fit beside ``fixed`` alone,
-    at most ``PER_KIND`` of a kind, best score first and ties by id; every ``named`` one; and besides them at
-    most ``WAITING`` accessories that wait, so that wrapping ranked first does not leave the window with no
-    main item to wrap."""
-    out, per_kind, names, waiting = [], Counter[str](), {s.item.id for s in named}, 0
+    at most ``PER_KIND`` of a kind, best score first and ties by id; every ``named`` one and the best of each
+    of ``needs``; and besides them at most ``WAITING`` accessories that wait, so that wrapping ranked first
+    does not leave the window with no main item to wrap."""
+    def fits(s: ScoredItem) -> bool:
+        return (budget is None or kinds.cost(s.item) <= budget + EPS) and not clashes(s, fixed, c, kinds)
+
+    ranked = sorted(pool, key=lambda s: (-s.score, s.item.id))
+    names = {s.item.id for s in named}
+    names |= {s.item.id for n in needs if (s := next((s for s in ranked if kinds.names(s.item, n) and fits(s)),
+                                                     None))}
+    out, per_kind, waiting = [], Counter[str](), 0
     for s in sorted([*named, *pool], key=lambda s: (s.item.id not in names, -s.score, s.item.id)):
-        if (budget is not None and kinds.cost(s.item) > budget + EPS) or clashes(s, fixed, c, kinds):
+        if not fits(s):
             continue
         k, waits = kinds.of(s.item), kinds.waits(s.item)
         if s.item.id not in names and (len(out) - waiting >= WINDOW or (waits and waiting >= WAITING)
@@ -262,7 +288,7 @@ def _window(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredI
 
 def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[ScoredItem], c: Constraints,
              kinds: Kinding, shop: ShopFacts, slots: int, budget: float | None, spent: float,
-             extra: int = 0) -> Problem:
+             extra: int = 0, needs: Sequence[str] = ()) -> Problem:
     n, f = len(window), len(fixed)
     items = [s.item for s in window]
     value = np.array([s.score + set_bonus(people=c.people, pack=kinds.pack(it))
@@ -289,7 +315,10 @@ def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[Scor
     cost = np.array([kinds.cost(it) for it in items])
     best = max((s.score for s in window), default=0.0)
     share = np.array([min(max(s.score / best, 0.0), 1.0) if best > 0 else 1.0 for s in window]) ** SPEND_POWER
+    covers = [(members, NEED_VALUE * (len(needs) - k) / len(needs)) for k, n in enumerate(needs)
+              if (members := [i for i, it in enumerate(items) if kinds.names(it, n)])]
     return Problem(value=value, cost=cost, spend=cost * share, slots=slots, extra=extra, budget=budget,
+                   covers=covers,
                    floor=None if target is None else target - spent,
                    shortfall_weight=SHORTFALL if c.budget_min is None else SHORTFALL_STATED,
                    groups=_groups(window, c, kinds), pairs=pairs, crowds=crowds,

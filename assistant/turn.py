@@ -397,6 +397,7 @@ def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
     """The bundle that satisfies the plan's constraints, best candidates first, re-ranked after each pick."""
     pinned = [ScoredItem(it, 1.0, {}, {}) for i in plan.pinned if (it := retriever.item(i))]
     asm = assemble(scores.ranked, plan.constraints, size=plan.size, grow=plan.grow, pinned=pinned,
+                   needs=bundle_needs(plan),
                    rejected=plan.rejected, like=[it for i in plan.replacing if (it := retriever.item(i))],
                    prefer=plan.prefer, slot_max_price=plan.slot_max_price, slot_min_price=plan.slot_min_price,
                    rescore=_rescorer(retriever, plan, shopper, pool.gathered),
@@ -407,6 +408,14 @@ def build(retriever: ShopRetriever, plan: TurnPlan, pool: Pool, scores: Scores,
     if plan.note:
         asm.message = " ".join(filter(None, [plan.note, asm.message]))
     return _result(retriever, asm, plan, scores.ranked, pool.history)
+
+
+def bundle_needs(plan: TurnPlan) -> list[str]:
+    """The gathering's needs the bundle should cover (``optimize.NEED_VALUE``), none when the shopper says how
+    many things they want: then their count is the plan, and "4 things for my shop: cake stands & baking" is
+    a restock, not a baking day to equip (on the budget suite's dev requests covering the needs there cost
+    bundle precision)."""
+    return plan.ideas if plan.ideas_are_kinds and plan.constraints.size is None else []
 
 
 def _rescorer(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, turn_pool: Any) -> Any:

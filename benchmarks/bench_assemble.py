@@ -51,7 +51,7 @@ def main() -> None:
 
     import assistant.optimize as optimize
     from assistant.assemble import ShopFacts, assemble
-    from assistant.turn import first_plan, gather, score
+    from assistant.turn import bundle_needs, first_plan, gather, score
     from retrieval.search import Retriever
 
     cfg = load_config(None)
@@ -79,7 +79,7 @@ def main() -> None:
         got = {}
         for name, optimise in (("optimised", True), ("greedy", False)):
             run = partial(assemble, ranked, plan.constraints, size=plan.size, shop=shop, asked=asked,
-                          optimise=optimise, grow=plan.grow)
+                          optimise=optimise, grow=plan.grow, needs=bundle_needs(plan))
             got[name] = run()
             t0 = time.perf_counter()
             for _ in range(args.repeat):

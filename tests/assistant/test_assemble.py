@@ -444,6 +444,27 @@ def test_wrapping_ranked_first_leaves_room_for_the_gift_in_the_window() -> None:
     assert ids(a)[0] == "pot", ids(a)  # the gift first, a wrap only as the add-on
 
 
+def test_a_gatherings_first_needs_come_before_a_better_ranked_later_one() -> None:
+    """"A tea party for six, about £25": six teacups fit only beside the cheaper teapot, so by scores alone the
+    dearer teapot and a cake stand win; the teacups are the party's second need, the cake stand its third."""
+    rows = {"pot": ("teapot", "main", 1), "pot2": ("teapot", "main", 1), "cups": ("saucer", "main", 1),
+            "stand": ("cake stand", "main", 1), "plates": ("paper plate", "main", 6), "nap": ("napkin", "main", 20)}
+    cands = _party([("pot", "REGENCY TEAPOT", 9.95, 1.0), ("cups", "GREEN TEACUP AND SAUCER", 2.95, 0.85),
+                    ("stand", "CAKE STAND", 10.95, 0.8), ("pot2", "FAIRY CAKE TEAPOT", 4.95, 0.63),
+                    ("plates", "SET/6 PAPER PLATES", 0.85, 0.48), ("nap", "PACK OF 20 NAPKINS", 0.85, 0.36)])
+    kinds = _shop_kinds(rows)
+    shop = ShopFacts(kind_of=kinds.of, kinds=kinds)
+    c = Constraints(budget=25.0, budget_min=20.0, people=6)
+    plain = assemble(cands, c, size=4, shop=shop)
+    assert sorted(ids(plain)) == ["nap", "plates", "pot", "stand"], ids(plain)  # nothing to drink from
+    a = assemble(cands, c, size=4, shop=shop, needs=["teapot", "teacup", "cake stand", "plate"])
+    assert sorted(ids(a)) == ["cups", "nap", "plates", "pot2"] and a.quantities["cups"] == 6, ids(a)
+    assert a.total == pytest.approx(6 * 2.95 + 4.95 + 0.85 + 0.85) and a.total <= 25.0
+    # a need the bundle's fixed items cover already counts for nothing more
+    kept = assemble(cands, c, size=4, shop=shop, pinned=[cands[2]], needs=["cake stand", "teacup"])
+    assert "stand" in ids(kept) and kept.total <= 25.0
+
+
 def test_complementarity_decides_between_equals() -> None:
     cands = _party([("pot", "TEAPOT", 9.0, 0.9), ("tins", "SET OF 3 CAKE TINS", 4.0, 0.6),
                     ("nap", "PACK OF 20 NAPKINS", 0.85, 0.6)])
@@ -492,6 +513,8 @@ def test_a_failing_solver_falls_back_to_the_greedy_path(monkeypatch, caplog) -> 
     (Problem(value=np.array([0.9, 0.3]), cost=np.array([1.0, 20.0]), slots=1, budget=25.0, floor=20.0,
              shortfall_weight=10.0), [1]),  # the floor outweighs a better score
     (Problem(value=np.array([0.9, 0.3]), cost=np.array([1.0, 20.0]), slots=2, budget=5.0), [0]),
+    (Problem(value=np.array([0.9, 0.8, 0.5]), cost=np.zeros(3), slots=2, covers=[([0, 1], 0.6), ([2], 0.5)]),
+     [0, 2]),  # a need counts once: the second of one need is worth less than the first of another
 ])
 def test_the_solver_keeps_each_rule(problem: Problem, best: list[int]) -> None:
     assert solve(problem) == best
