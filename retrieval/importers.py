@@ -46,14 +46,20 @@ RETAIL_FEE_CODES = frozenset({"POST", "DOT", "M", "m", "C2", "BANK CHARGES", "AM
 # A coarse product-type taxonomy for Online Retail, which has no categories. First matching rule wins, so
 # specific phrases come before generic words; words match whole (CANDLE does not match CANDLESTICK unless
 # listed). Built from the most common description words; ~85% of items match a rule, the rest are "other".
+# A word the shop also uses as a design or an occasion names a rule only as the product's own word: "DOILY"
+# in the singular is always a design ("LUNCH BAG VINTAGE DOILY", "WRAP RED VINTAGE DOILY"; doilies are
+# sold as "DOILIES"), and "PARTY" says what a thing is for, so it decides only when no product word does
+# ("TEA PARTY WRAPPING PAPER" is wrap, "PARTY INVITES WOODLAND" party supplies). Item kinds read these
+# categories (retrieval/kinds.py), so a design word that decided the category became the item's kind.
 RETAIL_TAXONOMY: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = (
     (("kitchen", "cake stands & baking"), ("CAKESTAND", "CAKE STAND", "CAKE CASES", "BAKING", "CAKE TIN",
                                            "CAKE TINS", "CUPCAKE", "CAKE MOULD", "ICING", "COOKIE CUTTER",
                                            "PASTRY", "BAKING CASES", "JELLY MOULD", "ROLLING PIN")),
     (("tableware", "teapots & tea sets"), ("TEAPOT", "TEA POT", "TEA SET", "TEA COSY", "TEA INFUSER",
                                            "TEA STRAINER", "MILK JUG", "SUGAR BOWL", "CREAMER")),
-    (("party", "party supplies"), ("NAPKINS", "PAPER CUPS", "PAPER PLATES", "PARTY", "BALLOONS", "STRAWS",
-                                   "PARTY BAG", "DOILIES", "DOILY", "PLACEMATS", "COASTER", "COASTERS")),
+    (("party", "party supplies"), ("NAPKINS", "NAPKIN CHARMS", "PAPER CUPS", "PAPER PLATES", "BALLOONS",
+                                   "STRAWS", "PARTY BAG", "PARTY BAGS", "DOILIES", "PLACEMATS", "COASTER",
+                                   "COASTERS")),
     (("tableware", "cups & mugs"), ("MUG", "MUGS", "CUP", "CUPS", "TEACUP", "TEACUPS", "SAUCER", "BEAKER",
                                     "TUMBLER", "GLASSES", "DRINKING", "GOBLET")),
     (("tableware", "plates & bowls"), ("PLATE", "PLATES", "BOWL", "BOWLS", "DISH", "PLATTER", "TRAY",
@@ -111,6 +117,7 @@ RETAIL_TAXONOMY: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = (
                                                "BLANKET", "CURTAIN", "RUG", "HOOK", "HOOKS", "KNOB",
                                                "KNOBS", "HANGER", "HANGERS", "VASE", "QUILT", "CHAIR",
                                                "STOOL", "TABLE", "BELL", "BELLS", "DOOR", "KEY")),
+    (("party", "party supplies"), ("PARTY",)),
 )
 _TAXONOMY_RES = [(cat, re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b"))
                  for cat, words in RETAIL_TAXONOMY]
