@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from assistant.types import Constraints
 
-_TEA = ("teapot", "teacup", "cake stand", "plate", "napkin", "milk jug")
+_TEA = ("teapot", "cup", "cake stand", "plate", "napkin", "milk jug")
 _PARTY = ("paper plate", "paper cup", "napkin", "bunting", "party bag", "balloon")
 NEEDS: dict[str, tuple[str, ...]] = {
     "tea party": _TEA,

@@ -243,7 +243,7 @@ def choose(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredIt
     (``Problem.covers``). None when the solver fails: then assembly is greedy."""
     spent = sum(kinds.cost(s.item) for s in fixed)
     budget = None if c.budget is None else c.budget - spent
-    needs = [n for n in needs if not any(kinds.names(s.item, n) for s in fixed)]
+    needs = [n for n in needs if not any(kinds.is_a(s.item, n) for s in fixed)]
     window = _window(fixed, named, pool, c, kinds, budget, needs)
     if size - len(fixed) <= 0 or not window:
         return fixed
@@ -270,7 +270,7 @@ def _window(fixed: list[ScoredItem], named: list[ScoredItem], pool: list[ScoredI
 
     ranked = sorted(pool, key=lambda s: (-s.score, s.item.id))
     names = {s.item.id for s in named}
-    names |= {s.item.id for n in needs if (s := next((s for s in ranked if kinds.names(s.item, n) and fits(s)),
+    names |= {s.item.id for n in needs if (s := next((s for s in ranked if kinds.is_a(s.item, n) and fits(s)),
                                                      None))}
     out, per_kind, waiting = [], Counter[str](), 0
     for s in sorted([*named, *pool], key=lambda s: (s.item.id not in names, -s.score, s.item.id)):
@@ -316,7 +316,7 @@ def _problem(fixed: list[ScoredItem], named: list[ScoredItem], window: list[Scor
     best = max((s.score for s in window), default=0.0)
     share = np.array([min(max(s.score / best, 0.0), 1.0) if best > 0 else 1.0 for s in window]) ** SPEND_POWER
     covers = [(members, NEED_VALUE * (len(needs) - k) / len(needs)) for k, n in enumerate(needs)
-              if (members := [i for i, it in enumerate(items) if kinds.names(it, n)])]
+              if (members := [i for i, it in enumerate(items) if kinds.is_a(it, n)])]
     return Problem(value=value, cost=cost, spend=cost * share, slots=slots, extra=extra, budget=budget,
                    covers=covers,
                    floor=None if target is None else target - spent,

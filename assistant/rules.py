@@ -202,6 +202,24 @@ class Kinding:
             return True
         return any(word_hit(w, tw) for w in _up_to_head(stems(item.title), kind[0]) for tw in term_stems(term))
 
+    def is_a(self, item: Item, term: str) -> bool:
+        """Whether the item is one of what ``term`` names as what it is, not a thing named after it: its kind's
+        head word is the term's ("Sweetheart Cakestand 3 Tier" is a cake stand), or the term's head word is the
+        title's head or joined to it ("Teacup And Saucer" is a teacup); a "Mini Cake Stand T-light Holder"
+        is a holder.
+
+        >>> k = Kinding(kind_of=lambda it: ("t-light holder", "main") if "Holder" in it.title else ("saucer", "main"))
+        >>> k.is_a(Item("h", "Mini Cake Stand T-light Holder"), "cake stand")
+        False
+        >>> k.is_a(Item("t", "Green Regency Teacup And Saucer"), "teacup")
+        True
+        """
+        if not self.names(item, term):
+            return False
+        kind = self.of(item)
+        head = kind_group(term)
+        return kind is None or kind_group(kind[0]) == head or _is_one(item.title, head, kind[0])
+
     def names_whole(self, kind: str) -> bool:
         """Every word of the kind is in the request ("a tea set" names "tea set"; "tea party" does not)."""
         words = content_stems(kind)

@@ -36,7 +36,7 @@ from assistant.languages import SUPPORTED, detect, messages, read
 from assistant.parse import budget_problem, clean_message, parse_request
 from assistant.prompting import format_price
 from assistant.quantities import per_person_items
-from assistant.rules import Kinding, modifies
+from assistant.rules import Kinding, kind_group, modifies
 from assistant.seasons import off_season
 from assistant.state import TurnPlan, apply_edit
 from assistant.text import content_stems, matches_term
@@ -253,14 +253,19 @@ class Search(NamedTuple):
     candidates. A search for mugs also finds cups, and a cup beside the mug is two of one present."""
     of_kind: bool = False
     """The idea is a kind: an item whose kind holds it only as a modifier is a thing for it ("napkin charm",
-    "candle holder"), not one of it."""
+    "candle holder"), not one of it; and where the shop has such a kind, a title that names it only after
+    its head word names a design ("Gardeners Kneeling Pad Cup Of Tea", ``Kinding.names``). A Halloween
+    party's skulls and pumpkins are motifs, no shop's kinds: "Jumbo Bag Skulls" is one of them."""
 
     def ranked(self, retriever: ShopRetriever) -> list[ScoredItem]:
         if self.idea is None:
             return retriever.rank(self.pool, self.k)
-        kinds = retriever.shop_kinds() if self.of_kind else None
-        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, self.idea)
-                and not (kinds is not None and modifies(self.idea, kinds.of(s.item)[0]))]
+        idea, shop = self.idea, retriever.shop_kinds() if self.of_kind else None
+        kinds = Kinding(retriever.kind)
+        strict = shop is not None and kind_group(idea) in {kind_group(k) for k in shop.counts()}
+        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, idea)
+                and not (shop is not None and modifies(idea, shop.of(s.item)[0]))
+                and (not strict or kinds.names(s.item, idea))]
         return hits[: self.k]
 
 
