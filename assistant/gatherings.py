@@ -14,7 +14,7 @@ optional, each search's candidates the items whose titles name the need, in the 
 request's own search then keeps its 20 best, and assembly chooses among them all as among any candidates.
 
 >>> from assistant.parse import parse_request
->>> needs_for(parse_request("hosting a tea party for six, about £25"), lambda term: term != "teacup")
+>>> needs_for(parse_request("hosting a tea party for six, about £25"), lambda term: term != "cup")
 ['teapot', 'cake stand', 'plate', 'napkin']
 >>> needs_for(parse_request("a tea party for six, must have napkins"), lambda term: True)
 []
