@@ -344,9 +344,13 @@ def _party(rows: list[tuple[str, str, float, float]]) -> list[ScoredItem]:
     return [ScoredItem(Item(i, t, price=p), sc) for i, t, p, sc in rows]
 
 
-def _facts(**kw) -> ShopFacts:
-    kinds = _shop_kinds(PARTY)
+def _facts_of(rows: dict[str, tuple[str, str, int]], **kw) -> ShopFacts:
+    kinds = _shop_kinds(rows)
     return ShopFacts(kind_of=kinds.of, kinds=kinds, **kw)
+
+
+def _facts(**kw) -> ShopFacts:
+    return _facts_of(PARTY, **kw)
 
 
 def test_per_person_kinds_come_from_the_catalogs_pack_sizes() -> None:
@@ -424,8 +428,7 @@ def test_a_weak_dear_item_does_not_displace_relevant_cheap_ones_to_fill_the_budg
     cands = _party([("box", "LUNCH BOX WITH CUTLERY", 2.5, 1.0), ("nap", "PACK OF 20 NAPKINS", 0.85, 0.7),
                     ("plates", "SET/6 PAPER PLATES", 0.85, 0.35), ("cups", "SET/6 PAPER CUPS", 0.65, 0.3),
                     ("dish", "BUTTER DISH", 4.95, 0.05), ("bunting", "BUNTING", 4.95, 0.3)])
-    kinds = _shop_kinds(rows)
-    shop = ShopFacts(kind_of=kinds.of, kinds=kinds)
+    shop = _facts_of(rows)
     c = Constraints(budget=30.0, budget_min=24.0, people=8)
     a = assemble(cands, c, size=4, shop=shop)
     assert "dish" not in ids(a) and "plates" in ids(a), ids(a)  # the bunting, as good as the cups, fills more
@@ -452,8 +455,7 @@ def test_a_gatherings_first_needs_come_before_a_better_ranked_later_one() -> Non
     cands = _party([("pot", "REGENCY TEAPOT", 9.95, 1.0), ("cups", "GREEN TEACUP AND SAUCER", 2.95, 0.85),
                     ("stand", "CAKE STAND", 10.95, 0.8), ("pot2", "FAIRY CAKE TEAPOT", 4.95, 0.63),
                     ("plates", "SET/6 PAPER PLATES", 0.85, 0.48), ("nap", "PACK OF 20 NAPKINS", 0.85, 0.36)])
-    kinds = _shop_kinds(rows)
-    shop = ShopFacts(kind_of=kinds.of, kinds=kinds)
+    shop = _facts_of(rows)
     c = Constraints(budget=25.0, budget_min=20.0, people=6)
     plain = assemble(cands, c, size=4, shop=shop)
     assert sorted(ids(plain)) == ["nap", "plates", "pot", "stand"], ids(plain)  # nothing to drink from
