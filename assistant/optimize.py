@@ -32,9 +32,9 @@ default and not the shopper's) earns no ``FILL`` and costs ``EXTRA_COST``: it co
 what it brings towards the floor are worth more than that, so a short bundle grows by a fifth thing rather
 than trading its paper cups for something dearer.
 
-A gathering's needs (``gatherings.NEEDS``: a tea party's teapot, teacups, cake stand, plates, likeliest
+A gathering's needs (``gatherings.NEEDS``: a tea party's teapot, cups, cake stand, plates, likeliest
 first) count once each, whichever candidate covers them, by ``NEED_VALUE`` times their place in the list
-(the first the most): a cake stand the ranker likes better than the teacups does not push the cups out of a
+(the first the most): a cake stand the ranker likes better than the cups does not push the cups out of a
 tea party for six, and a second plate adds nothing to the first.
 
 >>> p = Problem(value=np.array([0.9, 0.8, 0.5]), cost=np.array([12.0, 9.0, 8.0]), slots=2, budget=20.0,
