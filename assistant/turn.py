@@ -19,6 +19,7 @@ so a model is trained and measured on exactly the candidates, history and prompt
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -260,13 +261,21 @@ class Search(NamedTuple):
     def ranked(self, retriever: ShopRetriever) -> list[ScoredItem]:
         if self.idea is None:
             return retriever.rank(self.pool, self.k)
-        idea, shop = self.idea, retriever.shop_kinds() if self.of_kind else None
-        kinds = Kinding(retriever.kind)
-        strict = shop is not None and kind_group(idea) in {kind_group(k) for k in shop.counts()}
-        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, idea)
-                and not (shop is not None and modifies(idea, shop.of(s.item)[0]))
-                and (not strict or kinds.names(s.item, idea))]
+        idea = self.idea
+        hits = [s for s in retriever.rank(self.pool, None) if matches_term(s.item.title, idea)]
+        shop = retriever.shop_kinds() if self.of_kind else None
+        if shop is not None:
+            kinds, strict = Kinding(retriever.kind), kind_group(idea) in _kind_heads(shop)
+            hits = [s for s in hits if not ((k := kinds.of(s.item)) is not None and modifies(idea, k[0]))
+                    and (not strict or kinds.names(s.item, idea))]
         return hits[: self.k]
+
+
+@functools.lru_cache(maxsize=8)
+def _kind_heads(shop: Any) -> frozenset[str]:
+    """The head words of a shop's kinds (``kind_group``), once per fitted ``Kinds``: a need's search asks on
+    every turn."""
+    return frozenset(kind_group(k) for k in shop.stats)
 
 
 def search_pools(retriever: ShopRetriever, plan: TurnPlan, shopper: str | None, *,
