@@ -8,8 +8,9 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +45,8 @@ Explain = Annotated[bool | None, typer.Option(
     "--explain/--no-explain", help="Generate explanations (default: for suites whose checks read them).")]
 Out = Annotated[Path | None, typer.Option(help="Output folder (default <home>/eval/<timestamp>).")]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")]
+Fit = Annotated[bool, typer.Option("--fit/--no-fit", help="Fit the learned ranker of a shop this run indexes, "
+                                                           "as bundlebot index does.")]
 Data = Annotated[Path | None, typer.Option(help="Shared data folder (default ../shared/data).")]
 SuitesOut = Annotated[Path | None, typer.Option(help="Output folder (default <home>/eval/suites/<split>).")]
 LlmSplit = Annotated[str, typer.Option(help="Split of the generated suites' cases: dev (tuning) or test.")]
@@ -83,7 +86,7 @@ def register(app: typer.Typer) -> None:
     @group.callback()
     def run_eval(ctx: typer.Context, suite: Suites = None, variant: Variants = None, limit: Limit = None,
                  split: Split = "test", target: Target = None, key: Key = None, explain: Explain = None,
-                 out: Out = None, plots: Plots = True, config: ConfigOption = None) -> None:
+                 out: Out = None, plots: Plots = True, fit: Fit = True, config: ConfigOption = None) -> None:
         """Run suites x variants on the same cases; write report.md, results.json and plots.
 
         Example: bundlebot eval --suite bundle-intent --variant embedding --variant reranker --limit 50
@@ -102,7 +105,8 @@ def register(app: typer.Typer) -> None:
             chosen.append("target")
         out_dir = out or cfg.home_path / "eval" / time.strftime("%Y%m%d-%H%M%S")
         key = key or os.environ.get("BUNDLEBOT_EVAL_KEY")
-        report = run_suites(cfg, names, chosen, limit, split, target, key, explain, out_dir, plots)
+        report = run_suites(cfg, names, chosen, limit, split, target, key, explain, out_dir, plots,
+                            fit_ranker if fit else None)
         typer.echo(report.read_text())
         typer.echo(f"Wrote {out_dir}/report.md, results.json and plots")
 
@@ -199,9 +203,17 @@ def _rankers(cfg, shops: list[str]) -> dict[str, dict]:  # type: ignore[no-untyp
     return out
 
 
+def fit_ranker(cfg, shop: str, spec: str) -> None:  # type: ignore[no-untyped-def]
+    """Fit the ranker of a shop the run has just indexed. The CLI composes the stages, as ``bundlebot index``
+    does: evaluation never imports finetune itself."""
+    from finetune.ranker import fit_indexed
+
+    fit_indexed(cfg, shop, spec, progress=os.environ.get("TQDM_DISABLE", "") in ("", "0"), unless_current=True)
+
+
 def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, split: str,  # type: ignore[no-untyped-def]
                target: str | None, key: str | None, explain: bool | None, out_dir: Path,
-               with_plots: bool = True) -> Path:
+               with_plots: bool = True, fit: Callable[..., Any] | None = None) -> Path:
     """The CLI's library entry point (the tests use it too): run, write the report, return its path."""
     from evaluation import report
     from evaluation.runner import Runner, load_cases
@@ -209,7 +221,7 @@ def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, sp
     from evaluation.variants import make_variants
 
     progress = os.environ.get("TQDM_DISABLE", "") in ("", "0")
-    runner = Runner(cfg, progress)
+    runner = Runner(cfg, progress, fit)
     by_explain: dict[bool, list] = {}  # variant objects keep their loaded services across suites
     runs = []
     t0 = time.perf_counter()

@@ -184,7 +184,7 @@ def report_md(runs: list[SuiteRun], meta: dict[str, Any]) -> str:
     if meta.get("partial"):
         out += [f"**Partial report: {meta['partial']} done so far** (rewritten as each suite finishes).", ""]
     if meta.get("index_seconds"):
-        out += ["Indexing done in this run (seconds): " + ", ".join(
+        out += ["Indexing (and fitting each indexed shop's ranker) done in this run (seconds): " + ", ".join(
             f"{k} {v:.0f}" for k, v in sorted(meta["index_seconds"].items())), ""]
     shown = dict.fromkeys([m for r in runs for m in SHOWN.get(r.name, ())] + list(COMMON))
     counts = ", ".join(m for m in shown if AGGREGATION.get(m) == "sum")

@@ -23,7 +23,7 @@ from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError
 from evaluation import metrics as M
 from evaluation.checks import AGGREGATION, score
-from evaluation.shops import ShopData, ensure_indexed, load_shop
+from evaluation.shops import ShopData, ensure_indexed, load_shop, shop_spec
 from evaluation.suites import Case
 from evaluation.variants import Answer, Variant
 
@@ -142,9 +142,13 @@ def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict
 class Runner:
     """Holds the shops (loaded once per run) and runs suites with a progress bar."""
 
-    def __init__(self, config: AppConfig, progress: bool = True) -> None:
+    def __init__(self, config: AppConfig, progress: bool = True,
+                 fit: Callable[[AppConfig, str, str], Any] | None = None) -> None:
+        """``fit(config, shop, source spec)`` runs after the runner indexes a shop (``cli.fit_ranker``): a shop
+        indexed without its ranker would make the variant ``learned`` the hand weights."""
         self.config = config
         self.progress = progress
+        self.fit = fit
         self.shops: dict[str, ShopData] = {}
         self.index_seconds: dict[str, float] = {}
         self.secrets = system_prompts()
@@ -155,7 +159,12 @@ class Runner:
             self.shops[name] = load_shop(self.config, name)
         if index and name not in self.index_seconds:
             n = len(self.shops[name].items)
-            self.index_seconds[name] = ensure_indexed(self.config, name, n, self.progress)
+            seconds = ensure_indexed(self.config, name, n, self.progress)
+            if seconds and self.fit is not None:
+                t0 = time.perf_counter()
+                self.fit(self.config, name, shop_spec(self.config, name))
+                seconds += time.perf_counter() - t0
+            self.index_seconds[name] = seconds
         return self.shops[name]
 
     def run(self, name: str, cases: list[Case], variants: list[Variant]) -> SuiteRun:

@@ -131,3 +131,28 @@ def test_the_learned_variant_ranks_with_the_shops_ranker_and_reranker_with_the_h
     assert learned.retrieval.ranker == "auto" and not learned.assistant.fusion and not learned.assistant.explain
     assert variant_config(demo_config, "base", True).retrieval.ranker == "auto"
     assert demo_config.retrieval.ranker == "auto"  # the base config is never changed
+
+
+def test_a_shop_the_run_indexes_gets_its_ranker_fitted_once(tmp_path) -> None:
+    """A fresh machine's run indexes its shops: each is fitted too (else "learned" is the hand weights)."""
+    from bundlebot.config import AppConfig
+    from bundlebot.config.retrieval import EmbedderConfig, RetrievalConfig
+    from evaluation.cli import fit_ranker
+    from evaluation.shops import robustness_catalog
+    from retrieval.ranker import read_manifest
+
+    cfg = AppConfig(home=str(tmp_path), retrieval=RetrievalConfig(embedder=EmbedderConfig(kind="hash")))
+    fitted: list[tuple[str, str]] = []
+
+    def fit(config, shop, spec):  # type: ignore[no-untyped-def]
+        fitted.append((shop, spec))
+        fit_ranker(config, shop, spec)
+
+    runner = Runner(cfg, progress=False, fit=fit)
+    runner.shop("robustness")
+    runner.shop("robustness")
+    assert fitted == [("robustness", str(robustness_catalog(cfg)))]
+    manifest = read_manifest(cfg.home_path, "robustness")
+    assert manifest is not None and manifest["status"] == "hand" and "no train baskets" in manifest["reason"]
+    Runner(cfg, progress=False, fit=fit).shop("robustness")  # indexed already: a later run fits nothing
+    assert len(fitted) == 1
