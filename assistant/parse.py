@@ -146,6 +146,14 @@ _RCP_RE = re.compile(
 # "a gift for a keen gardener": the word "gift" finds gift wrap; a gift bag, set, card or box is a product
 _GIFT_RE = re.compile(r"\b(?:gifts?|presents?)\b(?!\s+(?:wrap\w*|bags?|box(?:es)?|sets?|tags?|cards?|sacks?|"
                       r"baskets?|hampers?|vouchers?|tissue|ribbons?|paper|tape|boxes))", re.I)
+# "different flavours of pancake", "assorted chocolates", "a selection of teas": several of one thing are wanted
+_VARIETY_RE = re.compile(r"\b(?:(?:various|assorted|mixed)\s+\w|different\s+\w+s\b|"
+                         r"(?:variety|varieties|selection|range|assortment|choice|types|kinds|sorts)\s+of\b)", re.I)
+# what keeps a request from being a bare name of one thing: an article ("a teapot" is one), a list, a link
+_NOT_BARE_RE = re.compile(r"\b(?:a|an|one|single|another|and|or|with|plus)\b|[,&+/]", re.I)
+MAX_BARE_WORDS = 4
+"""A request of at most this many words that is nothing but a name ("maple syrup", "Christopher Bean
+coffee", "chewing gum") asks for that thing: its variants are the choice, not one of it beside others."""
 _FILLER_RE = re.compile(
     r"^\s*(?:hi|hello|hey)?[,!\s]*(?:(?:i'?m|i am|we'?re|we are)\s+(?:looking for|after|searching for)|"
     r"i\s+(?:need|want|would like)|we\s+(?:need|want)|can you|could you|please|find me|show me|get me|"
@@ -207,11 +215,30 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     c.occasion = _parse_occasion(text, scan.excluded)
     c.recipient = _parse_recipient(scan) or company
     c.query = _query(scan.text, c)
+    c.similar_ok = c.similar_ok or wants_variants(text, c)
     if c.size is None and default_size is not None:
         c.size = default_size
     if not c.query:
         c.uncertain.append("query")
     return c
+
+
+def wants_variants(text: str, c: Constraints) -> bool:
+    """Whether the request asks for several of one thing: in words ("different flavours of tea", "assorted
+    chocolates"), or by naming nothing but that thing ("maple syrup", "marmalade": no article, no list, no
+    occasion, recipient, head count or number of things). Similar items may then share the bundle.
+
+    >>> [wants_variants(t, parse_request(t)) for t in ("maple syrup", "Different flavors of pancake")]
+    [True, True]
+    >>> [wants_variants(t, parse_request(t)) for t in ("a teapot", "teapot and cups", "tea party", "gift for mum")]
+    [False, False, False, False]
+    """
+    if _VARIETY_RE.search(text):
+        return True
+    words = tokens(c.query)
+    return (c.occasion is None and c.recipient is None and c.people is None and c.size is None
+            and not c.must_have and 0 < len(words) <= MAX_BARE_WORDS and not _NOT_BARE_RE.search(text)
+            and not _GIFT_RE.search(text))
 
 
 def _parse_occasion(text: str, excluded: list[tuple[int, int]]) -> str | None:

@@ -2,6 +2,9 @@
 
 - ``kind_diversity``: the share of the bundle's items whose kind no other item of it has (two doormats and a
   mug: 1/3); None for an empty bundle;
+- ``kind_diversity_unasked``: the same over the bundles whose request does not ask for several of one thing
+  (``assistant.parse``: "6 mugs", "different flavours of tea", a bare "maple syrup"); None for the others,
+  whose repeats were asked for;
 - ``accessory_share``: the share of items whose kind is an accessory (wrap, cards, tissue: retrieval/kinds.py);
 - ``cobought``: the share of the bundle's item pairs that some held-out basket holds together (do people buy
   these together?); None with fewer than two items. The baskets are the split the case does NOT come from
@@ -16,6 +19,8 @@ baselines included, is measured with the same kinds.
 >>> m = facts.metrics(["a", "b", "c"], "test")
 >>> round(m["kind_diversity"], 3), m["accessory_share"], round(m["cobought"], 3)
 (0.333, 0.0, 0.333)
+>>> facts.metrics(["a", "b", "c"], "test", several_asked=True)["kind_diversity_unasked"] is None  # "doormats"
+True
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 
 from retrieval.types import Basket, SourceData
 
-METRICS = ("kind_diversity", "accessory_share", "cobought")
+METRICS = ("kind_diversity", "kind_diversity_unasked", "accessory_share", "cobought")
 
 
 def _baskets_of(baskets: Sequence[Basket]) -> dict[str, set[int]]:
@@ -56,13 +61,14 @@ class BundleFacts:
         role = {k: kinds.role_of(k) for k in set(kind.values())}
         return cls(kind, role, {"dev": _baskets_of(src.dev), "test": _baskets_of(src.test)})
 
-    def metrics(self, ids: Sequence[str], split: str | None) -> dict[str, Any]:
+    def metrics(self, ids: Sequence[str], split: str | None, several_asked: bool = False) -> dict[str, Any]:
         known = [i for i in ids if i in self.kind]
         if not known:
             return dict.fromkeys(METRICS)
         counts = Counter(self.kind[i] for i in known)
+        diversity = sum(counts[self.kind[i]] == 1 for i in known) / len(known)
         out: dict[str, Any] = {
-            "kind_diversity": sum(counts[self.kind[i]] == 1 for i in known) / len(known),
+            "kind_diversity": diversity, "kind_diversity_unasked": None if several_asked else diversity,
             "accessory_share": sum(self.role[self.kind[i]] == "accessory" for i in known) / len(known),
             "cobought": None}
         held = self.baskets.get("test" if split == "dev" else "dev", {})

@@ -45,7 +45,7 @@ AGGREGATION = {
     "invalid_items": "sum", "invented_prices": "sum", "grounding_failures": "sum", "system_leaks": "sum",
     "checks_passed": "mean", "errors": "sum", "empty": "sum", "items": "sum",
     "promises": "sum", "echoed_markup": "sum", "unclear_errors": "sum", "foreign_items": "sum",
-    "kind_diversity": "mean", "accessory_share": "mean", "cobought": "mean",
+    "kind_diversity": "mean", "kind_diversity_unasked": "mean", "accessory_share": "mean", "cobought": "mean",
     "check:needs": "mean", "check:avoid": "mean", "check:budget_use": "mean", "check:count": "mean",
 }
 CHECK_TYPES = ("needs", "avoid", "budget_use", "count")

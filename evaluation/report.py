@@ -27,8 +27,8 @@ SHOWN = {
     "crosslingual-en": ("recall@10", "precision", "total/budget", "within_budget"),
     "crosslingual-zh": ("recall@10", "precision", "total/budget", "within_budget"),
 }
-COMMON = ("checks_passed", "kind_diversity", "accessory_share", "cobought", "invalid_items", "invented_prices",
-          "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms", "latency_p95_ms")
+COMMON = ("checks_passed", "kind_diversity", "kind_diversity_unasked", "accessory_share", "cobought", "invalid_items",
+          "invented_prices", "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms", "latency_p95_ms")
 MAX_FAILURES_LISTED = 25
 
 

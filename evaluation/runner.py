@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from assistant.parse import parse_request
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError
 from evaluation import metrics as M
@@ -129,11 +130,21 @@ def _nobody(case: Case, digit: str = "0") -> Case:
     return case.model_copy(update={"turns": [t.replace(victim, digit * len(victim)) for t in case.turns]})
 
 
+def _asks_for_several(case: Case) -> bool:
+    """Whether the case's request asks for several of one thing, as the parser reads it (a junk request
+    asks for nothing)."""
+    try:
+        return bool(case.turns) and parse_request(case.turns[0]).similar_ok
+    except BundlebotError:
+        return False
+
+
 def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict[str, Any]:
     titles = {i: shop.items[i].title for i in ans.ids if i in shop.items}
     metrics, why = score(case, ans, shop.prices(), secrets, titles, shop.facts.kind if shop.facts else None)
     if shop.facts is not None and not ans.error:
-        metrics.update(shop.facts.metrics(ans.ids, case.meta.get("split")))
+        several = _asks_for_several(case)
+        metrics.update(shop.facts.metrics(ans.ids, case.meta.get("split"), several))
     return {"id": case.id, "metrics": metrics, "failures": why,
             "answer": {"items": ans.ids, "ranked": ans.ranked[:10], "total": ans.total, "unmet": ans.unmet,
                        "explanation": ans.explanation[:2000], "message": ans.message[:500]}}

@@ -404,3 +404,20 @@ def test_a_price_per_item_is_a_cap_on_each_item_not_the_total(text, max_each, bu
     c = parse_request(text)
     assert (c.max_each, c.budget, c.query) == (max_each, budget, query)
     assert c.currency == ("GBP" if "£" in text or "pounds" in text else None)
+
+
+@pytest.mark.parametrize("text, several", [
+    ("maple syrup", True),                       # a bare name: its variants are the choice
+    ("Christopher Bean Coffee under $30", True),
+    ("Different flavors of pancake", True),      # asked in words
+    ("assorted chocolates for my mum", True),
+    ("a selection of teas", True),
+    ("a teapot", False),                         # one teapot, in a bundle
+    ("teapot and cups", False),                  # a list of things
+    ("tea party for six", False),                # an occasion, a head count
+    ("something different for my dad", False),
+    ("a gift for my gran", False),
+    ("scented candles and a tray", False),
+])
+def test_several_of_one_thing_are_wanted_when_asked_or_when_the_request_only_names_it(text, several) -> None:
+    assert parse_request(text).similar_ok is several

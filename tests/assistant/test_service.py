@@ -372,3 +372,14 @@ def test_a_price_cap_per_item_holds_for_every_item_and_for_what_is_kept() -> Non
     assert s.constraints.budget is None and r.total > 5.0  # a cap per item, not on the total
     r2, s2 = b.turn("nothing over £2 each", s.to_dict())
     assert r2.items and all(ln.price <= 2.0 for ln in r2.items) and s2.constraints.max_each == 2.0
+
+
+def test_a_request_for_kinds_of_one_thing_gets_several_and_a_teapot_gets_one(demo_retriever, demo_config) -> None:
+    """On the real demo shop: "different kinds of bunting" is a choice of buntings, "a teapot" one teapot."""
+    b = ShoppingAssistant(demo_config, "demo", retriever=demo_retriever)
+    r, _ = b.turn("different kinds of bunting, about £15", explain=False)
+    kinds = [demo_retriever.kind(demo_retriever.item(ln.id))[0] for ln in r.items]
+    assert kinds.count("bunting") >= 2, [ln.title for ln in r.items]
+    r, _ = b.turn("a teapot under £20", explain=False)
+    teapots = [ln.title for ln in r.items if demo_retriever.kind(demo_retriever.item(ln.id))[0] == "teapot"]
+    assert len(teapots) == 1, [ln.title for ln in r.items]
