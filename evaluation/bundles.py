@@ -2,9 +2,9 @@
 
 - ``kind_diversity``: the share of the bundle's items whose kind no other item of it has (two doormats and a
   mug: 1/3); None for an empty bundle;
-- ``kind_diversity_unasked``: the same over the bundles whose request does not ask for several of one thing
-  (``assistant.parse``: "6 mugs", "different flavours of tea", a bare "maple syrup"); None for the others,
-  whose repeats were asked for;
+- ``kind_diversity_unasked``: the same, unless multiples were asked: an item of a kind the request names in
+  the plural ("cake stands") counts as unique, and a request for several of one thing (``assistant.parse``:
+  "6 mugs", "different flavours of tea", a bare "maple syrup") has None, its repeats being what it asked;
 - ``accessory_share``: the share of items whose kind is an accessory (wrap, cards, tissue: retrieval/kinds.py);
 - ``cobought``: the share of the bundle's item pairs that some held-out basket holds together (do people buy
   these together?); None with fewer than two items. The baskets are the split the case does NOT come from
@@ -19,14 +19,16 @@ baselines included, is measured with the same kinds.
 >>> m = facts.metrics(["a", "b", "c"], "test")
 >>> round(m["kind_diversity"], 3), m["accessory_share"], round(m["cobought"], 3)
 (0.333, 0.0, 0.333)
->>> facts.metrics(["a", "b", "c"], "test", several_asked=True)["kind_diversity_unasked"] is None  # "doormats"
+>>> facts.metrics(["a", "b", "c"], "test", several_asked=True)["kind_diversity_unasked"] is None  # "6 doormats"
 True
+>>> facts.metrics(["a", "b", "c"], "test", several_asked=lambda kind: kind == "doormat")["kind_diversity_unasked"]
+1.0
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -61,14 +63,19 @@ class BundleFacts:
         role = {k: kinds.role_of(k) for k in set(kind.values())}
         return cls(kind, role, {"dev": _baskets_of(src.dev), "test": _baskets_of(src.test)})
 
-    def metrics(self, ids: Sequence[str], split: str | None, several_asked: bool = False) -> dict[str, Any]:
+    def metrics(self, ids: Sequence[str], split: str | None,
+                several_asked: bool | Callable[[str], bool] = False) -> dict[str, Any]:
+        """``several_asked``: whether the request asks for several of one thing, or which kinds it asks for
+        several of (a predicate over kinds)."""
         known = [i for i in ids if i in self.kind]
         if not known:
             return dict.fromkeys(METRICS)
         counts = Counter(self.kind[i] for i in known)
-        diversity = sum(counts[self.kind[i]] == 1 for i in known) / len(known)
+        asked = several_asked if callable(several_asked) else (lambda kind: False)
         out: dict[str, Any] = {
-            "kind_diversity": diversity, "kind_diversity_unasked": None if several_asked else diversity,
+            "kind_diversity": sum(counts[self.kind[i]] == 1 for i in known) / len(known),
+            "kind_diversity_unasked": None if several_asked is True else
+            sum(counts[k] == 1 or asked(k) for k in (self.kind[i] for i in known)) / len(known),
             "accessory_share": sum(self.role[self.kind[i]] == "accessory" for i in known) / len(known),
             "cobought": None}
         held = self.baskets.get("test" if split == "dev" else "dev", {})

@@ -28,7 +28,8 @@ SHOWN = {
     "crosslingual-zh": ("recall@10", "precision", "total/budget", "within_budget"),
 }
 COMMON = ("checks_passed", "kind_diversity", "kind_diversity_unasked", "accessory_share", "cobought", "invalid_items",
-          "invented_prices", "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms", "latency_p95_ms")
+          "invented_prices", "grounding_failures", "system_leaks", "errors", "empty", "latency_p50_ms",
+          "latency_p95_ms")
 MAX_FAILURES_LISTED = 25
 
 

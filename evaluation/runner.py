@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from assistant.parse import parse_request
+from assistant.rules import Kinding
 from bundlebot.config import AppConfig
 from bundlebot.errors import BundlebotError
 from evaluation import metrics as M
@@ -130,13 +131,18 @@ def _nobody(case: Case, digit: str = "0") -> Case:
     return case.model_copy(update={"turns": [t.replace(victim, digit * len(victim)) for t in case.turns]})
 
 
-def _asks_for_several(case: Case) -> bool:
-    """Whether the case's request asks for several of one thing, as the parser reads it (a junk request
-    asks for nothing)."""
+def _asks_for_several(case: Case) -> bool | Callable[[str], bool]:
+    """True when the case's request asks for several of one thing, as the parser reads it; else which kinds
+    it names in the plural ("cake stands"), as assembly reads it (a junk request asks for nothing)."""
+    text = case.turns[0] if case.turns else ""
     try:
-        return bool(case.turns) and parse_request(case.turns[0]).similar_ok
+        c = parse_request(text)
     except BundlebotError:
         return False
+    if c.similar_ok:
+        return True
+    kinds = Kinding(asked=text, occasion=c.occasion)
+    return lambda kind: kinds.named(kind, plural=True)
 
 
 def _record(case: Case, ans: Answer, shop: ShopData, secrets: list[str]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def test_smoke_eval_writes_one_report_with_every_variant(smoke_run: Path) -> Non
     assert "## budget (3 cases)" in report and "| within_budget |" in report
     assert "| recall@10 |" in report and "reranker" in report
     assert "## Rankers" in report and "| demo | hand (not fitted" in report
-    assert "| kind_diversity |" in report and "| cobought |" in report
+    assert "| kind_diversity |" in report and "| kind_diversity_unasked |" in report and "| cobought |" in report
     assert "### Paired differences" in report and "| recall@10 | reranker − personal-popularity |" in report
     assert (smoke_run / "budget-metrics.png").stat().st_size > 1000
     assert (smoke_run / "constraints-latency.png").is_file()
