@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from assistant.gifts import ADULT_AGE, stated_age
+from assistant.gifts import ADULT_AGE, ADULT_OCCASIONS, stated_age
 from assistant.types import Constraints
 
 ADULTS = frozenset({
@@ -41,13 +41,8 @@ ADULTS = frozenset({
     "grandma", "grandad", "neighbour", "girlfriend", "boyfriend", "aunt", "uncle", "host", "parents", "in-laws",
 })
 """Recipients (``parse.RECIPIENTS``' canonical names) who are grown-ups whatever the request says."""
-GROWN_WITH_AGE = frozenset({"son", "daughter", "niece", "nephew", "godchild"})
+GROWN_WITH_AGE = frozenset({"son", "daughter", "niece", "nephew", "godchild", "grandchild"})
 """Recipients who are grown-ups when the request gives an age of at least ``ADULT_AGE``."""
-ADULT_OCCASIONS = frozenset({
-    "wedding", "housewarming", "new home", "retirement", "graduation", "anniversary", "dinner party",
-    "hen party", "bridal shower", "mother's day", "father's day", "office",
-})
-"""Occasions (``parse.OCCASIONS``) that are grown-ups' whoever the present is for."""
 ITEM_WORDS = ("child", "children", "childrens", "childs", "kid", "kids", "toddler", "toddlers")
 """What marks an item as made for children, in its title or category."""
 GROUP_WORDS = ("friends", "adults", "grown-ups", "grownups", "colleagues", "coworkers", "co-workers",
@@ -84,11 +79,12 @@ def grown_up_request(c: Constraints) -> bool:
     said = " ".join([c.query, c.occasion or "", *c.must_have])
     if _REQUEST.search(said):
         return False
-    age = stated_age(c.query)
+    age = stated_age(c.query, c.age)
     recipient = c.recipient or ""
     occasion = (c.occasion or "").lower()
     if recipient in GROWN_WITH_AGE or recipient in ("kids", "baby"):
-        return age >= ADULT_AGE
+        # "a graduation present for my grandson": the occasion is a grown-up's, unless an age says otherwise
+        return age >= ADULT_AGE or (not age and recipient in GROWN_WITH_AGE and occasion in ADULT_OCCASIONS)
     return recipient in ADULTS or occasion in ADULT_OCCASIONS or bool(_GROUP.search(said))
 
 

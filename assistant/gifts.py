@@ -46,13 +46,18 @@ IDEAS: dict[str, tuple[str, ...]] = {
     "colleague": ("mug", "notebook", "pen", "candle", "plant pot", "lunch box"),
     "teacher": ("mug", "notebook", "pen", "candle", "tote bag", "pencil case"),
     "son": _CHILD, "daughter": _CHILD, "kids": _CHILD, "niece": _CHILD, "nephew": _CHILD, "godchild": _CHILD,
+    "grandchild": _CHILD,
     "baby": ("soft toy", "bib", "teddy", "blanket", "rattle", "baby"),
     "neighbour": _HOME, "host": _HOME, "parents": _HOME, "in-laws": _HOME,
 }
 """Recipient (``parse.RECIPIENTS``' canonical names) -> the kinds of present it usually gets, likeliest first."""
 MAX_IDEAS = 4
 _PRESENT = content_stems("gift gifts present presents something for my our the a")
-_SAID_AS = {canon: content_stems(" ".join([canon, *(r for r, c in RECIPIENTS.items() if c == canon)]))
+_CHILDREN = frozenset({"son", "daughter", "kids", "niece", "nephew", "godchild", "grandchild", "baby"})
+_OF_A_CHILD = "baby babies boy boys girl girls little newborn young toddler first"
+"""Words that say who a child is, not what their present is: "a newborn baby girl", "baby's first Christmas"."""
+_SAID_AS = {canon: content_stems(" ".join([canon, *(r for r, c in RECIPIENTS.items() if c == canon),
+                                           _OF_A_CHILD if canon in _CHILDREN else ""]))
             for canon in set(RECIPIENTS.values())}
 """Recipient -> the stems of every way the parser reads it ("gran", "nan", "granny" ... for grandma)."""
 _ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
@@ -65,13 +70,19 @@ GIFT_OCCASIONS = frozenset({
 for the gathering, and is searched as one."""
 _GIFT_OCCASIONS = {o.replace("'", "") for o in GIFT_OCCASIONS}  # as written: "mothers day"
 ADULT_AGE = 16
-GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER}
+ADULT_OCCASIONS = frozenset({
+    "wedding", "housewarming", "new home", "retirement", "graduation", "anniversary", "dinner party",
+    "hen party", "bridal shower", "mother's day", "father's day", "office",
+})
+"""Occasions (``parse.OCCASIONS``) that are grown-ups' whoever the present is for."""
+GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER, "grandchild": IDEAS["friend"]}
 """A son's 18th or 21st is a grown-up's present, not a toy."""
 
 
-def stated_age(query: str) -> int:
-    """The age a request gives ("my nephew's 18th" -> 18; 0 without one)."""
-    return max((int(m.group(1)) for m in _ORDINAL_RE.finditer(query)), default=0)
+def stated_age(query: str, age: int | None = None) -> int:
+    """The age a request gives: the parser's (``Constraints.age``: "my 18 year old son"), else an ordinal
+    ("my nephew's 18th" -> 18); 0 without one."""
+    return age or max((int(m.group(1)) for m in _ORDINAL_RE.finditer(query)), default=0)
 
 
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
@@ -79,7 +90,8 @@ def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
     ideas = IDEAS.get(c.recipient or "")
     if not ideas or c.must_have or (c.occasion and c.occasion.lower().replace("'", "") not in _GIFT_OCCASIONS):
         return []
-    if stated_age(c.query) >= ADULT_AGE:
+    age = stated_age(c.query, c.age)
+    if age >= ADULT_AGE or (not age and (c.occasion or "").lower() in ADULT_OCCASIONS):
         ideas = GROWN_UP.get(c.recipient or "", ideas)
     said = content_stems(_ORDINAL_RE.sub(" ", c.query)) - _PRESENT - content_stems(c.occasion or "") \
         - _SAID_AS.get(c.recipient or "", set())

@@ -134,15 +134,23 @@ RECIPIENTS = {
     "girlfriend": "girlfriend", "boyfriend": "boyfriend", "aunt": "aunt", "auntie": "aunt", "uncle": "uncle",
     "baby": "baby", "host": "host", "hostess": "host", "him": "him", "her": "her", "toddler": "kids",
     "parents": "parents", "in-laws": "in-laws", "godson": "godchild", "goddaughter": "godchild",
+    "grandson": "grandchild", "granddaughter": "grandchild", "grandchild": "grandchild",
+    "grandchildren": "grandchild", "grandkid": "grandchild", "newborn": "baby",
 }
+# "a 2 year old", "my 7-year-old son": how old who it is for is
+_AGE = rf"(?P<age>\d{{1,2}}|{NUMBER_WORD_RE})[\s-]*(?:years?|yrs?)[\s-]*olds?"
+CHILD_AGE = 13
+"""Who is younger than this, named by their age alone ("a present for a 2 year old"), is a child."""
 _RCP_RE = re.compile(
-    # "for my son's teacher": the teacher is who it is for
-    r"\b(?:for|to)\s+(?:my|our|a|the|his|her)?\s*(?:[a-z]+'s\s+)?(?:little\s+|new\s+|best\s+|old\s+)?"
+    # "for my son's teacher": the teacher is who it is for; "for my 7 year old son", "for a newborn baby"
+    r"\b(?:for|to)\s+(?:my|our|a|an|the|his|her)?\s*(?:[a-z]+'s\s+)?(?:" + _AGE + r"\s+)?"
+    r"(?:(?:little|new|newborn|best|old|young|baby|teenage|eldest|youngest)\s+)*"
     # "for the neighbours", "for my nieces": several recipients are given what one would be
     r"(?P<r>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")(?:'s|s)?\b"
     r"(?!\s+shower)"
     r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
     re.I)
+_AGE_ONLY_RE = re.compile(rf"\b(?:for\s+)?(?:(?:a|an|my|our|the|his|her)\s+)?{_AGE}\b(?:\s+(?:boy|girl)s?\b)?", re.I)
 # "a gift for a keen gardener": the word "gift" finds gift wrap; a gift bag, set, card or box is a product
 _GIFT_RE = re.compile(r"\b(?:gifts?|presents?)\b(?!\s+(?:wrap\w*|bags?|box(?:es)?|sets?|tags?|cards?|sacks?|"
                       r"baskets?|hampers?|vouchers?|tissue|ribbons?|paper|tape|boxes))", re.I)
@@ -213,7 +221,7 @@ def parse_request(text: str, *, default_size: int | None = None) -> Constraints:
     c.exclude = _parse_exclusions(scan)
     c.must_have = _parse_must(scan)
     c.occasion = _parse_occasion(text, scan.excluded)
-    c.recipient = _parse_recipient(scan) or company
+    c.recipient = _parse_recipient(scan, c) or company
     c.query = _query(scan.text, c)
     c.similar_ok = c.similar_ok or wants_variants(text, c)
     if c.size is None and default_size is not None:
@@ -363,12 +371,25 @@ def _settle_budget(scan: _Scan, c: Constraints) -> None:
         c.uncertain.remove("budget")
 
 
-def _parse_recipient(scan: _Scan) -> str | None:
+def _parse_recipient(scan: _Scan, c: Constraints) -> str | None:
+    """Who the request is for, and their age when it gives one (``c.age``); someone named by their age alone
+    is a child under ``CHILD_AGE`` ("a 2 year old"), else no one the rules know."""
     m = _RCP_RE.search(scan.text)
-    if not m:
+    if m:
+        scan.blank(m)  # "for my mum" is who, not what
+        c.age = _age(m.group("age")) or c.age
+        return RECIPIENTS[(m.group("r") or m.group("r2")).lower()]
+    m = _AGE_ONLY_RE.search(scan.text)
+    if not (m and (age := _age(m.group("age")))):
         return None
-    scan.blank(m)  # "for my mum" is who, not what
-    return RECIPIENTS[(m.group("r") or m.group("r2")).lower()]
+    scan.blank(m)
+    c.age = age
+    return "kids" if age < CHILD_AGE else None
+
+
+def _age(said: str | None) -> int | None:
+    n = words_to_int(said) if said else None
+    return n if n and 0 < n < 120 else None
 
 
 def _parse_people(scan: _Scan, c: Constraints) -> str | None:
@@ -493,6 +514,8 @@ def _query(rest: str, c: Constraints) -> str:
     if what != rest:  # a present: search what it is and who it is for, never the word "gift" itself
         what = what if _content(what) else stated
         rest = " ".join(filter(None, [what, f"for {c.recipient}" if c.recipient else ""])) or rest
+    elif c.age:  # "back to school bits for my 7 year old": the child's age still says what fits
+        rest = f"{rest} for a {c.age} year old"
     if not _content(rest):
         rest = stated
         if not rest and c.recipient:

@@ -135,7 +135,7 @@ def _check_constraints(c: Constraints, max_size: int) -> None:
         v = getattr(c, name)
         if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v <= MAX_BUDGET):
             raise bad(f"{name} should be a number in [0, {MAX_BUDGET:g}], got {v!r}")
-    for name in ("size", "people"):
+    for name in ("size", "people", "age"):
         v = getattr(c, name)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 500
                               or (name == "size" and v > max_size)):
@@ -251,7 +251,8 @@ def apply_edit(state: ConversationState, edit: Edit, *, prices: dict[str, float 
 def _merge(old: Constraints, stated: Constraints) -> Constraints:
     """Constraints stated now override the old ones; exclusions and must-haves accumulate."""
     c = replace(old, exclude=list(old.exclude), must_have=list(old.must_have), uncertain=[])
-    for name in ("budget", "budget_min", "max_each", "currency", "size", "people", "occasion", "recipient"):
+    for name in ("budget", "budget_min", "max_each", "currency", "size", "people", "age", "occasion",
+                 "recipient"):
         v = getattr(stated, name)
         if v is not None:
             setattr(c, name, v)

@@ -35,6 +35,8 @@ class Constraints:
     occasion: str | None = None
     recipient: str | None = None
     people: int | None = None
+    age: int | None = None
+    """The recipient's age, when the request gives it ("my 7 year old son", "a 2 year old")."""
     query: str = ""
     """What to search for, with the constraint phrases removed."""
     uncertain: list[str] = field(default_factory=list)

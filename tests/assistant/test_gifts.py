@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.gifts import IDEAS, MAX_IDEAS, ideas_for
 from assistant.parse import RECIPIENTS, parse_request
 from assistant.text import matches_term
@@ -64,3 +66,13 @@ def test_an_ideas_candidates_are_items_that_name_it(demo_retriever) -> None:
         ranked = f.ranked(demo_retriever)
         assert ranked and all(matches_term(s.item.title, f.idea) for s in ranked), [s.item.title for s in ranked]
     assert any(not matches_term(s.item.title, "mug") for s in found[-1].ranked(demo_retriever))
+
+
+@pytest.mark.parametrize("text, first", [
+    ("Birthday present for a 2 year old", "toy"),
+    ("A present for a newborn baby girl", "soft toy"),   # "girl" says who, not what
+    ("a gift for my 18 year old son", "mug"),            # a grown-up's present, by the stated age
+    ("a wedding present for my son", "mug"),              # a grown-up's occasion
+])
+def test_a_present_named_by_who_and_how_old_gets_their_ideas(text, first) -> None:
+    assert ideas_for(parse_request(text), lambda term: True)[0] == first

@@ -421,3 +421,22 @@ def test_a_price_per_item_is_a_cap_on_each_item_not_the_total(text, max_each, bu
 ])
 def test_several_of_one_thing_are_wanted_when_asked_or_when_the_request_only_names_it(text, several) -> None:
     assert parse_request(text).similar_ok is several
+
+
+@pytest.mark.parametrize("text, recipient, age", [
+    ("Birthday present for a 2 year old, below £10", "kids", 2),      # named by age alone: a child
+    ("a gift for my 7-year-old son", "son", 7),
+    ("a gift for my 18 year old son", "son", 18),
+    ("A present for a newborn baby girl, about £15", "baby", None),
+    ("Baby's first Christmas - a present for my grandson", "grandchild", None),
+    ("a present for a 40 year old", None, 40),                          # a grown-up, but who?
+    ("a present for my little sister", "sister", None),
+])
+def test_who_a_present_is_for_and_how_old(text, recipient, age) -> None:
+    c = parse_request(text)
+    assert (c.recipient, c.age) == (recipient, age)
+    assert "year" not in c.query or c.recipient is None  # the age is read, not searched as words
+
+
+def test_a_childs_age_stays_in_a_request_that_is_not_a_present() -> None:
+    assert parse_request("Back to school bits for my 7 year old, under £10").query == "Back to school for a 7 year old"
