@@ -217,6 +217,8 @@ def sentence_problems(parts: Sequence[str], facts: Facts) -> list[str]:
             problems.append(f"a sentence no fact supports: {s[:60]!r}")
         if any(len(words & w) >= SAME * len(words) for w in seen if words and w):  # nothing new in it
             problems.append(f"says the same again: {s[:60]!r}")
+        if twice := listed_twice(s):
+            problems.append(f"lists {twice!r} twice")
         if len(s.split()) > MAX_WORDS:
             problems.append(f"a sentence of over {MAX_WORDS} words")
         if n == MAX_SENTENCES:
@@ -498,6 +500,27 @@ class SentenceGate:
             return ""
         out, self.released = self.text[self.released:cut], cut
         return out
+
+
+def listed_twice(sentence: str) -> str | None:
+    """A thing a sentence's list names twice ("a candle, a candle and a mug"), else None: a list says each
+    thing once. The last words before a comma or "and" are what is listed.
+
+    >>> listed_twice("It brings together a candle, a candle, a candle.")
+    'candle'
+    >>> listed_twice("You get a teapot, a mug and a cake stand.") is None
+    True
+    """
+    parts = re.split(r",|\band\b|;", sentence.lower())
+    if len(parts) < 3:
+        return None
+    items = [" ".join(w for w in re.findall(r"[a-z0-9'-]+", p)[-2:] if w not in ("a", "an", "the")) for p in parts]
+    seen: set[str] = set()
+    for item in filter(None, items):
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
 
 
 def repeated_phrase(text: str, n: int = 4, times: int = 3) -> str | None:

@@ -87,6 +87,14 @@ def test_a_repeated_reason_is_a_problem_only_in_generated_text() -> None:
     assert not any("repeats itself" in p for p in check_explanation(text, FACTS, generated=False))
 
 
+def test_a_list_that_names_one_thing_twice_is_a_problem() -> None:
+    """A bundle may now hold several candles; the model listing "a candle, a candle" says nothing."""
+    assert "lists 'napkins' twice" in check_explanation(
+        "It brings together a cakestand, the napkins, the napkins.", FACTS)
+    assert not any("twice" in p for p in check_explanation("It brings together a cakestand and the napkins.",
+                                                             FACTS))
+
+
 def test_empty_bundle_says_so_plainly() -> None:
     assert "Nothing" in deterministic_explanation([], 0.0, Constraints(), "x")
 
