@@ -341,7 +341,9 @@ def _message(chosen: list[ScoredItem], c: Constraints, size: int, unmet: list[st
     if "nothing" in unmet:
         return " ".join(parts + [f"Nothing in the catalog fits{where}; try a higher budget or fewer limits."])
     if "size" in unmet:
-        parts.append(f"Only {len(chosen)} of the {size} items asked for fit{where}.")
+        n = len(chosen)  # the shopper's count is theirs to hear back; the default size is not a request
+        parts.append(f"Only {n} of the {size} items asked for fit{where}." if c.size is not None
+                     else f"Only {n} thing{'s' * (n != 1)} {'fit' if n != 1 else 'fits'}{where}.")
     if "must_have" in unmet:
         missing = [t for t in c.must_have if not any(kinds.names(s.item, t) for s in chosen)]
         parts.append(f"Could not include {said_back(missing, known=known)}{where}.")

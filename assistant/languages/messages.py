@@ -35,7 +35,7 @@ _T = {
         "budget_all": "合计 {total}，正好用完 {budget} 的预算。",
         "total": "合计 {total}。", "and": " 和 ", "sep": "、", "more": "{kinds} 等",
         "nothing": "本店没有符合{where}的商品；可以试试提高预算或减少限制。",
-        "size": "{where}只找到 {found} 件，少于您要的 {size} 件。",
+        "size": "{where}只找到 {found} 件，少于您要的 {size} 件。", "found": "{where}只找到 {found} 件。",
         "must": "{where}没能放入您指定的 {n} 样东西。",
         "within": "预算 {budget} 以内", "without": "不含您排除的 {n} 样东西",
         "where_join": "、", "no_target": "购物组合里没有您说的那件商品，所以没有改动。",
@@ -59,6 +59,7 @@ _T = {
         "total": "Le total est de {total}.", "and": " et ", "sep": ", ", "more": "{kinds} et d'autres",
         "nothing": "Rien dans le catalogue ne convient{where} ; essayez un budget plus élevé ou moins de limites.",
         "size": "Seulement {found} des {size} articles demandés conviennent{where}.",
+        "found": "Articles qui conviennent{where} : {found}.",
         "must": "Impossible d'inclure les {n} articles demandés{where}.",
         "within": " pour {budget} maximum", "without": " sans les {n} articles exclus",
         "where_join": " et", "no_target": "Cet article n'est pas dans le lot : rien n'a été changé.",
@@ -158,7 +159,7 @@ def bundle_message(lang: str, unmet: list[str], c: Constraints, found: int, size
         return t["nothing"].format(where=where)
     parts = []
     if "size" in unmet:
-        parts.append(t["size"].format(found=found, size=size, where=where))
+        parts.append(t["size" if c.size is not None else "found"].format(found=found, size=size, where=where))
     if "must_have" in unmet:
         parts.append(t["must"].format(n=len(c.must_have), where=where))
     return ("" if lang == "zh" else " ").join(parts)

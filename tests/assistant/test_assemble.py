@@ -90,9 +90,10 @@ CATALOG_WORDS = {"candles", "teapot", "napkins"}
 
 @pytest.mark.parametrize(("c", "size", "said"), [
     (Constraints(budget=1.0, currency="GBP", exclude=["takesies backsies"]), 4,
-     "Only 1 of the 4 items asked for fit within £1.00 and without one thing you excluded."),
+     "Only 1 thing fits within £1.00 and without one thing you excluded."),
     (Constraints(budget=1.0, currency="GBP", exclude=["candles"]), 4,
-     "Only 1 of the 4 items asked for fit within £1.00 and without candles."),
+     "Only 1 thing fits within £1.00 and without candles."),
+    (Constraints(budget=1.0, currency="GBP", size=4), 4, "Only 1 of the 4 items asked for fit within £1.00."),
     (Constraints(budget=1.0, currency="GBP", exclude=["candles", "takesies backsies"]), 4,
      "within £1.00 and without candles and 1 other thing you excluded."),
     (Constraints(must_have=["nything customer says"]), 3, "Could not include one thing you asked for."),
