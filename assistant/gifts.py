@@ -60,8 +60,8 @@ _SAID_AS = {canon: content_stems(" ".join([canon, *(r for r, c in RECIPIENTS.ite
                                            _OF_A_CHILD if canon in _CHILDREN else ""]))
             for canon in set(RECIPIENTS.values())}
 """Recipient -> the stems of every way the parser reads it ("gran", "nan", "granny" ... for grandma)."""
-_ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
-"""A 70th birthday says how old, not what the present is."""
+_ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b|\bfor a (\d+) year old\b", re.I)
+"""A 70th birthday, or the "for a 7 year old" ``parse`` keeps in a search, says how old, not what the present is."""
 GIFT_OCCASIONS = frozenset({
     "birthday", "christmas", "xmas", "wedding", "housewarming", "valentine", "mother's day", "father's day",
     "anniversary", "thank you", "retirement", "new baby", "graduation", "new home", "secret santa", "get well",
@@ -82,7 +82,7 @@ GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER, "grand
 def stated_age(query: str, age: int | None = None) -> int:
     """The age a request gives: the parser's (``Constraints.age``: "my 18 year old son"), else an ordinal
     ("my nephew's 18th" -> 18); 0 without one."""
-    return age or max((int(m.group(1)) for m in _ORDINAL_RE.finditer(query)), default=0)
+    return age or max((int(m.group(1) or m.group(2)) for m in _ORDINAL_RE.finditer(query)), default=0)
 
 
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:

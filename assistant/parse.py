@@ -150,6 +150,9 @@ _RCP_RE = re.compile(
     r"(?!\s+shower)"
     r"|\bmy\s+(?P<r2>" + "|".join(sorted((re.escape(r) for r in RECIPIENTS), key=len, reverse=True)) + r")'s\b",
     re.I)
+# "two boys aged 7 and 9", "a girl aged 5": the first age given
+_AGED_RE = re.compile(rf"\baged\s+(?P<age>\d{{1,2}}|{NUMBER_WORD_RE})\b"
+                      rf"(?:\s*(?:and|&|to|-|or)\s*(?:\d{{1,2}}|{NUMBER_WORD_RE})\b)?", re.I)
 _AGE_ONLY_RE = re.compile(rf"\b(?:for\s+)?(?:(?:a|an|my|our|the|his|her)\s+)?{_AGE}\b(?:\s+(?:boy|girl)s?\b)?", re.I)
 # "a gift for a keen gardener": the word "gift" finds gift wrap; a gift bag, set, card or box is a product
 _GIFT_RE = re.compile(r"\b(?:gifts?|presents?)\b(?!\s+(?:wrap\w*|bags?|box(?:es)?|sets?|tags?|cards?|sacks?|"
@@ -374,11 +377,16 @@ def _settle_budget(scan: _Scan, c: Constraints) -> None:
 def _parse_recipient(scan: _Scan, c: Constraints) -> str | None:
     """Who the request is for, and their age when it gives one (``c.age``); someone named by their age alone
     is a child under ``CHILD_AGE`` ("a 2 year old"), else no one the rules know."""
+    if (m := _AGED_RE.search(scan.text)) and (age := _age(m.group("age"))):
+        scan.blank(m)
+        c.age = age
     m = _RCP_RE.search(scan.text)
     if m:
         scan.blank(m)  # "for my mum" is who, not what
         c.age = _age(m.group("age")) or c.age
         return RECIPIENTS[(m.group("r") or m.group("r2")).lower()]
+    if c.age:
+        return "kids" if c.age < CHILD_AGE else None
     m = _AGE_ONLY_RE.search(scan.text)
     if not (m and (age := _age(m.group("age")))):
         return None
