@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from assistant.gifts import ADULT_AGE, ADULT_OCCASIONS, stated_age
+from assistant.gifts import ADULT_AGE, ADULT_OCCASIONS, grown_up, stated_age
 from assistant.types import Constraints
 
 ADULTS = frozenset({
@@ -79,13 +79,12 @@ def grown_up_request(c: Constraints) -> bool:
     said = " ".join([c.query, c.occasion or "", *c.must_have])
     if _REQUEST.search(said):
         return False
-    age = stated_age(c.query, c.age)
     recipient = c.recipient or ""
-    occasion = (c.occasion or "").lower()
-    if recipient in GROWN_WITH_AGE or recipient in ("kids", "baby"):
-        # "a graduation present for my grandson": the occasion is a grown-up's, unless an age says otherwise
-        return age >= ADULT_AGE or (not age and recipient in GROWN_WITH_AGE and occasion in ADULT_OCCASIONS)
-    return recipient in ADULTS or occasion in ADULT_OCCASIONS or bool(_GROUP.search(said))
+    if recipient in GROWN_WITH_AGE:
+        return grown_up(c)  # "my nephew's 18th", "a graduation present for my grandson"
+    if recipient in ("kids", "baby"):
+        return stated_age(c.query, c.age) >= ADULT_AGE
+    return recipient in ADULTS or (c.occasion or "").lower() in ADULT_OCCASIONS or bool(_GROUP.search(said))
 
 
 def for_grown_ups(items: Sequence[T], c: Constraints, *, key: Callable[[T], object] = lambda x: x,

@@ -60,8 +60,10 @@ _SAID_AS = {canon: content_stems(" ".join([canon, *(r for r, c in RECIPIENTS.ite
                                            _OF_A_CHILD if canon in _CHILDREN else ""]))
             for canon in set(RECIPIENTS.values())}
 """Recipient -> the stems of every way the parser reads it ("gran", "nan", "granny" ... for grandma)."""
-_ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b|\bfor a (\d+) year old\b", re.I)
-"""A 70th birthday, or the "for a 7 year old" ``parse`` keeps in a search, says how old, not what the present is."""
+_ORDINAL_RE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+"""A 70th birthday says how old, not what the present is."""
+_AGE_WORDS = content_stems("year old")
+"""What remains of the "for a 7 year old" ``parse`` keeps in a search (``Constraints.age``): how old, not what."""
 GIFT_OCCASIONS = frozenset({
     "birthday", "christmas", "xmas", "wedding", "housewarming", "valentine", "mother's day", "father's day",
     "anniversary", "thank you", "retirement", "new baby", "graduation", "new home", "secret santa", "get well",
@@ -82,7 +84,14 @@ GROWN_UP = {"son": _HIM, "nephew": _HIM, "daughter": _HER, "niece": _HER, "grand
 def stated_age(query: str, age: int | None = None) -> int:
     """The age a request gives: the parser's (``Constraints.age``: "my 18 year old son"), else an ordinal
     ("my nephew's 18th" -> 18); 0 without one."""
-    return age or max((int(m.group(1) or m.group(2)) for m in _ORDINAL_RE.finditer(query)), default=0)
+    return age or max((int(m.group(1)) for m in _ORDINAL_RE.finditer(query)), default=0)
+
+
+def grown_up(c: Constraints) -> bool:
+    """Whether the present's recipient is a grown-up by what the request says of their age: an age of at
+    least ``ADULT_AGE``, or none and a grown-up's occasion ("a graduation present for my grandson")."""
+    age = stated_age(c.query, c.age)
+    return age >= ADULT_AGE or (not age and (c.occasion or "").lower() in ADULT_OCCASIONS)
 
 
 def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
@@ -90,11 +99,10 @@ def ideas_for(c: Constraints, known: Callable[[str], bool]) -> list[str]:
     ideas = IDEAS.get(c.recipient or "")
     if not ideas or c.must_have or (c.occasion and c.occasion.lower().replace("'", "") not in _GIFT_OCCASIONS):
         return []
-    age = stated_age(c.query, c.age)
-    if age >= ADULT_AGE or (not age and (c.occasion or "").lower() in ADULT_OCCASIONS):
+    if grown_up(c):
         ideas = GROWN_UP.get(c.recipient or "", ideas)
     said = content_stems(_ORDINAL_RE.sub(" ", c.query)) - _PRESENT - content_stems(c.occasion or "") \
-        - _SAID_AS.get(c.recipient or "", set())
+        - _SAID_AS.get(c.recipient or "", set()) - (_AGE_WORDS if c.age else set())
     if said:
         return []  # the request says what the present is, or what they like: that is the search
     return [idea for idea in ideas if known(idea)][:MAX_IDEAS]

@@ -385,14 +385,10 @@ def _parse_recipient(scan: _Scan, c: Constraints) -> str | None:
         scan.blank(m)  # "for my mum" is who, not what
         c.age = _age(m.group("age")) or c.age
         return RECIPIENTS[(m.group("r") or m.group("r2")).lower()]
-    if c.age:
-        return "kids" if c.age < CHILD_AGE else None
-    m = _AGE_ONLY_RE.search(scan.text)
-    if not (m and (age := _age(m.group("age")))):
-        return None
-    scan.blank(m)
-    c.age = age
-    return "kids" if age < CHILD_AGE else None
+    if not c.age and (m := _AGE_ONLY_RE.search(scan.text)) and (age := _age(m.group("age"))):
+        scan.blank(m)
+        c.age = age
+    return "kids" if c.age and c.age < CHILD_AGE else None
 
 
 def _age(said: str | None) -> int | None:

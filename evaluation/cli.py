@@ -203,12 +203,12 @@ def _rankers(cfg, shops: list[str]) -> dict[str, dict]:  # type: ignore[no-untyp
     return out
 
 
-def fit_ranker(cfg, shop: str, spec: str) -> None:  # type: ignore[no-untyped-def]
+def fit_ranker(cfg, shop: str, spec: str, progress: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Fit the ranker of a shop the run has just indexed. The CLI composes the stages, as ``bundlebot index``
     does: evaluation never imports finetune itself."""
     from finetune.ranker import fit_indexed
 
-    fit_indexed(cfg, shop, spec, progress=os.environ.get("TQDM_DISABLE", "") in ("", "0"), unless_current=True)
+    fit_indexed(cfg, shop, spec, progress=progress, unless_current=True)
 
 
 def run_suites(cfg, names: list[str], variants: list[str], limit: int | None, split: str,  # type: ignore[no-untyped-def]

@@ -160,9 +160,10 @@ class Runner:
     """Holds the shops (loaded once per run) and runs suites with a progress bar."""
 
     def __init__(self, config: AppConfig, progress: bool = True,
-                 fit: Callable[[AppConfig, str, str], Any] | None = None) -> None:
-        """``fit(config, shop, source spec)`` runs after the runner indexes a shop (``cli.fit_ranker``): a shop
-        indexed without its ranker would make the variant ``learned`` the hand weights."""
+                 fit: Callable[[AppConfig, str, str, bool], Any] | None = None) -> None:
+        """``fit(config, shop, source spec, progress)`` runs after the runner indexes a shop
+        (``cli.fit_ranker``): a shop indexed without its ranker would make the variant ``learned`` the hand
+        weights."""
         self.config = config
         self.progress = progress
         self.fit = fit
@@ -179,7 +180,7 @@ class Runner:
             seconds = ensure_indexed(self.config, name, n, self.progress)
             if seconds and self.fit is not None:
                 t0 = time.perf_counter()
-                self.fit(self.config, name, shop_spec(self.config, name))
+                self.fit(self.config, name, shop_spec(self.config, name), self.progress)
                 seconds += time.perf_counter() - t0
             self.index_seconds[name] = seconds
         return self.shops[name]

@@ -144,9 +144,9 @@ def test_a_shop_the_run_indexes_gets_its_ranker_fitted_once(tmp_path) -> None:
     cfg = AppConfig(home=str(tmp_path), retrieval=RetrievalConfig(embedder=EmbedderConfig(kind="hash")))
     fitted: list[tuple[str, str]] = []
 
-    def fit(config, shop, spec):  # type: ignore[no-untyped-def]
+    def fit(config, shop, spec, progress):  # type: ignore[no-untyped-def]
         fitted.append((shop, spec))
-        fit_ranker(config, shop, spec)
+        fit_ranker(config, shop, spec, progress)
 
     runner = Runner(cfg, progress=False, fit=fit)
     runner.shop("robustness")
