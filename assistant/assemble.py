@@ -245,6 +245,7 @@ def _named_kinds(chosen: list[ScoredItem], pool: list[ScoredItem], c: Constraint
         k = kinds.of(s.item)
         if k is not None and k[0] not in best and kinds.names_whole(k[0]):
             best[k[0]] = s
+    best = {k: s for k, s in best.items() if not any(kinds.said_within(k, other) for other in best)}
     for _, s in sorted(best.items(), key=lambda kv: -kv[1].score):
         if len(chosen) >= size or any(kinds.same(s.item, o.item) for o in chosen):
             continue

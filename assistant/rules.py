@@ -225,6 +225,20 @@ class Kinding:
         words = content_stems(kind)
         return bool(words) and all(any(_same_word(w, a) for a in self._asked) for w in words)
 
+    def said_within(self, kind: str, other: str) -> bool:
+        """Whether every word of the request that names ``kind`` is a word of ``other``, a longer kind it also
+        names: "tea towels" names a tea towel, not the tea or the teaspoon its first word spells; "a teapot and
+        tea towels" still names the teapot.
+
+        >>> [Kinding(asked="tea towels").said_within(kind, "tea towel") for kind in ("tea", "teaspoon")]
+        [True, True]
+        >>> Kinding(asked="a teapot and tea towels").said_within("teapot", "tea towel")
+        False
+        """
+        mine, theirs = content_stems(kind), content_stems(other)
+        said = {a for a in self._asked if any(_same_word(w, a) for w in mine)}
+        return len(theirs) > len(mine) and bool(said) and said <= theirs
+
     def waits(self, item: Item) -> bool:
         """An accessory the request does not name: picked only after a main item."""
         k = self.of(item)

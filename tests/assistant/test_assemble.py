@@ -557,3 +557,15 @@ def test_hard_constraints_hold_with_quantities(cands, c, size, people, optimise,
     if prices and all(p is not None for p in prices):
         assert a.total == round(sum(p * qty[s.item.id] for p, s in zip(prices, a.items, strict=True)), 2)
     assert (not a.items) == ("nothing" in a.unmet)
+
+
+def test_a_compound_names_its_kind_not_the_kinds_its_first_word_spells() -> None:
+    """ "tea towels" names the tea towel; the tea caddy and teaspoon its first word spells are not asked for."""
+    kind = {"t1": "tea towel", "t2": "tea towel", "c": "tea", "s": "teaspoon"}
+    pool = [ScoredItem(Item("t1", "Tea Towel Red", price=3.0), 1.0),
+            ScoredItem(Item("t2", "Tea Towel Blue", price=3.0), 0.7),
+            ScoredItem(Item("s", "Tea Spoon", price=1.0), 0.65),
+            ScoredItem(Item("c", "Set 3 Tea Caddies", price=4.0), 0.6)]
+    a = assemble(pool, Constraints(similar_ok=True), size=2, asked="tea towels",
+                 kind_of=lambda it: (kind[it.id], "main"))
+    assert [s.item.id for s in a.items] == ["t1", "t2"]
