@@ -105,11 +105,15 @@ def browser():
 
 
 def _page(browser):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()  # a context that may open tabs
     errors: list[str] = []
+    _watch(page, errors)
+    return page, errors
+
+
+def _watch(page, errors: list[str]) -> None:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    return page, errors
 
 
 @pytest.mark.browser
@@ -224,7 +228,11 @@ def test_gradio_ui_saves_the_conversation_in_the_browser(live, browser):
     page.locator("#bb-cards .bb-card").first.wait_for(timeout=60_000)
     page.locator("#bb-send").wait_for(state="visible", timeout=60_000)
     page.locator("#bb-saved label", has_text="christmas gift").wait_for(timeout=30_000)
-    page.reload()
+    # the app opened again in a new tab of the same browser: a reload would abort whatever request the first
+    # page still has in flight, and the browser logs that abort as an error of the page
+    page = page.context.new_page()
+    _watch(page, errors)
+    page.goto(f"{live.url}/")
     saved = page.locator("#bb-saved label", has_text="christmas gift")
     saved.wait_for(timeout=30_000)  # still there after a reload: it lives in localStorage
     saved.click()
